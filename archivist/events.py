@@ -1,0 +1,88 @@
+"""The append-only event log: one PREMIS-style event per command.
+
+``data/records/events.jsonl`` holds one JSON event per line. Each event
+carries the SHA-256 of the line before it, so removing or editing an
+earlier event breaks the chain and ``verify`` reports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from archivist import __version__, records
+from archivist.layout import Layout
+
+LABEL = "archivist/event/1"
+
+# PREMIS event types (id.loc.gov/vocabulary/preservation/eventType).
+PREMIS_TYPES = {
+    "creation": "http://id.loc.gov/vocabulary/preservation/eventType/cre",
+    "ingestion": "http://id.loc.gov/vocabulary/preservation/eventType/ing",
+    "message digest calculation": "http://id.loc.gov/vocabulary/preservation/eventType/mes",
+    "migration": "http://id.loc.gov/vocabulary/preservation/eventType/mig",
+    "validation": "http://id.loc.gov/vocabulary/preservation/eventType/val",
+    "recovery": "http://id.loc.gov/vocabulary/preservation/eventType/rec",
+}
+
+
+def new_event(command: str, premis_type: str, time: str, objects: list[dict], *,
+              detail: str = "", outcome: str = "success", outcome_detail: str = "") -> dict:
+    event = {
+        "schema": LABEL,
+        "id": f"urn:uuid:{uuid.uuid4()}",
+        "type": premis_type,
+        "type_uri": PREMIS_TYPES[premis_type],
+        "command": command,
+        "time": time,
+        "agent": {"name": "archivist", "version": __version__},
+        "outcome": outcome,
+        "objects": objects,
+        "previous": None,
+    }
+    if detail:
+        event["detail"] = detail
+    if outcome_detail:
+        event["outcome_detail"] = outcome_detail
+    return event
+
+
+def last_line_hash(data: bytes) -> str | None:
+    lines = data.splitlines(keepends=True)
+    return hashlib.sha256(lines[-1]).hexdigest() if lines else None
+
+
+def append(txn, event: dict) -> None:
+    """Chain ``event`` to the log as it stands in the package and stage the new log."""
+    rel = Layout.EVENT_LOG
+    if rel in txn.staged:
+        current = txn.staged_path(rel).read_bytes()
+    elif txn.exists(rel):
+        current = txn.layout.path(rel).read_bytes()
+    else:
+        current = b""
+    event["previous"] = last_line_hash(current)
+    txn.append_line(rel, records.dumps_line(event, LABEL))
+
+
+def parse(data: bytes) -> tuple[list[dict], list[str]]:
+    """Events in order, and every problem found (schema, JSON, broken chain)."""
+    events, problems = [], []
+    previous = None
+    for n, line in enumerate(data.splitlines(keepends=True), 1):
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {n}: not JSON ({exc.msg})")
+            previous = hashlib.sha256(line).hexdigest()
+            continue
+        for p in records.problems(event, LABEL):
+            problems.append(f"line {n}: {p}")
+        if isinstance(event, dict) and event.get("previous") != previous:
+            problems.append(f"line {n}: hash chain broken (an earlier event was changed or removed)")
+        events.append(event)
+        previous = hashlib.sha256(line).hexdigest()
+    if data and not data.endswith(b"\n"):
+        problems.append("the log does not end with a newline (truncated write?)")
+    return events, problems

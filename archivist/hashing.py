@@ -1,0 +1,118 @@
+"""Fixity: SHA-512 and SHA-256 of a file in one read.
+
+Each file is read once in fixed-size chunks and both digests are updated
+from the same buffer, so memory stays flat whatever the file size. Files
+are spread over a thread pool; hashlib releases the GIL on large buffers,
+so threads use every core without copying data between processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from archivist.layout import ALGORITHMS
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Fixity:
+    size: int
+    digests: dict[str, str]  # algorithm -> lowercase hex
+
+    @property
+    def sha256(self) -> str:
+        return self.digests["sha256"]
+
+
+def _new() -> list:
+    return [hashlib.new(a) for a in ALGORITHMS]
+
+
+def _finish(hashers: list, size: int) -> Fixity:
+    return Fixity(size, {a: h.hexdigest() for a, h in zip(ALGORITHMS, hashers)})
+
+
+def hash_bytes(data: bytes) -> Fixity:
+    hashers = _new()
+    for h in hashers:
+        h.update(data)
+    return _finish(hashers, len(data))
+
+
+def hash_file(path: Path, progress: Callable[[int], None] | None = None) -> Fixity:
+    hashers = _new()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    size = 0
+    with open(path, "rb", buffering=0) as f:
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        while n := f.readinto(buf):
+            chunk = view[:n]
+            for h in hashers:
+                h.update(chunk)
+            size += n
+            if progress:
+                progress(n)
+    return _finish(hashers, size)
+
+
+def copy_and_hash(src: Path, dst: Path, progress: Callable[[int], None] | None = None) -> Fixity:
+    """Copy ``src`` to a new file ``dst`` and hash what was written, in one read."""
+    hashers = _new()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    size = 0
+    with open(src, "rb", buffering=0) as fin, open(dst, "xb", buffering=0) as fout:
+        while n := fin.readinto(buf):
+            chunk = view[:n]
+            fout.write(chunk)
+            for h in hashers:
+                h.update(chunk)
+            size += n
+            if progress:
+                progress(n)
+        os.fsync(fout.fileno())
+    shutil.copystat(src, dst)
+    return _finish(hashers, size)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def map_files(
+    func: Callable[..., Fixity],
+    jobs: Iterable[tuple],
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[tuple, Fixity | BaseException]]:
+    """Run ``func(*job, progress)`` over jobs in parallel; yield (job, result or error).
+
+    Results come back in submission order. Errors are returned, not raised,
+    so a caller that must report every problem (``verify``) sees them all.
+    """
+    jobs = list(jobs)
+    workers = workers or default_workers()
+
+    def run(job):
+        try:
+            return func(*job, progress=progress)
+        except OSError as exc:
+            return exc
+
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield job, run(job)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # map() keeps submission order and bounds nothing but futures, which are small.
+        yield from zip(jobs, pool.map(run, jobs))

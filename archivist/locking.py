@@ -1,0 +1,102 @@
+"""One writer at a time, many readers.
+
+The lock is ``.archivist/lock`` held with ``flock``: the kernel drops it
+when its holder dies, so a killed command never leaves a package locked
+for ever. Readers never create files (packages may sit on read-only
+storage); they only ask whether a writer holds an existing lock.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from archivist.errors import LockedError
+from archivist.layout import WORK_DIR, Layout
+
+
+class WriteLock:
+    def __init__(self, root: Path, command: str):
+        self.root = root
+        self.path = root / Layout.LOCK
+        self.command = command
+        self.fd: int | None = None
+
+    def acquire(self) -> "WriteLock":
+        for _ in range(50):
+            (self.root / WORK_DIR).mkdir(exist_ok=True)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except FileNotFoundError:  # the holder removed the directory meanwhile
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = _read_holder(fd)
+                os.close(fd)
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    raise LockedError(
+                        "PKG-LOCKED",
+                        f"another archivist command is writing to {self.root} ({holder})",
+                        hint="wait for it to finish; a second writer would corrupt the package",
+                    ) from None
+                raise
+            # The file may have been unlinked by a holder that just finished:
+            # only a lock on the inode the path still names counts.
+            try:
+                same = os.stat(self.path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+                    "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            os.write(fd, json.dumps(info).encode())
+            self.fd = fd
+            return self
+        raise LockedError("PKG-LOCKED", f"could not take the write lock on {self.root}")
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)
+            try:
+                os.rmdir(self.root / WORK_DIR)
+            except OSError:
+                pass
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {data.get('pid')} on {data.get('host')}, '{data.get('command')}' since {data.get('since')}"
+    except (OSError, ValueError):
+        return "holder unknown"
+
+
+def writer_active(root: Path) -> str | None:
+    """Describe the live writer, if any, without creating anything."""
+    path = root / Layout.LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except OSError:
+        return _read_holder(fd)
+    finally:
+        os.close(fd)

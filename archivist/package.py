@@ -1,0 +1,255 @@
+"""The restoration package: create, open, add elements, read records.
+
+This is the library behind ``archivist init``, ``add``, ``info`` and ``log``.
+It reads and writes through ``Layout`` (where things are), ``records``
+(what they must look like) and ``Transaction`` (how they change).
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from archivist import __version__, events, frames, imaging, iptc, records
+from archivist.bagfiles import parse_bag_info, parse_manifest
+from archivist.errors import InputError, InterruptedTransactionError, PackageError
+from archivist.hashing import default_workers
+from archivist.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
+from archivist.progress import start
+from archivist.safepath import check_element_id
+from archivist.transaction import Transaction, recover, utcnow
+
+PACKAGE_LABEL = "archivist/package/1"
+ELEMENT_LABEL = "archivist/element/1"
+RECOVERY_TYPES = ("chroma", "spatial", "combined")
+TRAINING_USE = ("authorised", "not-authorised", "unknown")
+
+
+class Package:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.layout = Layout(self.root)
+
+    # -- opening ----------------------------------------------------------------
+    @classmethod
+    def open(cls, root: Path | str) -> "Package":
+        pkg = cls(root)
+        if not (pkg.root / BAGIT_TXT).is_file():
+            raise PackageError("PKG-NOT-A-BAG", f"{pkg.root} is not a package: it has no bagit.txt")
+        return pkg
+
+    def interrupted(self) -> bool:
+        return (self.root / Layout.JOURNAL).exists() or (self.root / Layout.STAGING).exists()
+
+    def transaction(self, command: str) -> Transaction:
+        return Transaction(self.root, command)
+
+    @classmethod
+    def create(cls, root: Path | str, *, title: str, organization: str, identifier: str | None = None,
+               recovery: str = "chroma", description: str | None = None) -> "Package":
+        if recovery not in RECOVERY_TYPES:
+            raise InputError("INIT-RECOVERY", f"recovery type must be one of {', '.join(RECOVERY_TYPES)}")
+        if not title.strip() or not organization.strip():
+            raise InputError("INIT-FIELDS", "title and organization must not be empty")
+        identifier = identifier or f"urn:uuid:{uuid.uuid4()}"
+        now = utcnow()
+        record = {
+            "schema": PACKAGE_LABEL, "title": title, "identifier": identifier, "organization": organization,
+            "recovery": recovery, "created": now, "archivist_version": __version__, "profile": PROFILE_IDENTIFIER,
+        }
+        if description:
+            record["description"] = description
+        try:
+            records.check(record, PACKAGE_LABEL, where="package record")
+        except records.RecordError as exc:
+            raise InputError("INIT-FIELDS", exc.message) from None
+        pkg = cls(root)
+        bag_info = [
+            ("Source-Organization", organization),
+            ("External-Identifier", identifier),
+            ("External-Description", description or f"{title}: ML {recovery} recovery restoration package"),
+            ("BagIt-Profile-Identifier", PROFILE_IDENTIFIER),
+            ("Archivist-Title", title),
+            ("Archivist-Recovery-Type", recovery),
+        ]
+        with Transaction(pkg.root, "init", create=True) as txn:
+            fix = txn.write_bytes(Layout.PACKAGE_RECORD, records.dumps(record, PACKAGE_LABEL))
+            events.append(txn, events.new_event(
+                "init", "creation", now, [{"path": Layout.PACKAGE_RECORD, "role": "created", "sha256": fix.sha256}],
+                detail=f"package {identifier} created"))
+            txn.commit(bag_info)
+        return pkg
+
+    # -- reading ------------------------------------------------------------------
+    def read_record(self, rel: str, expected: str | None = None) -> dict:
+        path = self.layout.path(rel)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise PackageError("PKG-MISSING-RECORD", f"{rel} is missing from {self.root}") from None
+        return records.loads(data, expected, where=rel)
+
+    def record(self) -> dict:
+        return self.read_record(Layout.PACKAGE_RECORD, PACKAGE_LABEL)
+
+    def element_ids(self) -> list[str]:
+        d = self.root / Layout.ELEMENT_RECORDS
+        return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+    def element(self, element: str) -> dict:
+        return self.read_record(Layout.element_record(element), ELEMENT_LABEL)
+
+    def elements(self) -> list[dict]:
+        return [self.element(e) for e in self.element_ids()]
+
+    def events(self) -> list[dict]:
+        path = self.layout.path(Layout.EVENT_LOG)
+        found, problems = events.parse(path.read_bytes() if path.exists() else b"")
+        if problems:
+            raise PackageError("PKG-EVENT-LOG", f"the event log is damaged: {problems[0]}",
+                               hint="run 'archivist verify' for the full list")
+        return found
+
+    def bag_info(self) -> dict[str, str]:
+        pairs, _ = parse_bag_info((self.root / BAG_INFO_TXT).read_text("utf-8"))
+        return dict(pairs)
+
+    def manifest(self, alg: str = "sha256") -> dict[str, str]:
+        return parse_manifest((self.root / manifest_name(alg)).read_text("utf-8")).as_dict()
+
+    def is_archivist(self) -> bool:
+        return (self.root / Layout.PACKAGE_RECORD).is_file()
+
+    def info(self) -> dict:
+        bag_info = self.bag_info()
+        out: dict = {"path": str(self.root), "bag_info": bag_info, "interrupted": self.interrupted()}
+        if not self.is_archivist():
+            out["archivist"] = False
+            return out
+        out["archivist"] = True
+        out["package"] = self.record()
+        out["elements"] = [
+            {
+                "id": e["id"], "role": e["role"], "description": e["description"],
+                "digital_source_type": e["digital_source_type"].rsplit("/", 1)[-1],
+                "frames": len(e["frames"]),
+                "first_frame": e["frames"][0]["number"], "last_frame": e["frames"][-1]["number"],
+                "resolution": f"{e['scan']['width']}x{e['scan']['height']}",
+                "channels": e["scan"]["channels"], "pixel_type": e["scan"]["pixel_type"],
+                "training_use": e["rights"]["training_use"],
+            }
+            for e in self.elements()
+        ]
+        out["events"] = len(self.events())
+        return out
+
+    # -- adding elements ----------------------------------------------------------------
+    def add_element(self, *, role: str, element: str, paths: list[Path], description: str,
+                    source_type: str | None = None, gauge: str | None = None, generation: str | None = None,
+                    rights: str = "", rights_holder: str | None = None, training_use: str = "unknown",
+                    authorised_by: str | None = None, scanner: str | None = None, colour_space: str | None = None,
+                    frame_rate: str | None = None, notes: str | None = None, link: bool = False,
+                    first_frame: int | None = None, progress=None, workers: int | None = None) -> dict:
+        """Add one element's frames. Reads every frame before writing anything."""
+        if role not in ROLES:
+            raise InputError("ADD-ROLE", f"role must be one of {', '.join(ROLES)}")
+        check_element_id(element)
+        if training_use not in TRAINING_USE:
+            raise InputError("ADD-RIGHTS", f"training use must be one of {', '.join(TRAINING_USE)}")
+        if not description.strip():
+            raise InputError("ADD-DESCRIPTION", "an element needs a description in the field's own words")
+        inferred = source_type is None
+        if inferred:
+            source_type = iptc.infer_scan_type(description)
+            if source_type is None:
+                raise InputError("ADD-SOURCE-TYPE", f"cannot tell the IPTC digital source type from {description!r}",
+                                 hint="give --source-type negativeFilm, positiveFilm, print or digitalCapture")
+        source_uri = iptc.uri(source_type)
+        if self.interrupted():
+            raise InterruptedTransactionError("PKG-INTERRUPTED", f"an earlier command on {self.root} was interrupted",
+                                              hint=f"run 'archivist recover {self.root}' first")
+        if (self.root / Layout.element_record(element)).exists():
+            raise InputError("ADD-EXISTS", f"element {element!r} is already in the package")
+
+        found = frames.collect(paths, first_frame)
+        infos = self._probe_all(found, progress, workers)
+
+        with self.transaction("add") as txn:
+            if txn.exists(Layout.element_record(element)):
+                raise InputError("ADD-EXISTS", f"element {element!r} is already in the package")
+            jobs = [(Layout.frame(role, element, f.name), f.path) for f in found]
+            fixities = txn.add_files(jobs, link=link, progress=progress, workers=workers)
+            info = infos[0]
+            scan = {"width": info.width, "height": info.height, "channels": info.channels,
+                    "channel_names": list(info.channel_names), "pixel_type": info.pixel_type,
+                    "bit_depth": info.bit_depth, "file_format": info.file_format}
+            for key, value in (("scanner", scanner), ("colour_space", colour_space), ("frame_rate", frame_rate)):
+                if value:
+                    scan[key] = value
+            rights_rec = {"statement": rights, "training_use": training_use}
+            if rights_holder:
+                rights_rec["holder"] = rights_holder
+            if authorised_by:
+                rights_rec["authorised_by"] = authorised_by
+            now = utcnow()
+            record = {
+                "schema": ELEMENT_LABEL, "id": element, "role": role, "description": description,
+                "digital_source_type": source_uri, "digital_source_type_inferred": inferred,
+                "rights": rights_rec, "scan": scan, "added": now, "linked": link,
+                "frames": [{"number": f.number, "path": rel, "sha256": fx.sha256, "size": fx.size}
+                           for f, (rel, _), fx in zip(found, jobs, fixities)],
+            }
+            for key, value in (("gauge", gauge), ("generation", generation), ("notes", notes)):
+                if value:
+                    record[key] = value
+            try:
+                data = records.dumps(record, ELEMENT_LABEL)
+            except records.RecordError as exc:
+                raise InputError("ADD-FIELDS", exc.message) from None
+            rec_fix = txn.write_bytes(Layout.element_record(element), data)
+            events.append(txn, events.new_event(
+                "add", "ingestion", now,
+                [{"path": Layout.element_record(element), "role": "created", "sha256": rec_fix.sha256},
+                 {"path": Layout.element_dir(role, element), "role": "created"}],
+                detail=f"{role} element {element}: {len(found)} frames, {description}"))
+            txn.commit()
+        return record
+
+    def _probe_all(self, found, progress, workers):
+        bar = start(progress, total=len(found), desc="reading frames", unit="frame")
+        errors: list[str] = []
+
+        def one(f):
+            try:
+                return imaging.probe(f.path)
+            except InputError as exc:
+                return exc
+            finally:
+                bar.update(1)
+
+        with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+            infos = list(pool.map(one, found))
+        bar.close()
+        errors = [str(i.message) for i in infos if isinstance(i, InputError)]
+        if errors:
+            raise InputError("ADD-FRAME-CORRUPT", f"{len(errors)} of {len(found)} frames cannot be read; nothing was added:\n  "
+                             + "\n  ".join(errors[:20]) + ("\n  ..." if len(errors) > 20 else ""))
+        first = infos[0]
+        odd = [f"{f.name} ({i.width}x{i.height}, {i.channels} ch {i.pixel_type})"
+               for f, i in zip(found, infos) if i.shape_key() != first.shape_key()]
+        if odd:
+            raise InputError("ADD-INCONSISTENT",
+                             f"frames differ from {found[0].name} ({first.width}x{first.height}, {first.channels} ch "
+                             f"{first.pixel_type}); an element's frames must agree. Nothing was added. Differing:\n  "
+                             + "\n  ".join(odd[:20]))
+        return infos
+
+
+def recover_package(root: Path | str) -> dict:
+    """Roll back an interrupted command (see ``transaction``)."""
+    root = Path(root)
+    if not (root / BAGIT_TXT).is_file() and not (root / Layout.JOURNAL).exists():
+        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a package")
+    return recover(root)
+

@@ -1,0 +1,104 @@
+"""JSON records, validated against ``schemas/`` when written and when read.
+
+Every record carries a versioned label, ``"schema": "archivist/<type>/<n>"``,
+and that label names the schema file ``schemas/<type>-<n>.schema.json``
+(JSON Schema 2020-12). Records are serialised canonically (sorted keys,
+UTF-8, two-space indent, trailing newline) so that the same content always
+has the same bytes and the same hash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from archivist.errors import ArchivistError
+
+_LABEL = re.compile(r"^archivist/([a-z][a-z0-9-]*)/([0-9]+)$")
+
+
+class RecordError(ArchivistError):
+    """A record that does not match its schema."""
+
+
+@lru_cache(maxsize=None)
+def _schema_texts() -> dict[str, dict]:
+    out = {}
+    for entry in resources.files("archivist.schemas").iterdir():
+        if entry.name.endswith(".schema.json"):
+            out[entry.name] = json.loads(entry.read_text("utf-8"))
+    return out
+
+
+@lru_cache(maxsize=None)
+def _registry() -> Registry:
+    resources_ = [(s["$id"], Resource.from_contents(s)) for s in _schema_texts().values()]
+    return Registry().with_resources(resources_)
+
+
+def schema_file(label: str) -> str:
+    m = _LABEL.match(label or "")
+    if not m:
+        raise RecordError("REC-001", f"schema label {label!r} is not of the form archivist/<type>/<version>")
+    return f"{m.group(1)}-{m.group(2)}.schema.json"
+
+
+@lru_cache(maxsize=None)
+def validator(label: str) -> Draft202012Validator:
+    name = schema_file(label)
+    schema = _schema_texts().get(name)
+    if schema is None:
+        raise RecordError("REC-001", f"no schema {name} for label {label!r}")
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=_registry())
+
+
+def problems(record: Any, expected: str | None = None) -> list[str]:
+    """Every way ``record`` fails its schema, as readable strings (empty when valid)."""
+    if not isinstance(record, dict):
+        return ["record is not a JSON object"]
+    label = record.get("schema")
+    if expected and label != expected:
+        return [f"schema label is {label!r}, expected {expected!r}"]
+    try:
+        v = validator(label)
+    except RecordError as exc:
+        return [exc.message]
+    out = []
+    for err in sorted(v.iter_errors(record), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+        out.append(f"{where}: {err.message}")
+    return out
+
+
+def check(record: dict, expected: str | None = None, *, where: str = "record") -> dict:
+    found = problems(record, expected)
+    if found:
+        raise RecordError("REC-002", f"{where} does not match its schema: " + "; ".join(found[:5]))
+    return record
+
+
+def dumps(record: dict, expected: str | None = None) -> bytes:
+    """Validate and serialise a record canonically."""
+    check(record, expected)
+    return (json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def dumps_line(record: dict, expected: str | None = None) -> bytes:
+    """Validate and serialise a record as one JSON Lines line."""
+    check(record, expected)
+    return (json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def loads(data: bytes, expected: str | None = None, *, where: str = "record") -> dict:
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError("REC-003", f"{where} is not valid UTF-8 JSON: {exc}") from exc
+    return check(record, expected, where=where)

@@ -1,0 +1,348 @@
+"""All-or-nothing changes to a package.
+
+A command stages every file it will add or replace under
+``.archivist/staging``, hashing as it writes. ``commit`` then:
+
+1. computes the new manifests, bag-info and tag manifests in memory;
+2. hard-links every file it will replace into ``.archivist/backup``;
+3. writes the journal (``.archivist/journal.json``, state ``applying``);
+4. renames the staged payload into ``data/``;
+5. renames the manifests, ``bag-info.txt`` and, last, the tag manifests;
+6. marks the journal ``committed`` and removes ``.archivist``.
+
+A command killed before step 3 left only ``.archivist`` behind; one killed
+between 3 and 6 is rolled back from the journal by ``archivist recover``,
+which restores the backups and deletes the new files. Either way the
+package returns to exactly the state before the command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from archivist import __version__
+from archivist.bagfiles import BAGIT_TXT_CONTENT, format_bag_info, format_manifest, parse_bag_info, parse_manifest
+from archivist.errors import InterruptedTransactionError, PackageError, UnsafePathError
+from archivist.hashing import Fixity, copy_and_hash, default_workers, hash_bytes, hash_file
+from archivist.layout import (
+    ALGORITHMS,
+    BAG_INFO_TXT,
+    BAGIT_TXT,
+    WORK_DIR,
+    Layout,
+    manifest_name,
+    tagmanifest_name,
+)
+from archivist.locking import WriteLock
+from archivist.progress import start
+from archivist.safepath import check_relpath, nfc_key
+
+FAULT_ENV = "ARCHIVIST_FAULT_INJECT"
+
+
+def _fault(point: str) -> None:
+    """Die here if the test suite asked to (crash-consistency tests only)."""
+    if os.environ.get(FAULT_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def utcnow() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Staged:
+    rel: str
+    fixity: Fixity
+    replaces: bool
+
+
+class Transaction:
+    """Stage files, then commit them with manifests written last."""
+
+    def __init__(self, root: Path, command: str, *, create: bool = False):
+        self.root = Path(root)
+        self.layout = Layout(self.root)
+        self.command = command
+        self.create = create
+        self.lock = WriteLock(self.root, command)
+        self.staged: dict[str, Staged] = {}
+        self._nfc: dict[str, str] = {}
+        self.manifests: dict[str, dict[str, str]] = {a: {} for a in ALGORITHMS}
+        self.bag_info: list[tuple[str, str]] = []
+        self.done = False
+
+    # -- lifecycle -------------------------------------------------------------
+    def __enter__(self) -> "Transaction":
+        if self.create:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if any(p.name != WORK_DIR for p in self.root.iterdir()):
+                raise PackageError("PKG-EXISTS", f"{self.root} is not empty; a new package needs an empty or new directory")
+        elif not (self.root / BAGIT_TXT).is_file():
+            raise PackageError("PKG-NOT-A-BAG", f"{self.root} is not a package: it has no bagit.txt")
+        self.lock.acquire()
+        try:
+            if (self.root / Layout.JOURNAL).exists() or (self.root / Layout.STAGING).exists():
+                raise InterruptedTransactionError(
+                    "PKG-INTERRUPTED",
+                    f"an earlier command on {self.root} was interrupted and left unfinished work",
+                    hint=f"run 'archivist recover {self.root}' to roll it back",
+                )
+            if not self.create:
+                self._load_bag()
+            (self.root / Layout.STAGING).mkdir(parents=True)
+        except BaseException:
+            self.lock.release()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.done:
+            # Nothing outside .archivist was touched before commit: drop the staging.
+            shutil.rmtree(self.root / Layout.STAGING, ignore_errors=True)
+        self.lock.release()
+
+    def _load_bag(self) -> None:
+        for alg in ALGORITHMS:
+            path = self.root / manifest_name(alg)
+            if not path.is_file():
+                raise PackageError("PKG-NOT-ARCHIVIST", f"{self.root} has no {manifest_name(alg)}; archivist writes both sha512 and sha256 manifests")
+            self.manifests[alg] = parse_manifest(path.read_text("utf-8")).as_dict()
+        self.bag_info, _ = parse_bag_info((self.root / BAG_INFO_TXT).read_text("utf-8"))
+        for rel in self.manifests[ALGORITHMS[0]]:
+            self._nfc[nfc_key(rel)] = rel
+
+    # -- staging -----------------------------------------------------------------
+    def exists(self, rel: str) -> bool:
+        return rel in self.manifests[ALGORITHMS[0]] or rel in self.staged
+
+    def _prepare(self, rel: str, replace: bool) -> Path:
+        check_relpath(rel)
+        if not rel.startswith("data/"):
+            raise UnsafePathError("PATH-007", f"payload path {rel!r} is outside data/")
+        if rel in self.staged:
+            raise PackageError("PKG-DUPLICATE", f"{rel} is written twice in one command")
+        existing = self._nfc.get(nfc_key(rel))
+        if existing is not None and existing != rel:
+            raise UnsafePathError("PATH-008", f"{rel!r} collides with {existing!r} after Unicode normalisation")
+        in_bag = rel in self.manifests[ALGORITHMS[0]]
+        if in_bag and not replace:
+            raise PackageError("PKG-EXISTS", f"{rel} is already in the package")
+        self.layout.path(rel)  # refuses symlinks on the way
+        if not in_bag and (self.root / rel).exists():
+            raise PackageError("PKG-UNTRACKED", f"{rel} exists in the package but is in no manifest",
+                               hint="run 'archivist verify' and remove or recover the stray file first")
+        self._nfc[nfc_key(rel)] = rel
+        dest = self.root / Layout.STAGING / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return dest
+
+    def _stage(self, rel: str, fixity: Fixity) -> Fixity:
+        self.staged[rel] = Staged(rel, fixity, rel in self.manifests[ALGORITHMS[0]])
+        return fixity
+
+    def add_files(self, jobs: list[tuple[str, Path]], *, link: bool = False, progress=None,
+                  workers: int | None = None) -> list[Fixity]:
+        """Stage many files at once: checks first, then copy-and-hash in parallel."""
+        dests = [self._prepare(rel, replace=False) for rel, _ in jobs]
+        total = sum(os.stat(src).st_size for _, src in jobs)
+        bar = start(progress, total=total, desc="copying and hashing")
+
+        def one(args):
+            (rel, src), dest = args
+            if link:
+                try:
+                    os.link(src, dest, follow_symlinks=True)
+                    return hash_file(dest, bar.update)
+                except OSError:
+                    pass  # another filesystem: copy instead
+            return copy_and_hash(Path(src), dest, bar.update)
+
+        with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+            fixities = list(pool.map(one, zip(jobs, dests)))
+        bar.close()
+        for (rel, _), fx in zip(jobs, fixities):
+            self._stage(rel, fx)
+        return fixities
+
+    def write_bytes(self, rel: str, data: bytes, *, replace: bool = False) -> Fixity:
+        dest = self._prepare(rel, replace=replace)
+        with open(dest, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return self._stage(rel, hash_bytes(data))
+
+    def staging_path(self, rel: str) -> Path:
+        """A path to write a new payload file to directly (large outputs); call ``adopt`` after."""
+        return self._prepare(rel, replace=False)
+
+    def adopt(self, rel: str) -> Fixity:
+        """Hash a file the caller wrote at ``staging_path(rel)``."""
+        return self._stage(rel, hash_file(self.staged_path(rel)))
+
+    def staged_path(self, rel: str) -> Path:
+        return self.root / Layout.STAGING / rel
+
+    def append_line(self, rel: str, line: bytes) -> Fixity:
+        """Stage ``rel`` with one more line; the old bytes are kept as they were."""
+        old = b""
+        if rel in self.staged:
+            old = self.staged_path(rel).read_bytes()
+            del self.staged[rel]
+            self.staged_path(rel).unlink()
+        elif rel in self.manifests[ALGORITHMS[0]]:
+            old = self.layout.path(rel).read_bytes()
+        return self.write_bytes(rel, old + line, replace=rel in self.manifests[ALGORITHMS[0]])
+
+    # -- commit ----------------------------------------------------------------
+    def commit(self, bag_info: list[tuple[str, str]] | None = None) -> None:
+        """Apply the staged files; ``bag_info`` replaces bag-info.txt's fields when given."""
+        staging = self.root / Layout.STAGING
+        _fault("staged")
+        for rel, st in self.staged.items():
+            for alg in ALGORITHMS:
+                self.manifests[alg][rel] = st.fixity.digests[alg]
+        info = dict(bag_info if bag_info is not None else self.bag_info)
+        info["Payload-Oxum"] = self._oxum()
+        info["Bagging-Date"] = time.strftime("%Y-%m-%d", time.gmtime())
+        info["Bag-Software-Agent"] = f"archivist {__version__}"
+        tag_bytes: dict[str, bytes] = {}
+        if self.create:
+            tag_bytes[BAGIT_TXT] = BAGIT_TXT_CONTENT.encode()
+        tag_bytes[BAG_INFO_TXT] = format_bag_info(list(info.items())).encode("utf-8")
+        for alg in ALGORITHMS:
+            tag_bytes[manifest_name(alg)] = format_manifest(self.manifests[alg]).encode("utf-8")
+        tag_digests: dict[str, dict[str, str]] = {a: {} for a in ALGORITHMS}
+        for name in Layout.tag_files():
+            data = tag_bytes.get(name)
+            fix = hash_bytes(data) if data is not None else hash_file(self.root / name)
+            for alg in ALGORITHMS:
+                tag_digests[alg][name] = fix.digests[alg]
+        for alg in ALGORITHMS:
+            tag_bytes[tagmanifest_name(alg)] = format_manifest(tag_digests[alg]).encode("utf-8")
+        tag_order = [n for n in tag_bytes if not n.startswith("tagmanifest-")] + [tagmanifest_name(a) for a in ALGORITHMS]
+        tags_dir = self.root / WORK_DIR / "tags"
+        tags_dir.mkdir()
+        for name, data in tag_bytes.items():
+            (tags_dir / name).write_bytes(data)
+
+        # Everything replaced is kept (as a hard link) until the journal is gone.
+        moves = [(staging / rel, rel) for rel in sorted(self.staged)] + [(tags_dir / n, n) for n in tag_order]
+        replaced = [rel for _, rel in moves if (self.root / rel).exists()]
+        new = [rel for _, rel in moves if rel not in replaced]
+        new_dirs = sorted({str(p) for rel in new for p in _missing_parents(self.root, rel)}, key=len)
+        backup = self.root / Layout.BACKUP
+        for rel in replaced:
+            (backup / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.link(self.root / rel, backup / rel)
+        journal = {"command": self.command, "pid": os.getpid(), "started": utcnow(), "state": "applying",
+                   "new": new, "replaced": replaced, "new_dirs": new_dirs}
+        atomic_write(self.root / Layout.JOURNAL, json.dumps(journal, indent=1).encode())
+        _fsync_dir(self.root / WORK_DIR)
+        _fault("applying")
+
+        for i, (src, rel) in enumerate(moves):
+            dest = self.root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+            if rel == tag_order[0]:
+                _fault("payload-moved")
+        for d in {(self.root / rel).parent for _, rel in moves}:
+            _fsync_dir(d)
+        _fault("tags-moved")
+        journal["state"] = "committed"
+        atomic_write(self.root / Layout.JOURNAL, json.dumps(journal, indent=1).encode())
+        self.done = True
+        _cleanup_work(self.root)
+
+    def _oxum(self) -> str:
+        total = 0
+        files = self.manifests[ALGORITHMS[0]]
+        for rel in files:
+            st = self.staged.get(rel)
+            total += st.fixity.size if st else os.stat(self.root / rel, follow_symlinks=False).st_size
+        return f"{total}.{len(files)}"
+
+
+def _missing_parents(root: Path, rel: str) -> list[str]:
+    out = []
+    parent = Path(rel).parent
+    while str(parent) not in (".", "") and not (root / parent).exists():
+        out.append(str(parent))
+        parent = parent.parent
+    return out
+
+
+def _cleanup_work(root: Path) -> None:
+    """Remove everything under .archivist except the lock (released by its owner)."""
+    work = root / WORK_DIR
+    for name in ("staging", "tags", "backup"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    try:
+        (work / "journal.json").unlink()
+    except FileNotFoundError:
+        pass
+
+
+def recover(root: Path) -> dict:
+    """Roll back (or finish) an interrupted command. Returns what was done."""
+    root = Path(root)
+    lock = WriteLock(root, "recover").acquire()
+    try:
+        jpath = root / Layout.JOURNAL
+        report = {"state": None, "removed": [], "restored": []}
+        if jpath.exists():
+            journal = json.loads(jpath.read_text())
+            report["state"] = journal["state"]
+            report["command"] = journal.get("command")
+            if journal["state"] != "committed":
+                backup = root / Layout.BACKUP
+                for rel in journal["replaced"]:
+                    check_relpath(rel)
+                    if (backup / rel).exists():
+                        os.replace(backup / rel, root / rel)
+                        report["restored"].append(rel)
+                for rel in journal["new"]:
+                    check_relpath(rel)
+                    try:
+                        (root / rel).unlink()
+                        report["removed"].append(rel)
+                    except FileNotFoundError:
+                        pass
+                for d in sorted(journal["new_dirs"], key=len, reverse=True):
+                    check_relpath(d)
+                    try:
+                        (root / d).rmdir()
+                    except OSError:
+                        pass
+        elif (root / Layout.STAGING).exists():
+            report["state"] = "staging"
+        _cleanup_work(root)
+        return report
+    finally:
+        lock.release()

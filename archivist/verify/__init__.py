@@ -1,0 +1,1 @@
+"""verify: every check an auditor runs on a package."""
