@@ -16,7 +16,7 @@ from archivist.errors import InputError
 from archivist.imaging import FRAME_EXTENSIONS
 from archivist.safepath import check_file_name, nfc_key
 
-_NUMBERED = re.compile(r"^(?P<stem>.*?)[._](?P<num>[0-9]+)(?P<ext>\.[A-Za-z]+)$")
+_NUMBERED = re.compile(r"^(?P<stem>.*?)[._](?P<num>[0-9]+)(?P<ext>\.[A-Za-z]+)$", re.DOTALL)
 
 
 @dataclass(frozen=True)

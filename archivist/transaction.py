@@ -278,6 +278,7 @@ class Transaction:
         journal["state"] = "committed"
         atomic_write(self.root / Layout.JOURNAL, json.dumps(journal, indent=1).encode())
         self.done = True
+        _fault("committed")
         _cleanup_work(self.root)
 
     def _oxum(self) -> str:
