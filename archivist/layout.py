@@ -89,6 +89,17 @@ class Layout:
             raise ValueError(f"unknown stage directory {stage!r}")
         return f"data/{stage}/{check_element_id(ident)}"
 
+    # -- dataset files ---------------------------------------------------------
+    @classmethod
+    def aligned_reference(cls, dataset: str, element: str, number: int) -> str:
+        """The materialised reference for one source frame: ``aligned/<ref>.<source number>.exr``."""
+        return f"{cls.stage_dir('dataset', dataset)}/aligned/{check_element_id(element)}.{int(number):04d}.exr"
+
+    @classmethod
+    def dataset_preview(cls, dataset: str, element: str, number: int) -> str:
+        """A PNG contact sheet of one aligned pair: ``previews/<source>.<source number>.png``."""
+        return f"{cls.stage_dir('dataset', dataset)}/previews/{check_element_id(element)}.{int(number):04d}.png"
+
     # -- working state ------------------------------------------------------
     LOCK = f"{WORK_DIR}/lock"
     JOURNAL = f"{WORK_DIR}/journal.json"
