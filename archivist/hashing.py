@@ -31,23 +31,27 @@ class Fixity:
         return self.digests["sha256"]
 
 
-def _new() -> list:
-    return [hashlib.new(a) for a in ALGORITHMS]
+def _new(algorithms=ALGORITHMS) -> list:
+    return [hashlib.new(a) for a in algorithms]
 
 
-def _finish(hashers: list, size: int) -> Fixity:
-    return Fixity(size, {a: h.hexdigest() for a, h in zip(ALGORITHMS, hashers)})
+def _finish(hashers: list, size: int, algorithms=ALGORITHMS) -> Fixity:
+    return Fixity(size, {a: h.hexdigest() for a, h in zip(algorithms, hashers)})
 
 
-def hash_bytes(data: bytes) -> Fixity:
-    hashers = _new()
+def hash_bytes(data: bytes, *, algorithms: Iterable[str] = ALGORITHMS) -> Fixity:
+    algorithms = tuple(algorithms)
+    hashers = _new(algorithms)
     for h in hashers:
         h.update(data)
-    return _finish(hashers, len(data))
+    return _finish(hashers, len(data), algorithms)
 
 
-def hash_file(path: Path, progress: Callable[[int], None] | None = None) -> Fixity:
-    hashers = _new()
+def hash_file(path: Path, progress: Callable[[int], None] | None = None, *,
+              algorithms: Iterable[str] = ALGORITHMS) -> Fixity:
+    """Digests of one file in one read; ``algorithms`` are hashlib names (a bag may use md5 or sha1)."""
+    algorithms = tuple(algorithms)
+    hashers = _new(algorithms)
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     size = 0
@@ -61,7 +65,7 @@ def hash_file(path: Path, progress: Callable[[int], None] | None = None) -> Fixi
             size += n
             if progress:
                 progress(n)
-    return _finish(hashers, size)
+    return _finish(hashers, size, algorithms)
 
 
 def copy_and_hash(src: Path, dst: Path, progress: Callable[[int], None] | None = None) -> Fixity:
