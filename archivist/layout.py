@@ -100,6 +100,27 @@ class Layout:
         """A PNG contact sheet of one aligned pair: ``previews/<source>.<source number>.png``."""
         return f"{cls.stage_dir('dataset', dataset)}/previews/{check_element_id(element)}.{int(number):04d}.png"
 
+    # -- training and models ------------------------------------------------------
+    @classmethod
+    def checkpoint(cls, run: str, step: int) -> str:
+        """A training checkpoint: ``data/training/<run>/checkpoints/step-0000100.safetensors``."""
+        return f"{cls.stage_dir('training', run)}/checkpoints/step-{int(step):07d}.safetensors"
+
+    @classmethod
+    def loss_log(cls, run: str) -> str:
+        """Per-step loss, JSON lines: ``data/training/<run>/loss.jsonl``."""
+        return f"{cls.stage_dir('training', run)}/loss.jsonl"
+
+    @classmethod
+    def contact_sheet(cls, run: str, step: int) -> str:
+        """Input | ground truth | prediction at one step: ``data/training/<run>/contact/step-0000100.png``."""
+        return f"{cls.stage_dir('training', run)}/contact/step-{int(step):07d}.png"
+
+    @classmethod
+    def onnx_model(cls, model: str) -> str:
+        """An exported model: ``data/models/<id>/model.onnx``."""
+        return f"{cls.stage_dir('models', model)}/model.onnx"
+
     # -- working state ------------------------------------------------------
     LOCK = f"{WORK_DIR}/lock"
     JOURNAL = f"{WORK_DIR}/journal.json"
