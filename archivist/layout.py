@@ -56,6 +56,10 @@ class Layout:
         """Tag files covered by the tag manifests, in the order written."""
         return [BAGIT_TXT, BAG_INFO_TXT] + [manifest_name(a) for a in ALGORITHMS]
 
+    # The package seal: a detached C2PA manifest over tagmanifest-sha256.txt.
+    # A tag file that no manifest lists, since it signs them (docs/credentials.md).
+    PACKAGE_SEAL = "tagmanifest-sha256.c2pa"
+
     # -- records ----------------------------------------------------------
     RECORDS = "data/records"
     PACKAGE_RECORD = "data/records/package.json"
