@@ -1,1 +1,72 @@
-"""verify: every check an auditor runs on a package."""
+"""verify: every check an auditor runs on a package, every problem reported.
+
+    report = verify(path)            # or verify(path, profile_path="profile.json")
+    report.ok, report.problems, report.to_dict()
+
+The steps, each in its own module: package state (``state``), one walk of
+the bag that never follows links (``inventory``), strict RFC 8493
+structure (``bag``), fixity in one read per file (``fixity``), the BagIt
+profile (``profile``), records and event log (``records``) and the
+agreement between records, manifests and bag-info (``consistency``).
+Rule codes and their explanations live in ``rules``. Nothing here writes
+to the package, so it works on read-only storage.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from archivist.errors import PackageError
+from archivist.layout import BAGIT_TXT, PROFILE_IDENTIFIER, Layout
+from archivist.verify import bag, consistency, fixity, inventory, profile, records, state
+from archivist.verify.report import Problem, Report
+from archivist.verify.rules import ERROR, RULES, WARNING, Rule
+
+__all__ = ["verify", "Report", "Problem", "Rule", "RULES", "ERROR", "WARNING"]
+
+
+def _check_readable(root: Path) -> None:
+    if not root.is_dir():
+        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a directory")
+    try:
+        mode = os.lstat(root / BAGIT_TXT).st_mode
+    except FileNotFoundError:
+        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a bag: it has no bagit.txt") from None
+    if not stat.S_ISREG(mode):
+        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a bag: its bagit.txt is not a regular file")
+
+
+def verify(root: Path | str, *, profile_path: Path | str | None = None, progress=None,
+           workers: int | None = None) -> Report:
+    """Check the bag at ``root``; return a report of every problem found.
+
+    Raises ``PackageError`` when ``root`` is not a bag at all, and
+    ``InputError`` when ``profile_path`` is not a valid BagIt profile.
+    """
+    root = Path(root)
+    _check_readable(root)
+    doc = profile.load(profile_path) if profile_path is not None else None  # a bad profile stops us first
+    report = Report(str(root))
+    state.check(root, report)
+    tree = inventory.walk(root)
+    view = bag.load(root, tree, report)
+    declared = view.info_values("BagIt-Profile-Identifier")
+    report.archivist = PROFILE_IDENTIFIER in declared or Layout.PACKAGE_RECORD in tree.files
+    if report.archivist:
+        records.read(root, tree, view)
+    fixity.check(root, tree, view, report, progress=progress, workers=workers)
+    if doc is None and report.archivist:
+        doc = profile.load()
+    if doc is not None:
+        report.profile = profile.identifier(doc)
+        profile.check(doc, tree, view, report)
+    for ident in declared:
+        if ident != report.profile and ident not in profile.KNOWN:
+            report.add("PRO-015", "bag-info.txt", f"the bag declares profile {ident}; give it with --profile to "
+                                                  "check it")
+    if report.archivist:
+        recs = records.check(tree, view, report)
+        consistency.check(tree, view, recs, report)
+    return report

@@ -1,0 +1,59 @@
+"""verify: the auditor's command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from archivist.cli.output import emit, json_option, progress_for
+from archivist.errors import EXIT_CHECK_FAILED
+from archivist.verify import verify as verify_package
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _print(d: dict) -> None:
+    c = d["counts"]
+    state = "valid" if d["ok"] else "INVALID"
+    kind = "archivist package" if d["archivist"] else "bag"
+    click.echo(f"{d['path']}: {state} {kind} ({c['errors']} errors, {c['warnings']} warnings; "
+               f"{c['files']} files, {_size(c['bytes'])} checked"
+               + (f"; profile {d['profile']}" if d["profile"] else "") + ")")
+    for severity, heading in (("error", "errors"), ("warning", "warnings")):
+        found = [p for p in d["problems"] if p["severity"] == severity]
+        if not found:
+            continue
+        click.echo(f"{heading}:")
+        for p in found:
+            where = f"{p['path']}: " if p["path"] else ""
+            click.echo(f"  {p['code']}  {where}{p['message']}")
+    if d["problems"]:
+        click.echo("rule codes are explained in docs/verify-rules.md")
+
+
+@click.command()
+@click.argument("pkg", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Check against this BagIt profile (JSON, BagIt Profiles 1.4) instead of the one the bag declares.")
+@json_option
+def verify(pkg, profile_path, as_json):
+    """Check PKG: BagIt structure and fixity, profile, records, consistency.
+
+    Reports every problem with its rule code. Exit status 0 when valid (warnings allowed), 1 when invalid,
+    2 when PKG is not a bag or the options are wrong. Never writes to PKG.
+    """
+    report = verify_package(pkg, profile_path=profile_path, progress=progress_for(as_json))
+    emit(as_json, report.to_dict(), _print)
+    if not report.ok:
+        # click's main(standalone_mode=False) turns ctx.exit(n) into a return value, which the runner drops.
+        raise SystemExit(EXIT_CHECK_FAILED)
+
+
+COMMANDS = [verify]

@@ -1,0 +1,89 @@
+"""Records: every ``*.json`` under ``data/records/`` against its schema, and the event log.
+
+Records are read once, before fixity, and their bytes are kept for the
+fixity step, so each is read from disk exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archivist import events
+from archivist import records as schemas
+from archivist.layout import Layout
+from archivist.verify.bag import BagView
+from archivist.verify.inventory import Tree, read_small
+from archivist.verify.report import Report
+
+MAX_RECORD_BYTES = 256 << 20  # beyond this a "record" is not parsed: memory stays bounded
+PACKAGE_LABEL = "archivist/package/1"
+ELEMENT_LABEL = "archivist/element/1"
+
+
+@dataclass
+class Records:
+    paths: list[str] = field(default_factory=list)  # every record file, parsed or not
+    parsed: dict[str, object] = field(default_factory=dict)  # path -> JSON value (schema may have failed)
+    valid: dict[str, dict] = field(default_factory=dict)  # path -> record that passed its schema
+
+
+def record_paths(tree: Tree) -> list[str]:
+    prefix = Layout.RECORDS + "/"
+    return sorted(p for p in tree.files if p.startswith(prefix) and p.endswith(".json"))
+
+
+def expected_label(path: str) -> str | None:
+    if path == Layout.PACKAGE_RECORD:
+        return PACKAGE_LABEL
+    if path.startswith(Layout.ELEMENT_RECORDS + "/"):
+        return ELEMENT_LABEL
+    return None
+
+
+def read(root: Path, tree: Tree, view: BagView) -> None:
+    """Read the records and the event log into ``view.blobs`` (once; fixity reuses the bytes)."""
+    for path in record_paths(tree) + ([Layout.EVENT_LOG] if Layout.EVENT_LOG in tree.files else []):
+        if tree.files[path] <= MAX_RECORD_BYTES and path not in view.hostile:
+            try:
+                view.blobs[path] = read_small(root, path)
+            except OSError:
+                pass  # fixity reports it as unreadable
+
+
+def check(tree: Tree, view: BagView, report: Report) -> Records:
+    out = Records(paths=record_paths(tree))
+    for path in out.paths:
+        data = view.blobs.get(path)
+        if data is None:
+            report.add("REC-001", path, f"not parsed: {tree.files[path]} bytes is more than a record may be"
+                       if tree.files[path] > MAX_RECORD_BYTES else "could not be read")
+            continue
+        try:
+            value = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            report.add("REC-001", path, f"not valid UTF-8 JSON: {exc}")
+            continue
+        out.parsed[path] = value
+        found = schemas.problems(value, expected_label(path))
+        if found:
+            more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+            report.add("REC-002", path, "; ".join(found[:5]) + more)
+        else:
+            out.valid[path] = value
+    _event_log(tree, view, report)
+    return out
+
+
+def _event_log(tree: Tree, view: BagView, report: Report) -> None:
+    path = Layout.EVENT_LOG
+    if path not in tree.files:
+        return  # required by the profile (PRO-011)
+    data = view.blobs.get(path)
+    if data is None:
+        report.add("REC-003", path, "the event log is too large to parse or could not be read")
+        return
+    _, found = events.parse(data)
+    for problem in found:
+        report.add("REC-004" if "hash chain" in problem else "REC-003", path, problem)

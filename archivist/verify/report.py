@@ -1,0 +1,69 @@
+"""What ``verify`` found: every problem, each with a rule code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archivist.verify.rules import ERROR, RULES, WARNING
+
+
+def printable(text: str) -> str:
+    """File names that are not UTF-8 reach Python as surrogates; show them escaped.
+
+    >>> printable("data/caf\\udce9.exr")
+    'data/caf\\\\xe9.exr'
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    severity: str
+    path: str | None
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "severity": self.severity, "path": self.path, "message": self.message,
+                "title": RULES[self.code].title}
+
+
+@dataclass
+class Report:
+    root: str
+    problems: list[Problem] = field(default_factory=list)
+    archivist: bool = False
+    profile: str | None = None  # identifier of the profile checked, if any
+    files: int = 0  # files whose digests were computed
+    bytes: int = 0
+
+    def add(self, code: str, path: str | None, message: str) -> None:
+        rule = RULES[code]  # an unregistered code is a bug, not a finding
+        self.problems.append(Problem(code, rule.severity, None if path is None else printable(path),
+                                     printable(message)))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def codes(self) -> set[str]:
+        return {p.code for p in self.problems}
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "path": self.root,
+            "archivist": self.archivist,
+            "profile": self.profile,
+            "counts": {"errors": len(self.errors), "warnings": len(self.warnings), "files": self.files,
+                       "bytes": self.bytes},
+            "problems": [p.to_dict() for p in self.problems],
+        }

@@ -1,0 +1,366 @@
+"""Every rule ``archivist verify`` applies, with a stable code.
+
+Codes never change meaning once released; a retired rule keeps its code
+unused. ``docs/verify-rules.md`` is generated from this table
+(``python -c "from archivist.verify.rules import markdown; print(markdown(), end='')" > docs/verify-rules.md``)
+and a test keeps the two in step.
+
+Families: ``PKG`` package state, ``BAG`` RFC 8493, ``PRO`` BagIt profile,
+``REC`` records and event log, ``CON`` consistency between records,
+manifests and ``bag-info.txt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: str
+    title: str
+    meaning: str
+    trigger: str
+    fix: str
+    ref: str = ""
+
+
+_RULES = [
+    # -- package state ---------------------------------------------------------------
+    Rule("PKG-001", ERROR, "A command is writing to the package",
+         "Another archivist command holds the package's write lock, so the package may be half-way through a change "
+         "and any result would describe a state that is about to disappear.",
+         "`.archivist/lock` is held by a running process.",
+         "Wait for the other command to finish, then verify again."),
+    Rule("PKG-002", ERROR, "An interrupted command left unfinished work",
+         "A command was killed before it finished. Its staged files or its journal are still in the package, "
+         "and some files may already have been replaced.",
+         "`.archivist/journal.json` or `.archivist/staging/` exists and no process holds the write lock.",
+         "Run `archivist recover PKG`: it rolls the package back to the state before the interrupted command."),
+    Rule("PKG-003", WARNING, "Stale working files",
+         "`.archivist/` holds leftovers of a command that died before it staged anything (for example a lock file "
+         "nobody holds). The bag itself is not affected.",
+         "`.archivist/` exists, no process holds the lock, and there is no journal or staging directory.",
+         "Run `archivist recover PKG`, which removes them."),
+    # -- RFC 8493 ------------------------------------------------------------------------
+    Rule("BAG-001", ERROR, "bagit.txt is malformed",
+         "The bag declaration must be exactly two lines, `BagIt-Version: M.N` then `Tag-File-Character-Encoding: "
+         "ENCODING`, in UTF-8 without a byte-order mark.",
+         "A byte-order mark, a missing, extra, reordered or misspelt line, or bytes that are not UTF-8. "
+         "Lines may end in LF, CRLF or CR.",
+         "Rewrite `bagit.txt` as the two lines (for archivist packages `BagIt-Version: 1.0` and "
+         "`Tag-File-Character-Encoding: UTF-8`) and update the tag manifests.", "RFC 8493 2.1.1"),
+    Rule("BAG-002", WARNING, "BagIt version 0.97",
+         "The bag declares BagIt 0.97, the last draft before RFC 8493. It is read with the 1.0 rules; tools "
+         "such as bagit-python still write it.",
+         "`BagIt-Version: 0.97` in `bagit.txt`.",
+         "Nothing is needed to read it. Re-bag as 1.0 if the receiving archive requires it.", "RFC 8493 2.1.1"),
+    Rule("BAG-003", ERROR, "Unsupported BagIt version",
+         "The bag declares a BagIt version other than 1.0 or 0.97, whose rules archivist does not know.",
+         "Any other `BagIt-Version` value.",
+         "Re-bag with a tool that writes BagIt 1.0.", "RFC 8493 2.1.1"),
+    Rule("BAG-004", ERROR, "Tag file is not UTF-8",
+         "Tag files must be in the encoding `bagit.txt` declares; archivist reads UTF-8 only, so a tag file in "
+         "another encoding, or with bytes that are not valid UTF-8, cannot be read reliably.",
+         "`Tag-File-Character-Encoding` other than UTF-8, or invalid UTF-8 in `bag-info.txt` or a manifest.",
+         "Re-encode the tag file as UTF-8, declare UTF-8 and update the tag manifests.", "RFC 8493 2.1.1"),
+    Rule("BAG-005", ERROR, "No payload directory",
+         "A bag must have a payload directory named `data`.",
+         "`data` is missing or is not a directory.",
+         "Restore `data/` from a copy of the package.", "RFC 8493 2.1.2"),
+    Rule("BAG-006", ERROR, "No payload manifest",
+         "A bag must have at least one payload manifest `manifest-<algorithm>.txt`; without one nothing can be "
+         "checked.",
+         "No `manifest-*.txt` at the top of the bag.",
+         "Restore the manifests from a copy of the package; re-creating them from the files on disk would "
+         "certify whatever damage is there.", "RFC 8493 2.1.3"),
+    Rule("BAG-007", ERROR, "Payload file missing",
+         "A file listed in a payload manifest is not in the bag.",
+         "A manifest entry whose file does not exist. When a file whose name differs only in Unicode "
+         "normalisation exists, the message names it (a copy between file systems renamed it).",
+         "Restore the file from a copy of the package.", "RFC 8493 3"),
+    Rule("BAG-008", ERROR, "Payload file in no manifest",
+         "A file under `data/` is listed in no payload manifest, so nothing vouches for its content.",
+         "An extra file under `data/`.",
+         "Remove the stray file, or add it with an archivist command so that it is hashed and recorded.",
+         "RFC 8493 3"),
+    Rule("BAG-009", ERROR, "Payload file missing from a manifest",
+         "Every payload file must be listed in every payload manifest; this file is listed in some but not all. "
+         "bagit-python accepts this.",
+         "A file listed in, for example, `manifest-sha256.txt` but not in `manifest-sha512.txt`.",
+         "Restore the manifest from a copy of the package.", "RFC 8493 2.1.3"),
+    Rule("BAG-010", ERROR, "Payload file content changed",
+         "The file's digest differs from the manifest: the file was damaged or changed after it was added.",
+         "A digest computed from the file differs from the digest in a payload manifest.",
+         "Restore the file from a copy whose digest matches the manifest.", "RFC 8493 3"),
+    Rule("BAG-011", ERROR, "Manifest entry on the wrong side of data/",
+         "Payload manifests may only list files under `data/`, and tag manifests only files outside it. "
+         "bagit-python accepts payload manifest entries outside `data/`.",
+         "A payload manifest entry such as `bag-info.txt`, or a tag manifest entry under `data/`.",
+         "Remove the entry from the manifest.", "RFC 8493 2.1.3, 2.2.1"),
+    Rule("BAG-012", ERROR, "Malformed manifest line",
+         "A manifest line is not `digest path`, the digest has the wrong length for the algorithm, or a path is "
+         "listed twice.",
+         "A line that does not parse, a truncated digest, or a duplicate entry.",
+         "Restore the manifest from a copy of the package.", "RFC 8493 2.1.3"),
+    Rule("BAG-013", ERROR, "Path not percent-encoded",
+         "In manifests `%`, CR and LF in file names must be written `%25`, `%0D` and `%0A`. A bare `%` makes "
+         "the name ambiguous. bagit-python does not encode `%`.",
+         "A `%` in a manifest path that does not start `%25`, `%0A` or `%0D`.",
+         "Rewrite the entry with `%25` for each `%` in the name and update the tag manifests.",
+         "RFC 8493 2.1.3"),
+    Rule("BAG-014", ERROR, "Unknown manifest algorithm",
+         "A manifest is named after an algorithm archivist cannot compute (known: md5, sha1, sha224, sha256, "
+         "sha384, sha512), so its entries cannot be checked.",
+         "A file such as `manifest-foo.txt` or `tagmanifest-crc32.txt`.",
+         "Remove the manifest or replace it with one using a known algorithm.", "RFC 8493 2.4"),
+    Rule("BAG-015", WARNING, "md5sum binary marker",
+         "Manifest lines have the `*` that md5sum writes before binary file names. It is read as a marker, not "
+         "as part of the name, but it is not BagIt syntax.",
+         "Lines of the form `digest *data/...`.",
+         "Rewrite the manifest without the `*` and update the tag manifests.", "RFC 8493 2.1.3"),
+    Rule("BAG-016", ERROR, "Unsafe path in a manifest",
+         "A manifest entry could point outside the bag (`..`, an absolute path, a drive letter, a backslash, a "
+         "NUL or an empty component). It is reported and never opened.",
+         "A hostile or broken manifest entry.",
+         "Remove the entry. Treat the bag as untrusted until its origin is understood."),
+    Rule("BAG-017", ERROR, "Symbolic link",
+         "A symbolic link in a bag can point anywhere, and its target is not part of the bag. Links are "
+         "reported and never followed, and manifest entries through them are never opened.",
+         "A symbolic link anywhere in the bag, or a manifest entry whose path passes through one.",
+         "Replace the link with the file itself (and add it properly) or remove it."),
+    Rule("BAG-018", ERROR, "Names collide after Unicode normalisation",
+         "Two names differ only in Unicode normalisation (NFC and NFD forms of the same text). Many file "
+         "systems treat them as the same file, so which one is meant is ambiguous. Neither is opened.",
+         "Two manifest entries, or two files, with the same NFC form.",
+         "Rename one of the files and re-add it."),
+    Rule("BAG-019", WARNING, "Names differ only in case",
+         "Two names differ only in letter case. On case-insensitive file systems (Windows, macOS by default) "
+         "one would overwrite the other when the bag is copied.",
+         "Two files or manifest entries that are equal ignoring case.",
+         "Rename one of them if the bag must travel to such systems."),
+    Rule("BAG-020", WARNING, "Windows-reserved name",
+         "A path component is a name Windows cannot create (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any "
+         "extension, or ending in a space or dot).",
+         "For example `data/aux.txt`.",
+         "Rename the file if the bag must be copied to Windows."),
+    Rule("BAG-021", ERROR, "Not a readable regular file",
+         "An entry is a directory, FIFO, socket or device, or reading it failed. Special files are never "
+         "opened (a FIFO would block the check).",
+         "A special file in the bag, a manifest entry naming a directory, or an I/O error while hashing.",
+         "Replace it with the regular file from a copy of the package; check the storage if reading failed."),
+    Rule("BAG-022", ERROR, "Tag manifest omits a payload manifest",
+         "Every tag manifest must list every payload manifest, so that a change to a payload manifest is "
+         "detected. bagit-python accepts this.",
+         "A tag manifest without a line for, for example, `manifest-sha512.txt`.",
+         "Restore the tag manifest from a copy of the package.", "RFC 8493 2.2.1"),
+    Rule("BAG-023", ERROR, "Tag file missing",
+         "A file listed in a tag manifest is not in the bag.",
+         "A tag manifest entry whose file does not exist.",
+         "Restore the tag file from a copy of the package.", "RFC 8493 3"),
+    Rule("BAG-024", ERROR, "Tag file content changed",
+         "A tag file (bag-info.txt, a manifest, ...) differs from its digest in a tag manifest.",
+         "A digest computed from the tag file differs from the tag manifest.",
+         "Restore the tag file from a copy of the package.", "RFC 8493 3"),
+    Rule("BAG-025", WARNING, "Tag file not in a tag manifest",
+         "Tag manifests should list every tag file other than themselves; this one is not covered, so a "
+         "change to it would go unnoticed. The package seal `tagmanifest-sha256.c2pa` is exempt: it is a "
+         "signature over the tag manifest, which therefore cannot list it.",
+         "A tag file missing from a tag manifest.",
+         "Add it to the tag manifests, or remove it.", "RFC 8493 2.2.1"),
+    Rule("BAG-026", ERROR, "Malformed bag-info.txt line",
+         "Every line of `bag-info.txt` is `Label: value` or an indented continuation of the line before.",
+         "A line without a colon, or starting with one.",
+         "Correct the line and update the tag manifests.", "RFC 8493 2.2.2"),
+    Rule("BAG-027", ERROR, "Payload-Oxum is wrong",
+         "`Payload-Oxum` (`octets.files`) does not match the payload on disk, or does not parse.",
+         "Files added to or removed from `data/`, a truncated file, or a malformed value.",
+         "Find the changed files (the other problems list them) and restore them.", "RFC 8493 2.2.2"),
+    Rule("BAG-028", ERROR, "Non-repeatable bag-info element repeated",
+         "`Bagging-Date`, `Bag-Size`, `Payload-Oxum`, `Bag-Group-Identifier` and `Bag-Count` may appear only "
+         "once. bagit-python accepts a duplicate `Payload-Oxum`.",
+         "One of these labels twice in `bag-info.txt`.",
+         "Keep the correct line, remove the others and update the tag manifests.", "RFC 8493 2.2.2"),
+    Rule("BAG-029", WARNING, "No Payload-Oxum",
+         "`bag-info.txt` has no `Payload-Oxum`, so a quick completeness check is not possible. It is optional "
+         "in RFC 8493 and required by the archivist profile.",
+         "No `Payload-Oxum` line (or no `bag-info.txt`).",
+         "Add `Payload-Oxum: <octets>.<files>` and update the tag manifests.", "RFC 8493 2.2.2"),
+    Rule("BAG-030", WARNING, "fetch.txt lists files",
+         "The bag may be incomplete (holey): `fetch.txt` lists files to download. archivist never downloads; "
+         "listed files that are absent are reported as missing.",
+         "A non-empty `fetch.txt`.",
+         "Fetch the files with a BagIt tool, then verify again.", "RFC 8493 2.2.3"),
+    # -- BagIt profile -------------------------------------------------------------------
+    Rule("PRO-001", ERROR, "Bag does not declare the profile",
+         "A bag that conforms to a BagIt profile must name it in `BagIt-Profile-Identifier`. The bag is an "
+         "archivist package (or was checked with `--profile`) but does not declare that profile.",
+         "`BagIt-Profile-Identifier` absent or naming another profile.",
+         "Add `BagIt-Profile-Identifier: <profile identifier>` to `bag-info.txt` and update the tag manifests.",
+         "BagIt Profiles 1.4"),
+    Rule("PRO-002", ERROR, "Required bag-info element missing",
+         "The profile's `Bag-Info` section requires an element that `bag-info.txt` lacks.",
+         "For example no `External-Identifier`.",
+         "Add the element and update the tag manifests.", "BagIt Profiles 1.4"),
+    Rule("PRO-003", ERROR, "bag-info value not allowed",
+         "The profile lists the values an element may take, and the bag's value is not one of them.",
+         "For example `Archivist-Recovery-Type: colour`.",
+         "Use one of the listed values.", "BagIt Profiles 1.4"),
+    Rule("PRO-004", ERROR, "bag-info element repeated",
+         "The profile marks the element `repeatable: false` and `bag-info.txt` has it more than once. "
+         "(Elements RFC 8493 itself forbids repeating are reported as BAG-028.)",
+         "For example two `External-Identifier` lines.",
+         "Keep one line and update the tag manifests.", "BagIt Profiles 1.4"),
+    Rule("PRO-005", ERROR, "Payload manifest algorithms do not match the profile",
+         "A payload manifest algorithm the profile requires is missing, or one it does not allow is present.",
+         "For an archivist package: no `manifest-sha512.txt` or `manifest-sha256.txt`, or an extra "
+         "`manifest-md5.txt`.",
+         "Restore the missing manifest from a copy; remove manifests the profile does not allow.",
+         "BagIt Profiles 1.4"),
+    Rule("PRO-006", ERROR, "Tag manifest algorithms do not match the profile",
+         "A tag manifest algorithm the profile requires is missing, or one it does not allow is present.",
+         "For an archivist package: no `tagmanifest-sha512.txt` or `tagmanifest-sha256.txt`.",
+         "Restore the tag manifest from a copy; remove tag manifests the profile does not allow.",
+         "BagIt Profiles 1.4"),
+    Rule("PRO-007", ERROR, "fetch.txt not as the profile requires",
+         "The profile forbids `fetch.txt` (`Allow-Fetch.txt: false`, as the archivist profile does: an "
+         "archive copy must be complete) or requires one that is absent.",
+         "A `fetch.txt` in an archivist package.",
+         "Fetch the listed files and remove `fetch.txt` (updating the tag manifests).", "BagIt Profiles 1.4"),
+    Rule("PRO-008", ERROR, "BagIt version not accepted by the profile",
+         "The profile's `Accept-BagIt-Version` does not include the bag's version.",
+         "An archivist package declaring BagIt 0.97.",
+         "Re-bag with the accepted version.", "BagIt Profiles 1.4"),
+    Rule("PRO-009", ERROR, "Required tag file missing",
+         "The profile's `Tag-Files-Required` names a tag file the bag lacks.",
+         "A required tag file is absent.",
+         "Add the tag file and list it in the tag manifests.", "BagIt Profiles 1.4"),
+    Rule("PRO-010", ERROR, "Tag file not allowed by the profile",
+         "A tag file matches none of the profile's `Tag-Files-Allowed` patterns. The archivist profile allows "
+         "only the BagIt files (`bagit.txt`, `bag-info.txt`, manifests and tag manifests) and the package "
+         "seal `tagmanifest-sha256.c2pa`: everything else belongs in the payload, where records describe it.",
+         "For example a `notes.txt` next to `bagit.txt`.",
+         "Move the content into the payload with an archivist command, or remove the file.",
+         "BagIt Profiles 1.4"),
+    Rule("PRO-011", ERROR, "Required payload file missing",
+         "The profile's `Payload-Files-Required` names a file or directory the payload lacks. The archivist "
+         "profile requires the package record and the event log.",
+         "No `data/records/package.json` or `data/records/events.jsonl`.",
+         "Restore the file from a copy of the package.", "BagIt Profiles 1.4"),
+    Rule("PRO-012", ERROR, "Payload file not allowed by the profile",
+         "A payload file matches none of the profile's `Payload-Files-Allowed` patterns, so it is outside the "
+         "package layout.",
+         "For example `data/misc/file.bin` in an archivist package.",
+         "Move the file to its place in the layout with an archivist command, or remove it.",
+         "BagIt Profiles 1.4"),
+    Rule("PRO-013", ERROR, "Payload must be empty",
+         "The profile sets `Data-Empty: true`: the payload may hold no files or one empty file.",
+         "Payload files in a bag checked against such a profile.",
+         "Check that the right profile was given.", "BagIt Profiles 1.4"),
+    Rule("PRO-014", ERROR, "Serialised bag required",
+         "The profile sets `Serialization: required`, but a directory was given. archivist verifies "
+         "unserialised (directory) bags only.",
+         "A profile with `Serialization: required`.",
+         "Check that the right profile was given.", "BagIt Profiles 1.4"),
+    Rule("PRO-015", WARNING, "Declared profile not checked",
+         "The bag declares a BagIt profile archivist does not have, so its rules were not checked (archivist "
+         "never fetches profiles from the network).",
+         "`BagIt-Profile-Identifier` naming another profile and no `--profile`.",
+         "Download the profile and give it with `--profile FILE`.", "BagIt Profiles 1.4"),
+    # -- records -------------------------------------------------------------------------------
+    Rule("REC-001", ERROR, "Record is not readable JSON",
+         "A record under `data/records/` is not valid UTF-8 JSON, so nothing it says can be trusted or "
+         "checked.",
+         "A truncated or overwritten `*.json` record, or one larger than archivist will parse.",
+         "Restore the record from a copy of the package."),
+    Rule("REC-002", ERROR, "Record does not match its schema",
+         "A record fails JSON Schema validation against the schema its `schema` label names (or the label "
+         "names no known schema).",
+         "A missing or misspelt field, a wrong type, an unknown label.",
+         "Restore the record from a copy; if it was written by a newer archivist, verify with that version."),
+    Rule("REC-003", ERROR, "Event log line damaged",
+         "A line of `data/records/events.jsonl` is not JSON or not a valid event, or the log does not end with "
+         "a newline (a truncated write).",
+         "A damaged or hand-edited event log.",
+         "Restore the event log from a copy of the package."),
+    Rule("REC-004", ERROR, "Event log hash chain broken",
+         "Each event carries the SHA-256 of the line before it. A break means an earlier event was changed, "
+         "removed or reordered.",
+         "`previous` of an event differs from the hash of the line before.",
+         "Restore the event log from a copy; the break shows where history was altered."),
+    # -- consistency -------------------------------------------------------------------------------
+    Rule("CON-001", ERROR, "Record disagrees with the manifest",
+         "A record names a file (a frame in an element record, or any `file_ref`) with a SHA-256 or size that "
+         "differs from the package's SHA-256 manifest or the file on disk.",
+         "A record or a manifest edited without the other.",
+         "Find which of record and manifest is right by hashing a copy; restore the wrong one."),
+    Rule("CON-002", ERROR, "Record names a file that is not in the package",
+         "A record names a payload file that no payload manifest lists.",
+         "A frame or `file_ref` whose path is in no manifest.",
+         "Restore the missing file and manifest entries from a copy of the package."),
+    Rule("CON-003", ERROR, "Payload file not described by any record",
+         "Every payload file must be named by some record (records and the event log count as named). A file "
+         "no record names has no provenance.",
+         "A file listed in the manifests but in no record.",
+         "Remove the file, or add it with the archivist command for its kind so that a record describes it."),
+    Rule("CON-004", ERROR, "Element record does not match its place",
+         "An element record's file name must be its `id`, and its frames must lie in its own directory "
+         "`data/sources/<id>/` or `data/references/<id>/`.",
+         "A renamed element record, or frames pointing into another element's directory.",
+         "Restore the record from a copy of the package."),
+    Rule("CON-005", ERROR, "Package record disagrees with bag-info.txt",
+         "The package record's identifier, organisation and recovery type must equal `bag-info.txt`'s "
+         "`External-Identifier`, `Source-Organization` and `Archivist-Recovery-Type`.",
+         "One of the two edited without the other.",
+         "Restore the wrong one from a copy of the package."),
+]
+
+RULES: dict[str, Rule] = {r.code: r for r in _RULES}
+FAMILIES = {
+    "PKG": "Package state",
+    "BAG": "BagIt (RFC 8493)",
+    "PRO": "BagIt profile",
+    "REC": "Records and event log",
+    "CON": "Consistency",
+}
+
+
+def markdown() -> str:
+    """The text of ``docs/verify-rules.md``."""
+    out = [
+        "# Verify rules",
+        "",
+        "`archivist verify PKG` reports every problem it finds, each with a stable rule code. Errors make the "
+        "package invalid (exit status 1); warnings are reported but the package is still valid (exit status 0). "
+        "Exit status 2 means the command could not run: a usage error, a profile file that is not a valid "
+        "BagIt profile, or a directory that is not a bag (no `bagit.txt`).",
+        "",
+        "Which checks run:",
+        "",
+        "- `PKG` and `BAG` rules run on every bag, including plain bags written by other BagIt tools.",
+        "- `PRO` rules run when the bag declares the archivist profile (`BagIt-Profile-Identifier`), when it "
+        "is an archivist package (it has `data/records/package.json`), or when `--profile FILE` is given.",
+        "- `REC` and `CON` rules run on archivist packages.",
+        "",
+        "Each layer compares one pair of things, so one fault gives one report: `BAG` compares the files on "
+        "disk with the manifests, `CON` the records with the manifests, `REC` the records with their "
+        "schemas and `PRO` the bag with its profile.",
+        "",
+        "This page is generated from `archivist/verify/rules.py`.",
+        "",
+    ]
+    for fam, title in FAMILIES.items():
+        out += [f"## {fam}: {title}", ""]
+        for r in _RULES:
+            if not r.code.startswith(fam + "-"):
+                continue
+            out += [f"### {r.code}: {r.title}", "", f"- **Severity:** {r.severity}"]
+            if r.ref:
+                out.append(f"- **Reference:** {r.ref}")
+            out += [f"- **Meaning:** {r.meaning}", f"- **Triggered by:** {r.trigger}", f"- **Fix:** {r.fix}", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+

@@ -1,0 +1,31 @@
+"""Package state: a live writer, or work left by a command that was killed."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from archivist.layout import WORK_DIR, Layout
+from archivist.locking import writer_active
+from archivist.verify.report import Report
+
+
+def check(root: Path, report: Report) -> None:
+    holder = writer_active(root)
+    if holder:
+        report.add("PKG-001", Layout.LOCK, f"a command is writing to the package ({holder}); verify again when "
+                                           "it has finished")
+        return
+    try:
+        if not stat.S_ISDIR(os.lstat(root / WORK_DIR).st_mode):
+            return  # not ours; a link there is reported by the BAG rules
+    except FileNotFoundError:
+        return
+    if os.path.lexists(root / Layout.JOURNAL) or os.path.lexists(root / Layout.STAGING):
+        report.add("PKG-002", WORK_DIR, f"an interrupted command left unfinished work in {WORK_DIR}/; run "
+                                        f"'archivist recover {root}' to roll it back")
+        return
+    left = sorted(os.listdir(root / WORK_DIR))
+    report.add("PKG-003", WORK_DIR, f"stale working files in {WORK_DIR}/ ({', '.join(left) or 'empty'}); "
+                                    f"'archivist recover {root}' removes them")
