@@ -125,6 +125,17 @@ class Layout:
         """An exported model: ``data/models/<id>/model.onnx``."""
         return f"{cls.stage_dir('models', model)}/model.onnx"
 
+    # -- inference outputs ------------------------------------------------------
+    @classmethod
+    def output_file(cls, run: str, name: str) -> str:
+        """A file of an inference run (frame, sidecar, credential): ``data/outputs/<run>/<name>``."""
+        return f"{cls.stage_dir('outputs', run)}/{check_file_name(name)}"
+
+    @staticmethod
+    def run_scratch(run: str) -> str:
+        """Where an inference run's finished-but-uncommitted frames wait: ``.archivist/runs/<run>``."""
+        return f"{WORK_DIR}/runs/{check_element_id(run)}"
+
     # -- working state ------------------------------------------------------
     LOCK = f"{WORK_DIR}/lock"
     JOURNAL = f"{WORK_DIR}/journal.json"
