@@ -153,7 +153,6 @@ def _safe_entries(name: str, alg: str, manifest: Manifest, tree: Tree, payload_s
     if marked:
         report.add("BAG-015", name, f"{len(marked)} lines use the md5sum '*' marker (first: line {marked[0]})")
     out: dict[str, str] = {}
-    by_nfc: dict[str, set[str]] = defaultdict(set)
     for e in manifest.entries:
         if not e.encoding_ok:
             report.add("BAG-013", e.path, f"{name} line {e.line}: '%' in the path is not percent-encoded")
@@ -182,16 +181,22 @@ def _safe_entries(name: str, alg: str, manifest: Manifest, tree: Tree, payload_s
             report.add("BAG-012", e.path, f"{name} line {e.line}: path listed again with {same} digest")
             continue
         out[e.path] = e.digest
-        by_nfc[nfc_key(e.path)].add(e.path)
-    for group in by_nfc.values():
-        if len(group) > 1:
-            names = sorted(group)
-            report.add("BAG-018", names[0], f"{name} lists {len(names)} paths equal after Unicode normalisation: "
-                       + ", ".join(repr(p) for p in names) + "; none is opened")
-            for p in names:
-                hostile.add(p)
-                del out[p]
     return out
+
+
+def _nfc_collisions(view: BagView, report: Report) -> None:
+    """Entries of any manifests that are equal after NFC: ambiguous, so none of them is opened."""
+    by_nfc: dict[str, set[str]] = defaultdict(set)
+    for group in (view.payload, view.tags):
+        for entries in group.values():
+            for p in entries:
+                by_nfc[nfc_key(p)].add(p)
+    for paths in by_nfc.values():
+        if len(paths) > 1:
+            for p in sorted(paths):
+                others = ", ".join(repr(o) for o in sorted(paths) if o != p)
+                report.add("BAG-018", p, f"manifest entry equal after Unicode normalisation to {others}; not opened")
+                view.hostile.add(p)
 
 
 def _manifests(root: Path, tree: Tree, view: BagView, report: Report) -> None:
@@ -209,6 +214,7 @@ def _manifests(root: Path, tree: Tree, view: BagView, report: Report) -> None:
         (view.tag_manifests if is_tag else view.payload_manifests)[alg] = manifest
         safe = _safe_entries(rel, alg, manifest, tree, not is_tag, report, view.hostile)
         (view.tags if is_tag else view.payload)[alg] = safe
+    _nfc_collisions(view, report)
     for group in (view.payload, view.tags):  # a path bad in one manifest is not opened for any
         for alg, entries in group.items():
             group[alg] = {p: d for p, d in entries.items() if p not in view.hostile}
@@ -277,10 +283,10 @@ def _names(tree: Tree, view: BagView, report: Report) -> None:
     for p in tree.files:
         nfc[nfc_key(p)].add(p)
     for group in nfc.values():
-        if len(group) > 1:
-            listed = sorted(group)
-            report.add("BAG-018", listed[0], "files whose names are equal after Unicode normalisation: "
-                       + ", ".join(repr(p) for p in listed))
+        for p in sorted(group) if len(group) > 1 else ():
+            if p not in view.hostile:  # not reported already as a manifest entry
+                others = ", ".join(repr(o) for o in sorted(group) if o != p)
+                report.add("BAG-018", p, f"file name equal after Unicode normalisation to {others}")
     folded: dict[str, set[str]] = defaultdict(set)
     for p in names:
         folded[nfc_key(p).casefold()].add(nfc_key(p))
