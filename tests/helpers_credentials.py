@@ -16,7 +16,6 @@ import subprocess
 import threading
 from pathlib import Path
 
-import numpy as np
 import onnx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization

@@ -210,7 +210,8 @@ def test_ingredient_hashes_are_recomputed(signer, ident, tree):
 
     # A path in a manifest never leads outside the package.
     hostile = ValidationResult(status=VALID, sdk_state="Trusted", ingredients=[
-        {"title": "x", "format": "text/plain", "relationship": "inputTo", "sha256": "0" * 64, "path": "../../etc/passwd"}])
+        {"title": "x", "format": "text/plain", "relationship": "inputTo", "sha256": "0" * 64,
+         "path": "../../etc/passwd"}])
     assert check_ingredients(hostile, root=root)[0].code == "archivist.ingredient.badPath"
 
 
@@ -257,7 +258,8 @@ def test_retired_and_unknown_iptc_terms_are_rejected(signer, tree, term):
 def test_bad_ingredients_and_parameters_are_refused(signer, tree):
     root, out = tree
     cases = [
-        ({"ingredients": [{"title": "m", "format": "application/onnx", "sha256": "XYZ", "path": MODEL}]}, "C2PA-SHA256"),
+        ({"ingredients": [{"title": "m", "format": "application/onnx", "sha256": "XYZ", "path": MODEL}]},
+         "C2PA-SHA256"),
         ({"ingredients": [{"title": "m", "format": "application/onnx", "sha256": "0" * 64, "path": MODEL,
                            "relationship": "parentOf"}]}, "C2PA-INGREDIENT"),
         ({"ingredients": [{"title": "m", "format": "application/onnx", "sha256": "0" * 64, "path": "../m.onnx"}]},

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import stat
-from pathlib import Path
 
 import c2pa
 import pytest

@@ -154,7 +154,8 @@ def validate_manifest(asset_path: Path, manifest_path: Path, *, trust_anchors_pe
     result.timestamp_trusted = result.timestamped and not any(
         i["code"] == "timeStamp.untrusted" for i in informational + failures)
     _read_assertions(result, manifest)
-    _check_binding(result, asset_path, ((detailed.get("manifests") or {}).get(label) or {}).get("assertion_store") or {})
+    store_detail = ((detailed.get("manifests") or {}).get(label) or {}).get("assertion_store") or {}
+    _check_binding(result, asset_path, store_detail)
     result.status = _status(state, result.failures)
     return result
 
