@@ -1,0 +1,670 @@
+"""``archivist infer``: a run of the archived model over a source element.
+
+A run is recorded in ``data/records/inference/<run>.json`` and written in
+short transactions, each with an event:
+
+1. at the start, after every check has passed (the model's hashes and
+   ``onnx.checker``, the source frames' hashes, the colour space, the
+   signing identity, the backend's parity with onnxruntime CPU), the run
+   record with ``status: running``, its settings and its frame list;
+2. every ``commit_every`` frames (or ``commit_seconds``), the finished
+   frames with their sidecars and credentials and the updated record;
+3. at the end, ``status: complete``.
+
+Frames are computed by ``task`` into the run's scratch directory
+(``.archivist/runs/<run>``) and taken into the bag by hard link, so a run
+killed at any moment leaves a valid package. Running the same command
+again resumes the run: frames already committed are re-hashed and
+skipped, frames finished in the scratch directory whose hashes still
+match are committed without being recomputed, and anything half-written
+is discarded and made again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from archivist import __version__, events, records
+from archivist.errors import ArchivistError, InputError, InterruptedTransactionError, PackageError
+from archivist.hashing import hash_file, map_files
+from archivist.inference import aces, archived, backends, pipeline, policy, provenance, task
+from archivist.inference import frames as framesel
+from archivist.layout import WORK_DIR, Layout
+from archivist.package import Package
+from archivist.progress import start
+from archivist.transaction import utcnow
+
+LABEL = "archivist/inference-run/1"
+COMPRESSIONS = ("piz", "dwaa")
+AUTO_TILE_PIXELS = 2048 * 2048  # larger frames are tiled by default
+AUTO_TILE = 1024
+DEFAULT_OVERLAP = 128
+
+# bioimage.io's names. Between backends, half-float outputs differ by a unit
+# in the last place where float32 results straddle a rounding boundary.
+DEFAULT_TOLERANCE = {"absolute_tolerance": 1e-4, "relative_tolerance": 2e-3, "mismatched_elements_per_million": 100}
+
+
+@dataclass
+class InferOptions:
+    model: str | None = None
+    frames: str | None = None
+    element: str | None = None
+    device: str = "auto"
+    backend: str = "auto"
+    tile: int | None = None  # None: automatic; 0: whole frames
+    overlap: int = DEFAULT_OVERLAP
+    tile_batch: int = 1
+    compression: str = "piz"
+    source_type: str | None = None
+    colour_space: str | None = None
+    run: str | None = None
+    commit_every: int = 8
+    commit_seconds: float = 120.0
+    threads: int | None = None
+    sign: bool = False
+    cert: Path | None = None
+    key: Path | None = None
+    alg: str | None = None
+    tsa_url: str | None = None
+    signer: object | None = None  # a ready credentials.Signer (a callback or HSM signer)
+    seal: bool = True  # with signing, also seal the package's tag manifest at the end
+
+
+# -- small pure helpers ----------------------------------------------------------------------
+def processing_date() -> str:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set (reproducible-builds convention)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
+        except ValueError:
+            raise InputError("INFER-DATE", f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds") from None
+    return utcnow()
+
+
+def digest(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def versions() -> dict:
+    """Library versions that can change an output's bits or bytes."""
+    import numpy
+    import onnx
+    import onnxruntime
+    import OpenImageIO
+    import PyOpenColorIO
+
+    out = {"archivist": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+           "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+           "openimageio": OpenImageIO.__version__, "opencolorio": PyOpenColorIO.__version__}
+    try:
+        import torch
+        out["torch"] = torch.__version__
+    except ImportError:  # torch is only needed by the torch backends
+        pass
+    return out
+
+
+def run_ids(pkg: Package) -> list[str]:
+    d = pkg.root / Layout.RECORDS / "inference"
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+
+def read_run(pkg: Package, run: str) -> dict:
+    rel = Layout.record("inference", run)
+    if not (pkg.root / rel).is_file():
+        raise InputError("INFER-NO-RUN", f"no inference run {run!r} in the package (runs: {', '.join(run_ids(pkg)) or 'none'})")
+    return pkg.read_record(rel, LABEL)
+
+
+def _next_run_id(pkg: Package, model: str) -> str:
+    taken = set(run_ids(pkg))
+    n = 1
+    while f"infer-{n:02d}" in taken:
+        n += 1
+    return f"infer-{n:02d}"
+
+
+def _output_prefix(element: str) -> str:
+    return f"{element}_ML"
+
+
+# -- the run's inputs ------------------------------------------------------------------------
+def _elements(pkg: Package, model: archived.ArchivedModel, wanted: str | None) -> tuple[dict, dict | None]:
+    ds = model.dataset_record or {}
+    source_id = wanted or ds.get("source_element")
+    if source_id is None:
+        sources = [e for e in pkg.elements() if e["role"] == "source"]
+        if len(sources) != 1:
+            raise InputError("INFER-ELEMENT", "cannot tell which source element to run the model on",
+                             hint="give --element")
+        source_id = sources[0]["id"]
+    if source_id not in pkg.element_ids():
+        raise InputError("INFER-ELEMENT", f"no element {source_id!r} in the package")
+    source = pkg.element(source_id)
+    if source["role"] != "source":
+        raise InputError("INFER-ELEMENT", f"element {source_id!r} is a {source['role']}, not a source")
+    ref_id = ds.get("reference_element")
+    reference = pkg.element(ref_id) if ref_id and ref_id in pkg.element_ids() else None
+    return source, reference
+
+
+def _colour_space(options: InferOptions, source: dict, model: archived.ArchivedModel) -> tuple[str, str]:
+    given = (options.colour_space or source["scan"].get("colour_space")
+             or (model.dataset_record or {}).get("colour", {}).get("source_colour_space"))
+    if not given:
+        raise InputError("INFER-COLOUR-SPACE", f"the colour space of element {source['id']!r} is not recorded",
+                         hint="give --colour-space, e.g. 'Rec.709' or 'scene-linear Rec.709'")
+    return given, aces.resolve(given)
+
+
+def _tile(options: InferOptions, source: dict) -> int:
+    if options.tile is not None:
+        if options.tile < 0:
+            raise InputError("INFER-TILE", "--tile must be 0 (whole frames) or a tile size in pixels")
+        return options.tile
+    w, h = source["scan"]["width"], source["scan"]["height"]
+    return AUTO_TILE if w * h > AUTO_TILE_PIXELS else 0
+
+
+def _check_sources(pkg: Package, jobs: list[task.FrameJob], progress=None) -> None:
+    """Every source frame must still be the one recorded, before any output is written."""
+    bar = start(progress, total=len(jobs), desc="checking source frames", unit="frame")
+    bad = []
+    items = [(pkg.layout.path(j.source_path), j) for j in jobs]
+
+    def one(path, job, progress=None):
+        return hash_file(path, algorithms=("sha256",))
+
+    for (path, job), result in map_files(one, items):
+        bar.update(1)
+        if isinstance(result, BaseException):
+            bad.append(f"frame {job.number}: {job.source_path} cannot be read ({result.strerror or result})")
+        elif result.sha256 != job.source_sha256:
+            bad.append(f"frame {job.number}: {job.source_path} has SHA-256 {result.sha256}, the element record "
+                       f"says {job.source_sha256}")
+    bar.close()
+    if bad:
+        raise InputError("INFER-SOURCE-ALTERED", f"{len(bad)} source frame(s) differ from the package's records; "
+                         "nothing was written:\n  " + "\n  ".join(bad[:20]),
+                         hint="run 'archivist verify'; archivist will not infer from altered frames")
+
+
+def _parity_tile(ycc, align: int, size: int = 256) -> tuple:
+    """A centred window of the first frame, aligned to the model's downsampling."""
+    _, h, w = ycc.shape
+    th, tw = min(h, size), min(w, size)
+    y = max(0, (h - th) // 2 // align * align)
+    x = max(0, (w - tw) // 2 // align * align)
+    return ycc[None, :, y:y + th, x:x + tw], {"x": x, "y": y, "width": tw, "height": th}
+
+
+# -- scratch directory -------------------------------------------------------------------------
+class ScratchLock:
+    """One process per run: a second ``infer`` on the same run would write the same files."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = None
+
+    def __enter__(self):
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise PackageError("INFER-RUN-BUSY", f"another archivist infer is working on {self.path.name}") from None
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _remove_scratch(root: Path, scratch: Path) -> None:
+    shutil.rmtree(scratch, ignore_errors=True)
+    for d in (scratch.parent, root / WORK_DIR):
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+# -- the record -----------------------------------------------------------------------------------
+def provenance_from_record(rec: dict) -> provenance.RunProvenance:
+    p = rec["provenance"]
+    return provenance.RunProvenance(
+        package=p["package"], run=rec["id"], mode=p["mode"], recovery_type=p["recovery_type"],
+        ml_processing=p["ml_processing"], source_element=p["source_element"], reference=p["reference"],
+        model=p["model"], dataset=rec.get("dataset"), source_type=rec["digital_source_type"],
+        processing_date=p["processing_date"], archivist_version=p["archivist_version"], backend=p["backend"],
+        colour=rec["settings"]["colour"]["conversion"], compression=rec["settings"]["compression"])
+
+
+def spec_from_record(root: Path, rec: dict, scratch: Path, *, sign: bool | None = None) -> task.RunSpec:
+    s = rec["settings"]
+    model = rec["model"]
+    sign = bool(rec.get("signing")) if sign is None else sign
+    ingredients = [{"title": Path(model["onnx"]["path"]).name, "format": "application/onnx",
+                    "sha256": model["onnx"]["sha256"], "path": model["onnx"]["path"], "relationship": "inputTo"}]
+    if rec.get("dataset"):
+        ingredients.append({"title": Path(rec["dataset"]["path"]).name, "format": "application/json",
+                            "sha256": rec["dataset"]["sha256"], "path": rec["dataset"]["path"],
+                            "relationship": "inputTo"})
+    params = {"mode": rec["provenance"]["mode"], "model": model["id"], "model_sha256": model["onnx"]["sha256"],
+              "run": rec["id"], "backend": rec["backend"]["name"], "recovery_type": rec["provenance"]["recovery_type"]}
+    return task.RunSpec(
+        root=str(root), scratch=str(scratch), run=rec["id"], prefix=s["output_prefix"],
+        kr=model["luma_coefficients"]["kr"], kb=model["luma_coefficients"]["kb"],
+        colour_source=s["colour"]["conversion"]["source"], tile=s["tiling"]["tile"], overlap=s["tiling"]["overlap"],
+        align=s["tiling"]["align"], tile_batch=s["tiling"]["batch"], compression=s["compression"],
+        provenance=provenance_from_record(rec), sign=sign, ingredients=tuple(ingredients), c2pa_parameters=params)
+
+
+def frame_jobs(source: dict, numbers: list[int]) -> list[task.FrameJob]:
+    by_number = {f["number"]: f for f in source["frames"]}
+    return [task.FrameJob(n, by_number[n]["path"], by_number[n]["sha256"]) for n in numbers]
+
+
+def _frame_entry(spec: task.RunSpec, job: task.FrameJob, refs: dict[str, dict]) -> dict:
+    def ref(kind):
+        r = refs[kind]
+        return {"path": Layout.output_file(spec.run, r["name"]), "sha256": r["sha256"], "size": r["size"]}
+
+    return {"number": job.number, "source": {"path": job.source_path, "sha256": job.source_sha256},
+            "output": ref("exr"), "sidecars": {"json": ref("json"), "text": ref("txt"), "xmp": ref("xmp")},
+            "credential": ref("c2pa") if "c2pa" in refs else None}
+
+
+# -- committing ---------------------------------------------------------------------------------------
+class Committer:
+    """Takes finished frames from the scratch directory into the bag, a batch per transaction."""
+
+    def __init__(self, pkg: Package, spec: task.RunSpec, rec: dict, jobs: dict[int, task.FrameJob]):
+        self.pkg, self.spec, self.rec, self.jobs = pkg, spec, rec, jobs
+        self.pending: list[task.FrameResult] = []
+        self.last = time.monotonic()
+        self.commits = 0
+
+    def add(self, result: task.FrameResult) -> None:
+        self.pending.append(result)
+
+    def due(self, every: int, seconds: float) -> bool:
+        return len(self.pending) >= every or (self.pending and time.monotonic() - self.last >= seconds)
+
+    def commit(self, *, final: bool = False, force: bool = False, detail: str | None = None) -> None:
+        if not self.pending and not final and not force:
+            return
+        rec, spec = self.rec, self.spec
+        scratch = Path(spec.scratch)
+        run_rel = Layout.record("inference", spec.run)
+        entries = []
+        with self.pkg.transaction("infer") as txn:
+            for res in self.pending:
+                job = self.jobs[res.number]
+                for kind, ref in res.files.items():
+                    rel = Layout.output_file(spec.run, ref["name"])
+                    dest = txn.staging_path(rel)
+                    try:
+                        os.link(scratch / ref["name"], dest)
+                    except OSError:
+                        shutil.copyfile(scratch / ref["name"], dest)
+                    fx = txn.adopt(rel)
+                    if fx.sha256 != ref["sha256"]:
+                        raise PackageError("INFER-SCRATCH-ALTERED", f"{ref['name']} changed after it was written "
+                                           f"(SHA-256 {fx.sha256}, expected {ref['sha256']}); nothing was committed",
+                                           hint="run the same command again: the frame will be made anew")
+                entries.append(_frame_entry(spec, job, res.files))
+            done = {f["number"]: f for f in rec["frames"]}
+            done.update({e["number"]: e for e in entries})
+            rec["frames"] = [done[n] for n in sorted(done)]
+            now = utcnow()
+            rec["updated"] = now
+            if final:
+                rec["status"] = "complete"
+                rec["completed"] = now
+            existed = txn.exists(run_rel)
+            fx = txn.write_bytes(run_rel, records.dumps(rec, LABEL), replace=existed)
+            objects = [{"path": run_rel, "role": "modified" if existed else "created", "sha256": fx.sha256}]
+            if entries:
+                objects.append({"path": Layout.stage_dir("outputs", spec.run), "role": "modified" if rec["frames"][:-len(entries)] else "created"})
+            if detail is None:
+                nums = [e["number"] for e in entries]
+                detail = (f"inference run {spec.run}: frames {_ranges(nums)} written ({len(rec['frames'])} of "
+                          f"{len(rec['planned_frames'])})" if nums else f"inference run {spec.run}")
+                if final:
+                    detail += "; run complete"
+            events.append(txn, events.new_event("infer", "creation", now, objects, detail=detail))
+            txn.commit()
+        for res in self.pending:
+            task.discard(spec, res.number)
+        self.pending = []
+        self.last = time.monotonic()
+        self.commits += 1
+
+
+def _ranges(nums: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``1-3, 7``.
+
+    >>> _ranges([1001, 1002, 1003, 1007])
+    '1001-1003, 1007'
+    """
+    out, start_, prev = [], None, None
+    for n in sorted(nums):
+        if start_ is None:
+            start_ = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            out.append(f"{start_}-{prev}" if prev != start_ else str(start_))
+            start_ = prev = n
+    if start_ is not None:
+        out.append(f"{start_}-{prev}" if prev != start_ else str(start_))
+    return ", ".join(out)
+
+
+# -- the command ------------------------------------------------------------------------------------
+def infer(root: Path | str, options: InferOptions | None = None, *, progress=None) -> dict:
+    """Run (or resume) inference; returns a summary of what was done."""
+    options = options or InferOptions()
+    pkg = Package.open(root)
+    root = pkg.root
+    if pkg.interrupted():
+        raise InterruptedTransactionError("PKG-INTERRUPTED", f"an earlier command on {root} was interrupted",
+                                          hint=f"run 'archivist recover {root}' first; a killed infer resumes after that")
+    if options.compression not in COMPRESSIONS:
+        raise InputError("INFER-COMPRESSION", f"compression must be one of {', '.join(COMPRESSIONS)}")
+    if options.commit_every < 1:
+        raise InputError("INFER-COMMIT", "--commit-every must be at least 1")
+    if options.overlap < 0 or options.tile_batch < 1:
+        raise InputError("INFER-TILE", "--overlap must be 0 or more and the tile batch at least 1")
+
+    t_start = time.perf_counter()
+    model = archived.load(pkg, options.model)
+    source, reference = _elements(pkg, model, options.element)
+    numbers = framesel.select([f["number"] for f in source["frames"]], options.frames)
+    given_space, ocio_space = _colour_space(options, source, model)
+    decision = policy.decide(model.mode, model.luma_preserved, options.source_type)
+    tile = _tile(options, source)
+    if tile and options.overlap >= tile:
+        raise InputError("INFER-TILE", f"--overlap {options.overlap} must be smaller than --tile {tile}")
+    backend_name = backends.choose(options.backend, options.device)
+
+    signer, own_signer = None, False
+    if options.sign or options.signer is not None:
+        from archivist import credentials
+        if options.signer is not None:
+            signer = options.signer
+        else:
+            signer = credentials.resolve_signer(options.cert, options.key, options.alg, options.tsa_url)
+            own_signer = True
+        credentials.preflight(signer)
+    try:
+        return _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision, tile,
+                      backend_name, signer, t_start, progress)
+    finally:
+        if own_signer:
+            signer.close()
+
+
+def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision, tile,
+           backend_name, signer, t_start, progress) -> dict:
+    root = pkg.root
+    engine = backends.create(backend_name, model.data, threads=options.threads)
+    jobs_all = frame_jobs(source, numbers)
+    settings = {
+        "output_prefix": _output_prefix(source["id"]),
+        "compression": options.compression,
+        "pixel_type": "half",
+        "tiling": {"tile": tile, "overlap": options.overlap if tile else 0, "align": model.align,
+                   "batch": options.tile_batch},
+        "colour": {"recorded": given_space, "conversion": aces.AcesConversion(ocio_space).as_record(),
+                   "chromaticities": list(aces.AP0_CHROMATICITIES)},
+        "commit_every": options.commit_every,
+    }
+    fingerprint = {
+        "model": model.sha256, "element": source["id"], "frames": numbers, "backend": backends.fingerprint(engine.info),
+        "settings": {k: v for k, v in settings.items() if k != "commit_every"}, "source_type": decision.uri,
+        "signed": signer is not None, "archivist": __version__,
+    }
+    settings_digest = digest(fingerprint)
+
+    rec, resumed = _find_run(pkg, options.run, settings_digest)
+    if rec is not None and rec["status"] == "complete":
+        return {"ok": True, "run": rec["id"], "record": Layout.record("inference", rec["id"]), "status": "complete",
+                "resumed": False, "model": model.id, "backend": engine.info, "parity": None,
+                "digital_source_type": rec["digital_source_type"],
+                "frames": {"planned": len(numbers), "computed": 0, "reused": 0, "skipped": len(rec["frames"])},
+                "skipped_frames": [f["number"] for f in rec["frames"]], "reused_frames": [],
+                "outputs": Layout.stage_dir("outputs", rec["id"]), "sealed": None, "already_complete": True,
+                "seconds": round(time.perf_counter() - t_start, 3), "loop_seconds": 0.0,
+                "frames_per_second": None, "timings": {}}
+    run_id = rec["id"] if rec else (options.run or _next_run_id(pkg, model.id))
+    scratch = root / Layout.run_scratch(run_id)
+
+    with ScratchLock(scratch):
+        if rec is None:
+            # A scratch directory without a record is left from a run that never started.
+            for p in scratch.iterdir():
+                if p.name != "lock":
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+        done_numbers = {f["number"] for f in rec["frames"]} if rec else set()
+        if rec:
+            _verify_committed(pkg, rec, progress)
+        todo_jobs = [j for j in jobs_all if j.number not in done_numbers]
+        _check_sources(pkg, todo_jobs, progress)
+
+        parity = None
+        if backend_name != backends.REFERENCE and todo_jobs:
+            parity = _parity(model, engine, todo_jobs[0], root, options.threads)
+            if not parity["passed"]:
+                raise InputError("INFER-PARITY", f"backend {backend_name} disagrees with onnxruntime CPU on a "
+                                 f"{parity['shape'][3]}x{parity['shape'][2]} tile of frame {todo_jobs[0].number}: "
+                                 f"{parity['mismatched']} of {parity['elements']} values outside the tolerance "
+                                 f"(largest difference {parity['max_abs_diff']:.3g}); nothing was written",
+                                 hint="use --backend ort-cpu")
+
+        now = utcnow()
+        if rec is None:
+            rec = _new_record(pkg, run_id, model, source, reference, numbers, decision, engine, parity, settings,
+                              settings_digest, signer, now)
+        session = {"started": now, "backend": engine.info["name"], "host_machine": platform.machine(),
+                   "resumed": resumed, "parity": parity}
+        rec["sessions"].append(session)
+
+        spec = spec_from_record(root, rec, scratch, sign=signer is not None)
+        jobs = {j.number: j for j in jobs_all}
+        committer = Committer(pkg, spec, rec, jobs)
+        verb = "resumed" if resumed else "started"
+        committer.commit(force=True, detail=(
+            f"inference run {run_id} {verb}: {len(numbers)} frames of {source['id']} with model {model.id} "
+            f"({model.sha256[:12]}) on {engine.info['name']}, {decision.term}"))
+
+        reused, compute = [], []
+        for job in todo_jobs:
+            found = task.completed(spec, job)
+            if found is not None:
+                reused.append(found)
+            else:
+                task.discard(spec, job.number)
+                compute.append(job)
+
+        timings = pipeline.Timings()
+        bar = start(progress, total=len(todo_jobs), desc=f"inferring {run_id}", unit="frame")
+        computed = 0
+
+        def _load(job):
+            return task.load(spec, job)
+
+        def _infer_one(job, loaded):
+            pixels, t = task.infer(spec, engine, loaded)
+            timings.add({**loaded.timings, **t})
+            return pixels
+
+        def _store(job, pixels):
+            result = task.store(spec, job, pixels, signer)
+            timings.add(result.timings)
+            task._fault(f"infer-frame-stored-{job.number}")
+            return result
+
+        t_loop = time.perf_counter()
+        try:
+            for res in reused:
+                committer.add(res)
+                bar.update(1)
+                if committer.due(options.commit_every, options.commit_seconds):
+                    committer.commit()
+            stream = pipeline.run(compute, _load, _infer_one, _store, timings=timings,
+                                  read_ahead=2, write_behind=2, write_workers=2)
+            for res in stream:
+                computed += 1
+                committer.add(res)
+                bar.update(1)
+                if committer.due(options.commit_every, options.commit_seconds):
+                    t0 = time.perf_counter()
+                    committer.commit()
+                    timings.add({"commit": time.perf_counter() - t0})
+        except Exception:
+            # Keep what is finished: it is committed, and the run resumes after the failed frame.
+            try:
+                committer.commit()
+            except Exception:
+                pass
+            raise
+        finally:
+            bar.close()
+        loop_seconds = time.perf_counter() - t_loop
+        session["finished"] = utcnow()
+        session["frames_computed"] = computed
+        session["frames_reused"] = len(reused)
+        session["frames_skipped"] = len(done_numbers & set(numbers))
+        t0 = time.perf_counter()
+        committer.commit(final=True)
+        timings.add({"commit": time.perf_counter() - t0})
+    _remove_scratch(root, scratch)
+
+    sealed = None
+    if signer is not None and options.seal:
+        from archivist.credentials import sign_tag_manifest
+        sealed = sign_tag_manifest(signer, root).to_dict()
+        sealed["path"] = Path(sealed["path"]).name
+    total = time.perf_counter() - t_start
+    return {
+        "ok": True, "run": run_id, "record": Layout.record("inference", run_id), "status": rec["status"],
+        "resumed": resumed, "model": model.id, "backend": engine.info, "parity": parity,
+        "digital_source_type": decision.as_record(),
+        "frames": {"planned": len(numbers), "computed": computed, "reused": len(reused),
+                   "skipped": len(done_numbers & set(numbers))},
+        "skipped_frames": sorted(done_numbers & set(numbers)), "reused_frames": [r.number for r in reused],
+        "outputs": Layout.stage_dir("outputs", run_id), "sealed": sealed,
+        "seconds": round(total, 3), "loop_seconds": round(loop_seconds, 3),
+        "frames_per_second": round(computed / loop_seconds, 4) if computed and loop_seconds > 0 else None,
+        "timings": timings.as_dict(),
+    }
+
+
+def _find_run(pkg: Package, wanted: str | None, settings_digest: str) -> tuple[dict | None, bool]:
+    if wanted:
+        if wanted in run_ids(pkg):
+            rec = read_run(pkg, wanted)
+            if rec["settings_digest"] != settings_digest:
+                raise InputError("INFER-RUN-SETTINGS", f"run {wanted} was started with other settings (model, frames, "
+                                 "backend, tiling, colour, compression, source type, signing or archivist version)",
+                                 hint="repeat the options it was started with (see its record), or start a new run")
+            return rec, True
+        return None, False
+    same = [r for r in (read_run(pkg, run) for run in reversed(run_ids(pkg))) if r["settings_digest"] == settings_digest]
+    for rec in same:
+        if rec["status"] == "running":
+            return rec, True
+    if same:
+        return same[0], True  # complete: nothing left to do
+    return None, False
+
+
+def _verify_committed(pkg: Package, rec: dict, progress=None) -> None:
+    """Frames already in the bag are skipped only if every one of their files still matches the record."""
+    refs = []
+    for f in rec["frames"]:
+        refs.append((f["number"], f["output"]))
+        refs += [(f["number"], r) for r in f["sidecars"].values()]
+        if f.get("credential"):
+            refs.append((f["number"], f["credential"]))
+    bar = start(progress, total=len(refs), desc="verifying committed frames", unit="file")
+    items = [(pkg.layout.path(r["path"]), n, r) for n, r in refs]
+
+    def one(path, n, r, progress=None):
+        return hash_file(path, algorithms=("sha256",))
+
+    bad = []
+    for (path, n, r), result in map_files(one, items):
+        bar.update(1)
+        if isinstance(result, BaseException) or result.sha256 != r["sha256"]:
+            bad.append(f"frame {n}: {r['path']}")
+    bar.close()
+    if bad:
+        raise PackageError("INFER-OUTPUT-ALTERED", f"{len(bad)} committed output file(s) of run {rec['id']} no longer "
+                           "match the run record:\n  " + "\n  ".join(bad[:20]),
+                           hint="run 'archivist verify'; restore the files from a copy before resuming")
+
+
+def _parity(model, engine, job, root: Path, threads) -> dict:
+    from archivist import imaging, targets
+
+    reference = backends.create(backends.REFERENCE, model.data, threads=threads)
+    # kr/kb come from the model; the tile is the model's real input.
+    rgb = imaging.read(root / job.source_path, channels=3)
+    ycc = targets.to_ycbcr(rgb, model.kr, model.kb).transpose(2, 0, 1)
+    tile, where = _parity_tile(ycc, model.align)
+    where["frame"] = job.number
+    return backends.parity(engine, reference, tile, where=where)
+
+
+def _new_record(pkg, run_id, model, source, reference, numbers, decision, engine, parity, settings,
+                settings_digest, signer, now) -> dict:
+    pkg_rec = pkg.record()
+    mode = model.mode
+    rtype = provenance.recovery_type(mode, reference is not None)
+    ml = f"archivist {mode} recovery ({model.architecture})"
+    backend_short = {"name": engine.info["name"], "engine": engine.info["engine"]["name"],
+                     "version": engine.info["engine"]["version"]}
+    prov = {
+        "package": pkg_rec["identifier"], "mode": mode, "recovery_type": rtype, "ml_processing": ml,
+        "source_element": {"id": source["id"], "description": source["description"]},
+        "reference": {"id": reference["id"], "description": reference["description"]} if reference else None,
+        "model": {"id": model.id, "checkpoint": model.checkpoint, "path": model.onnx["path"], "sha256": model.sha256},
+        "processing_date": processing_date(), "archivist_version": __version__, "backend": backend_short,
+    }
+    rec = {
+        "schema": LABEL, "id": run_id, "status": "running", "started": now, "updated": now,
+        "package": pkg_rec["identifier"],
+        "model": model.as_record(),
+        "dataset": model.dataset,
+        "source": {"element": source["id"], "description": source["description"]},
+        "reference": {"element": reference["id"], "description": reference["description"]} if reference else None,
+        "digital_source_type": decision.as_record(),
+        "backend": engine.info,
+        "parity": parity,
+        "versions": versions(),
+        "settings": settings,
+        "settings_digest": settings_digest,
+        "reproducibility_tolerance": dict(DEFAULT_TOLERANCE),
+        "signing": signer.describe() if signer is not None else None,
+        "provenance": prov,
+        "planned_frames": list(numbers),
+        "frames": [],
+        "sessions": [],
+    }
+    return rec
