@@ -7,8 +7,9 @@ the CA's private key is discarded once the leaf is issued, so the test CA
 can never vouch for anything else.
 
 ``check_chain`` states the rules c2pa-rs applies to a signing certificate
-(measured with c2pa-python 0.38.1) so that a bad certificate is refused with
-a clear message before any output is written, not deep inside the SDK.
+(measured with c2pa-python 0.38.1), plus one it does not enforce (no
+self-signed signer), so that a bad certificate is refused with a clear
+message before any output is written, not deep inside the SDK.
 """
 
 from __future__ import annotations
@@ -310,24 +311,27 @@ README = """\
 archivist TEST identity - NOT FOR PRODUCTION
 ============================================
 
-These files were made by 'archivist keys init' for trying archivist.
-They are not a real identity: the certificates say "{org}"
-in their subject, and readers that do not trust {ca} will
-report every credential signed with them as untrusted.
+These files were made by 'archivist keys init' for trying archivist. They
+are not a real identity. Every certificate here says
+
+    O={org}
+
+in its subject, and any reader that is not given {ca} as a trust
+anchor reports what they sign as untrusted.
 
   {ca:<10} the test certificate authority (give it to --trust-anchor)
   {chain:<10} the signing certificate, then the CA (--sign-cert)
   {key:<10} the signing key (--sign-key); private, mode 0600
 
-Algorithm: {alg}. Valid until {not_after}. The CA's own private key was
-discarded after it issued the signing certificate.
+Algorithm {alg}, valid until {not_after}. The CA's own private key was
+discarded once it had issued the signing certificate.
 
-Credentials signed without a timestamp authority (--tsa-url) become
-invalid when this certificate expires.
+Credentials signed without a timestamp authority (--tsa-url) become invalid
+when this certificate expires.
 
-Never copy {key} into an archivist package, and never archive it.
-For production, use a certificate from a C2PA-recognised CA and keep the
-key in an HSM or key service (archivist can sign through a callback).
+Never copy {key} into an archivist package, and never archive it. For
+production, use a certificate from a CA your readers trust and keep the key
+in an HSM or key service (archivist can sign through a callback).
 """
 
 
