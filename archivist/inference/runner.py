@@ -35,6 +35,7 @@ from pathlib import Path
 from archivist import __version__, events, records
 from archivist.errors import ArchivistError, InputError, InterruptedTransactionError, PackageError
 from archivist.hashing import hash_file, map_files
+from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY, DEFAULT_OVERLAP
 from archivist.inference import aces, archived, backends, pipeline, policy, provenance, task
 from archivist.inference import frames as framesel
 from archivist.layout import WORK_DIR, Layout
@@ -43,10 +44,8 @@ from archivist.progress import start
 from archivist.transaction import utcnow
 
 LABEL = "archivist/inference-run/1"
-COMPRESSIONS = ("piz", "dwaa")
 AUTO_TILE_PIXELS = 2048 * 2048  # larger frames are tiled by default
 AUTO_TILE = 1024
-DEFAULT_OVERLAP = 128
 
 # bioimage.io's names. Between backends, half-float outputs differ by a unit
 # in the last place where float32 results straddle a rounding boundary.
@@ -67,7 +66,7 @@ class InferOptions:
     source_type: str | None = None
     colour_space: str | None = None
     run: str | None = None
-    commit_every: int = 8
+    commit_every: int = DEFAULT_COMMIT_EVERY
     commit_seconds: float = 120.0
     threads: int | None = None
     sign: bool = False

@@ -1,0 +1,20 @@
+"""Inference through the package, with provenance on every output.
+
+* ``archived``: the archived ONNX model, hash-checked and ``onnx.checker``-checked;
+* ``backends``: onnxruntime CPU, onnxruntime CUDA/TensorRT, PyTorch running the
+  ONNX graph (``onnx_torch``), and the parity check against onnxruntime CPU;
+* ``tiling``: overlapping tiles with seamless blending;
+* ``task``: one frame as a pure function that writes its results atomically;
+* ``pipeline``: reading, inference and writing of successive frames at once;
+* ``provenance``, ``xmp``: EXR header keys and JSON, text and XMP sidecars;
+* ``policy``: the IPTC digital source type policy;
+* ``aces``: the conversion to ACES 2065-1 with OpenColorIO's built-in config;
+* ``runner``: ``archivist infer``, written into the package in batches, resumable;
+* ``reproduce``: ``archivist reproduce``.
+
+Nothing heavy is imported here, so ``archivist --help`` stays fast.
+"""
+
+COMPRESSIONS = ("piz", "dwaa")
+DEFAULT_OVERLAP = 128
+DEFAULT_COMMIT_EVERY = 8
