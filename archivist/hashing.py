@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,5 +119,14 @@ def map_files(
             yield job, run(job)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        # map() keeps submission order and bounds nothing but futures, which are small.
-        yield from zip(jobs, pool.map(run, jobs))
+        # A few jobs in flight per worker, results in submission order: memory stays flat
+        # however many files there are (map() would hold a future for every job at once).
+        pending: deque = deque()
+        for job in jobs:
+            pending.append((job, pool.submit(run, job)))
+            if len(pending) >= 4 * workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import bagit
-import pytest
 
 from archivist.hashing import hash_file
 from archivist.layout import PROFILE_IDENTIFIER, Layout
@@ -333,3 +332,14 @@ def test_cli_profile_option_checks_a_plain_bag(tmp_path):
     codes = {p["code"] for p in json.loads(res.stdout)["problems"]}
     # a bagit-python bag is BagIt 0.97, misses our bag-info elements, payload layout and records
     assert {"PRO-008", "PRO-002", "PRO-011", "PRO-012"} <= codes
+
+
+def test_missing_record_is_reported_as_missing_and_its_frames_as_undescribed(package):
+    (package.root / "data/records/elements/dvd.json").unlink()
+    report = verify(package.root)
+    by_code = {}
+    for p in report.problems:
+        by_code.setdefault(p.code, set()).add(p.path)
+    assert by_code.pop("BAG-007") == {"data/records/elements/dvd.json"}
+    assert by_code.pop("CON-003") == {f"data/references/dvd/dvd.{i:04d}.png" for i in range(1, 5)}
+    assert set(by_code) == {"BAG-027"}

@@ -109,3 +109,12 @@ def test_an_invalid_profile_file_is_a_usage_error(bags, tmp_path):
     with pytest.raises(Exception) as exc:
         verify(bags.package(), profile_path=tmp_path / "notjson.json")
     assert exc.value.code == "VERIFY-PROFILE"
+
+
+@pytest.mark.parametrize("name", ["bag", "profile", "report", "consistency"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"archivist.verify.{name}"))
+    assert result.attempted > 0 and result.failed == 0

@@ -34,9 +34,6 @@ _OXUM = re.compile(r"^([0-9]+)\.([0-9]+)$")
 class BagView:
     version: str | None = None
     info: list[tuple[str, str]] = field(default_factory=list)
-    has_info: bool = False
-    payload_manifests: dict[str, Manifest] = field(default_factory=dict)  # alg -> parsed (known algs only)
-    tag_manifests: dict[str, Manifest] = field(default_factory=dict)
     manifest_files: list[str] = field(default_factory=list)  # every manifest-*.txt present
     tag_manifest_files: list[str] = field(default_factory=list)
     payload: dict[str, dict[str, str]] = field(default_factory=dict)  # alg -> {safe path: digest}
@@ -46,10 +43,6 @@ class BagView:
 
     def info_values(self, label: str) -> list[str]:
         return [v for k, v in self.info if k.lower() == label.lower()]
-
-    def info_value(self, label: str) -> str | None:
-        values = self.info_values(label)
-        return values[0] if values else None
 
 
 def split_lines(text: str) -> list[str]:
@@ -211,7 +204,6 @@ def _manifests(root: Path, tree: Tree, view: BagView, report: Report) -> None:
                                        f"(known: {', '.join(KNOWN_ALGORITHMS)})")
             continue
         manifest = parse_manifest(_decode(report, rel, _read(root, tree, view, rel)))
-        (view.tag_manifests if is_tag else view.payload_manifests)[alg] = manifest
         safe = _safe_entries(rel, alg, manifest, tree, not is_tag, report, view.hostile)
         (view.tags if is_tag else view.payload)[alg] = safe
     _nfc_collisions(view, report)
@@ -308,7 +300,6 @@ def load(root: Path, tree: Tree, report: Report) -> BagView:
         report.add("BAG-005", PAYLOAD_DIR, "the bag has no payload directory 'data/'")
     info_bytes = _read(root, tree, view, BAG_INFO_TXT)
     if info_bytes is not None:
-        view.has_info = True
         view.info = check_bag_info(_decode(report, BAG_INFO_TXT, info_bytes), tree, report)
     else:
         report.add("BAG-029", BAG_INFO_TXT, "no bag-info.txt, so no Payload-Oxum")

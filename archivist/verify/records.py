@@ -29,9 +29,13 @@ class Records:
     valid: dict[str, dict] = field(default_factory=dict)  # path -> record that passed its schema
 
 
+def is_record(path: str) -> bool:
+    """Records are the ``*.json`` files under ``data/records/``."""
+    return path.startswith(Layout.RECORDS + "/") and path.endswith(".json")
+
+
 def record_paths(tree: Tree) -> list[str]:
-    prefix = Layout.RECORDS + "/"
-    return sorted(p for p in tree.files if p.startswith(prefix) and p.endswith(".json"))
+    return sorted(p for p in tree.files if is_record(p))
 
 
 def expected_label(path: str) -> str | None:

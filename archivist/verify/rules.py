@@ -350,6 +350,20 @@ def markdown() -> str:
         "disk with the manifests, `CON` the records with the manifests, `REC` the records with their "
         "schemas and `PRO` the bag with its profile.",
         "",
+        "Safety: `verify` walks the bag once without following links and opens only what that walk found to "
+        "be a regular file, so a manifest entry with `..`, an absolute path or a path through a link is "
+        "reported and never opened. It never writes to the package, so it runs on read-only storage. Each "
+        "file is read once, all its digests computed from that read, in parallel across files.",
+        "",
+        "Profiles: the archivist profile `profiles/archivist-restoration-v1.json` (identifier "
+        "`urn:archivist:bagit-profile:restoration:1`) follows BagIt Profiles 1.4, including "
+        "`Payload-Files-Required` and `Payload-Files-Allowed`. `--profile FILE` checks against another profile; "
+        "the file must itself be a valid 1.4 profile. In `Tag-Files-Allowed` and `Payload-Files-Allowed` "
+        "patterns, `*` matches any run of characters including `/` (the specification's \"zero or more "
+        "characters\"), so `data/outputs/*` covers the whole subtree; `?` and `[...]` work as in glob(7). The "
+        "BagIt files themselves (`bagit.txt`, `bag-info.txt`, `fetch.txt`, manifests, tag manifests) are "
+        "governed by their own profile keys, not by `Tag-Files-Allowed`.",
+        "",
         "This page is generated from `archivist/verify/rules.py`.",
         "",
     ]
