@@ -19,12 +19,16 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _print(d: dict) -> None:
     c = d["counts"]
     state = "valid" if d["ok"] else "INVALID"
     kind = "archivist package" if d["archivist"] else "bag"
-    click.echo(f"{d['path']}: {state} {kind} ({c['errors']} errors, {c['warnings']} warnings; "
-               f"{c['files']} files, {_size(c['bytes'])} checked"
+    click.echo(f"{d['path']}: {state} {kind} ({_count(c['errors'], 'error')}, {_count(c['warnings'], 'warning')}; "
+               f"{_count(c['files'], 'file')}, {_size(c['bytes'])} checked"
                + (f"; profile {d['profile']}" if d["profile"] else "") + ")")
     for severity, heading in (("error", "errors"), ("warning", "warnings")):
         found = [p for p in d["problems"] if p["severity"] == severity]

@@ -23,13 +23,19 @@ PACKAGE_VS_BAG_INFO = (
 
 
 def file_refs(value) -> Iterator[dict]:
-    """Every object with a string ``path`` and ``sha256``: the records' way of naming a payload file.
+    """Every object with a ``path`` under ``data/`` and a ``sha256``: how records name payload files.
 
-    >>> [r["path"] for r in file_refs({"frames": [{"path": "data/a", "sha256": "00"}], "x": {"path": "p"}})]
+    Objects whose path is not under ``data/`` describe something outside the package (an original
+    scan on the restorer's disk, say) and are not payload references.
+
+    >>> refs = {"frames": [{"path": "data/a", "sha256": "00"}], "x": {"path": "data/b"},
+    ...         "origin": {"path": "/scans/a.dpx", "sha256": "11"}}
+    >>> [r["path"] for r in file_refs(refs)]
     ['data/a']
     """
     if isinstance(value, dict):
-        if isinstance(value.get("path"), str) and isinstance(value.get("sha256"), str):
+        path = value.get("path")
+        if isinstance(path, str) and path.startswith("data/") and isinstance(value.get("sha256"), str):
             yield value
         for v in value.values():
             yield from file_refs(v)

@@ -294,8 +294,9 @@ _RULES = [
          "Restore the event log from a copy; the break shows where history was altered."),
     # -- consistency -------------------------------------------------------------------------------
     Rule("CON-001", ERROR, "Record disagrees with the manifest",
-         "A record names a file (a frame in an element record, or any `file_ref`) with a SHA-256 or size that "
-         "differs from the package's SHA-256 manifest or the file on disk.",
+         "A record names a file (a frame in an element record, or any `file_ref`: an object with a `path` "
+         "under `data/` and a `sha256`) with a SHA-256 or size that differs from the package's SHA-256 "
+         "manifest or the file on disk.",
          "A record or a manifest edited without the other.",
          "Find which of record and manifest is right by hashing a copy; restore the wrong one."),
     Rule("CON-002", ERROR, "Record names a file that is not in the package",
