@@ -21,6 +21,7 @@ from archivist.errors import InputError
 from archivist.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_FILE, PROFILE_IDENTIFIER
 from archivist.verify.bag import FETCH_TXT, NON_REPEATABLE, BagView
 from archivist.verify.inventory import Tree
+from archivist.verify.report import Report
 
 KEYS = (
     "BagIt-Profile-Info", "Bag-Info", "Manifests-Required", "Manifests-Allowed", "Allow-Fetch.txt",
@@ -35,6 +36,7 @@ LISTS = ("Manifests-Required", "Manifests-Allowed", "Accept-Serialization", "Acc
          "Payload-Files-Required", "Payload-Files-Allowed")
 BOOLS = ("Allow-Fetch.txt", "Fetch.txt-Required", "Data-Empty")
 SERIALIZATION = ("forbidden", "required", "optional")
+KNOWN = {PROFILE_IDENTIFIER}  # profiles archivist ships; others are only checked with --profile
 
 
 def matches(patterns: list[str], path: str) -> bool:
@@ -144,14 +146,11 @@ def identifier(doc: dict) -> str:
     return doc["BagIt-Profile-Info"]["BagIt-Profile-Identifier"]
 
 
-KNOWN = {PROFILE_IDENTIFIER}
-
-
 def _manifest_algs(names: list[str], prefix: str) -> list[str]:
     return [n[len(prefix):-len(".txt")] for n in names]
 
 
-def check(doc: dict, tree: Tree, view: BagView, report) -> None:
+def check(doc: dict, tree: Tree, view: BagView, report: Report) -> None:
     """Report every way the bag fails the profile ``doc``."""
     ident = identifier(doc)
     declared = view.info_values("BagIt-Profile-Identifier")
