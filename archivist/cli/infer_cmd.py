@@ -62,6 +62,8 @@ def _print_infer(d: dict) -> None:
 @click.option("--commit-every", type=int, default=DEFAULT_COMMIT_EVERY, show_default=True,
               help="Commit finished frames into the package every N frames.")
 @click.option("--threads", type=int, help="Threads for the model (default: all cores).")
+@click.option("--queue-depth", type=int, default=2, show_default=True,
+              help="Frames read ahead of the model and written behind it (memory: about 3 + 2N frames).")
 @click.option("--sign", is_flag=True, help="Sign every output frame with a C2PA manifest (keys from the options "
               f"below or {ENV_CERT} / {ENV_KEY}).")
 @click.option("--cert", "--sign-cert", "cert", type=click.Path(path_type=Path, dir_okay=False),
@@ -74,7 +76,7 @@ def _print_infer(d: dict) -> None:
 @click.option("--no-seal", is_flag=True, help="With --sign, do not seal the package's tag manifest at the end.")
 @json_option
 def infer(pkg, model, element, frames, device, backend, tile, overlap, compression, source_type, colour_space, run_id,
-          commit_every, threads, sign, cert, key, sign_alg, tsa_url, no_seal, as_json):
+          commit_every, threads, queue_depth, sign, cert, key, sign_alg, tsa_url, no_seal, as_json):
     """Run the package's archived ONNX model over a source element.
 
     Writes half-float ACES 2065-1 EXRs with provenance in their headers, JSON, text and XMP sidecars and
@@ -86,7 +88,7 @@ def infer(pkg, model, element, frames, device, backend, tile, overlap, compressi
     options = runner.InferOptions(
         model=model, frames=frames, element=element, device=device, backend=backend, tile=tile, overlap=overlap,
         compression=compression, source_type=source_type, colour_space=colour_space, run=run_id,
-        commit_every=commit_every, threads=threads, sign=bool(sign or cert or key), cert=cert, key=key,
+        commit_every=commit_every, threads=threads, queue_depth=queue_depth, sign=bool(sign or cert or key), cert=cert, key=key,
         alg=sign_alg, tsa_url=tsa_url, seal=not no_seal)
     result = runner.infer(pkg, options, progress=progress_for(as_json))
     emit(as_json, result, _print_infer)

@@ -69,6 +69,7 @@ class InferOptions:
     commit_every: int = DEFAULT_COMMIT_EVERY
     commit_seconds: float = 120.0
     threads: int | None = None
+    queue_depth: int = 2  # frames read ahead of, and written behind, the model
     sign: bool = False
     cert: Path | None = None
     key: Path | None = None
@@ -303,7 +304,8 @@ class Committer:
     def due(self, every: int, seconds: float) -> bool:
         return len(self.pending) >= every or (self.pending and time.monotonic() - self.last >= seconds)
 
-    def commit(self, *, final: bool = False, force: bool = False, detail: str | None = None) -> None:
+    def commit(self, *, final: bool = False, force: bool = False, detail: str | None = None,
+               objects: list[dict] | None = None) -> None:
         if not self.pending and not final and not force:
             return
         rec, spec = self.rec, self.spec
@@ -336,7 +338,8 @@ class Committer:
                 rec["completed"] = now
             existed = txn.exists(run_rel)
             fx = txn.write_bytes(run_rel, records.dumps(rec, LABEL), replace=existed)
-            objects = [{"path": run_rel, "role": "modified" if existed else "created", "sha256": fx.sha256}]
+            objects = [{"path": run_rel, "role": "modified" if existed else "created", "sha256": fx.sha256},
+                       *(objects or [])]
             if entries:
                 objects.append({"path": Layout.stage_dir("outputs", spec.run), "role": "modified" if rec["frames"][:-len(entries)] else "created"})
             if detail is None:
@@ -387,6 +390,8 @@ def infer(root: Path | str, options: InferOptions | None = None, *, progress=Non
         raise InputError("INFER-COMPRESSION", f"compression must be one of {', '.join(COMPRESSIONS)}")
     if options.commit_every < 1:
         raise InputError("INFER-COMMIT", "--commit-every must be at least 1")
+    if options.queue_depth < 1:
+        raise InputError("INFER-QUEUE", "--queue-depth must be at least 1")
     if options.overlap < 0 or options.tile_batch < 1:
         raise InputError("INFER-TILE", "--overlap must be 0 or more and the tile batch at least 1")
 
@@ -487,7 +492,9 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         jobs = {j.number: j for j in jobs_all}
         committer = Committer(pkg, spec, rec, jobs)
         verb = "resumed" if resumed else "started"
-        committer.commit(force=True, detail=(
+        sources = [{"path": model.onnx["path"], "role": "source", "sha256": model.sha256},
+                   {"path": Layout.element_record(source["id"]), "role": "source"}]
+        committer.commit(force=True, objects=sources, detail=(
             f"inference run {run_id} {verb}: {len(numbers)} frames of {source['id']} with model {model.id} "
             f"({model.sha256[:12]}) on {engine.info['name']}, {decision.term}"))
 
@@ -519,22 +526,27 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
             return result
 
         t_loop = time.perf_counter()
+        remaining = len(todo_jobs)
+
+        def take(res):
+            nonlocal remaining
+            remaining -= 1
+            committer.add(res)
+            bar.update(1)
+            # The last batch is committed together with the final status, below.
+            if remaining and committer.due(options.commit_every, options.commit_seconds):
+                t0 = time.perf_counter()
+                committer.commit()
+                timings.add({"commit": time.perf_counter() - t0})
+
         try:
             for res in reused:
-                committer.add(res)
-                bar.update(1)
-                if committer.due(options.commit_every, options.commit_seconds):
-                    committer.commit()
-            stream = pipeline.run(compute, _load, _infer_one, _store, timings=timings,
-                                  read_ahead=2, write_behind=2, write_workers=2)
-            for res in stream:
+                take(res)
+            for res in pipeline.run(compute, _load, _infer_one, _store, timings=timings,
+                                    read_ahead=options.queue_depth, write_behind=options.queue_depth,
+                                    write_workers=min(2, options.queue_depth)):
                 computed += 1
-                committer.add(res)
-                bar.update(1)
-                if committer.due(options.commit_every, options.commit_seconds):
-                    t0 = time.perf_counter()
-                    committer.commit()
-                    timings.add({"commit": time.perf_counter() - t0})
+                take(res)
         except Exception:
             # Keep what is finished: it is committed, and the run resumes after the failed frame.
             try:
