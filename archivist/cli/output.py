@@ -29,7 +29,8 @@ def run_guarded(cli) -> None:
     """Run the click group; turn ArchivistErrors into messages and exit codes."""
     as_json = "--json" in sys.argv[1:]
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
+        code = cli.main(standalone_mode=False)
     except ArchivistError as exc:
         if as_json:
             click.echo(json.dumps({"ok": False, "error": exc.to_dict()}, indent=2))
@@ -43,4 +44,4 @@ def run_guarded(cli) -> None:
         sys.exit(EXIT_USAGE if exc.exit_code != 0 else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -56,8 +56,7 @@ def verify(pkg, profile_path, as_json):
     report = verify_package(pkg, profile_path=profile_path, progress=progress_for(as_json))
     emit(as_json, report.to_dict(), _print)
     if not report.ok:
-        # click's main(standalone_mode=False) turns ctx.exit(n) into a return value, which the runner drops.
-        raise SystemExit(EXIT_CHECK_FAILED)
+        click.get_current_context().exit(EXIT_CHECK_FAILED)
 
 
 COMMANDS = [verify]
