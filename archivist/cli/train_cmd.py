@@ -1,0 +1,109 @@
+"""train and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from archivist import devices, models
+from archivist.cli.output import emit, json_option, progress_for
+from archivist.errors import InputError
+from archivist.package import Package
+from archivist.training import TrainSettings
+
+pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, file_okay=False))
+D = TrainSettings()
+
+# CLI parameter -> TrainSettings field, for the settings a resume must not change.
+_SETTING_PARAMS = ("mode", "tone", "size", "batch", "patch", "lr", "checkpoint_every", "contact_every", "seed",
+                   "threads", "device", "channels_last", "dataset")
+
+
+@click.command()
+@pkg_arg
+@click.option("--mode", type=click.Choice(models.MODES), help="chroma: recover colour; spatial: recover detail.")
+@click.option("--dataset", help="Dataset id (default: the package's only dataset).")
+@click.option("--tone", is_flag=True, help="Chroma mode: also learn a smooth low-frequency luma correction.")
+@click.option("--size", type=click.Choice(models.SIZES), default=D.size, show_default=True)
+@click.option("--steps", type=int, default=D.steps, show_default=True, help="Total steps (on resume: the new total).")
+@click.option("--batch", type=int, default=D.batch, show_default=True)
+@click.option("--patch", type=int, default=D.patch, show_default=True, help="Patch size; clamped to the crop.")
+@click.option("--lr", type=float, default=D.lr, show_default=True, help="Adam learning rate (constant).")
+@click.option("--checkpoint-every", type=int, default=D.checkpoint_every, show_default=True)
+@click.option("--contact-every", type=int, default=D.contact_every, show_default=True,
+              help="Steps between contact sheets (0: none).")
+@click.option("--seed", type=int, default=D.seed, show_default=True)
+@click.option("--threads", type=int, help="CPU threads (default: all available; recorded, as it changes the weights).")
+@click.option("--device", type=click.Choice(devices.DEVICES), default=D.device, show_default=True)
+@click.option("--channels-last", is_flag=True, help="channels_last memory format (recorded: changes the weights).")
+@click.option("--run", "run_id", help="Id for the new run (default: <mode>-NN).")
+@click.option("--resume", "resume_id", metavar="RUN", help="Continue RUN from its last checkpoint.")
+@json_option
+@click.pass_context
+def train(ctx, pkg, mode, dataset, tone, size, steps, batch, patch, lr, checkpoint_every, contact_every, seed,
+          threads, device, channels_last, run_id, resume_id, as_json):
+    """Train a restoration model on PKG's dataset; checkpoints go into the package."""
+    from archivist import training
+
+    p = Package.open(pkg)
+    progress = progress_for(as_json)
+    if resume_id:
+        if run_id:
+            raise InputError("TRAIN-USAGE", "give either --run (a new run) or --resume (an existing one), not both")
+        given = {name: ctx.params[name] for name in _SETTING_PARAMS
+                 if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+        explicit_steps = ctx.get_parameter_source("steps") == ParameterSource.COMMANDLINE
+        rec = training.resume(p, resume_id, steps=steps if explicit_steps else None, given=given, progress=progress)
+    else:
+        if not mode:
+            raise InputError("TRAIN-USAGE", "--mode chroma or --mode spatial is required for a new run")
+        settings = TrainSettings(mode=mode, tone=tone, size=size, steps=steps, batch=batch, patch=patch, lr=lr,
+                                 checkpoint_every=checkpoint_every, contact_every=contact_every, seed=seed,
+                                 threads=threads, device=device, channels_last=channels_last, dataset=dataset)
+        rec = training.train(p, settings, run_id=run_id, progress=progress)
+    emit(as_json, {"ok": True, "run": rec}, _print_run)
+
+
+def _print_run(d: dict) -> None:
+    r = d["run"]
+    s, loss = r["settings"], r["loss_summary"]
+    click.echo(f"run {r['id']} {r['status']}: {r['mode']}{' + tone' if r['tone'] else ''}, "
+               f"{r['architecture']['size']} ({r['architecture']['parameters']:,} parameters), "
+               f"{r['step']} of {s['steps']} steps on {s['device']} ({s['threads']} threads)")
+    if loss.get("steps"):
+        click.echo(f"  loss        {loss['first']:.5f} -> {loss['last']:.5f} (mean of last 100: {loss['mean_last_100']:.5f})")
+    if "holdout_l1_last" in loss:
+        click.echo(f"  preview L1  {loss['holdout_l1_last']:.5f} at step {loss['holdout_l1_step']}")
+    if r["checkpoints"]:
+        click.echo(f"  checkpoint  {r['checkpoints'][-1]['path']}")
+    sess = r["sessions"][-1]
+    click.echo(f"  time        {r['wall_seconds']:.1f} s in all; this session {sess['steps_per_second']:.2f} steps/s")
+
+
+@click.command("export")
+@pkg_arg
+@click.option("--run", help="Training run (default: the package's only run).")
+@click.option("--checkpoint", help="Checkpoint step or package path (default: the run's last).")
+@click.option("--id", "model_id", help="Model id (default: <run>-s<step>).")
+@json_option
+def export_cmd(pkg, run, checkpoint, model_id, as_json):
+    """Export a checkpoint of PKG to ONNX, with a model card and a parity check."""
+    from archivist import export
+
+    card = export.export(Package.open(pkg), run=run, checkpoint=checkpoint, model_id=model_id,
+                         progress=progress_for(as_json))
+    emit(as_json, {"ok": True, "model": card}, _print_card)
+
+
+def _print_card(d: dict) -> None:
+    c = d["model"]
+    par = c["parity"]
+    click.echo(f"exported {c['id']}: {c['model']['path']} ({c['model']['size']:,} bytes, opset {c['format']['opset']})")
+    click.echo(f"  from        run {c['run']['id']} step {c['checkpoint']['step']}")
+    click.echo(f"  parity      max |torch - onnxruntime| {par['max_abs_error']:.2g} (bound {par['bound']:g}), "
+               f"passthrough bit-exact: {'yes' if par['passthrough_bit_exact'] else 'no'}")
+
+
+COMMANDS = [train, export_cmd]

@@ -1,0 +1,73 @@
+"""Choosing the compute device and pinning down everything that changes the weights.
+
+Same seed, same thread count, same device and same memory format give the
+same weights bit for bit on CPU (measured across processes). On CUDA the
+deterministic algorithms are requested and cuBLAS is given the fixed
+workspace it needs for them; TF32 is off so float32 means float32.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import torch
+
+from archivist.errors import InputError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu``; ``cuda`` without one is refused."""
+    if device not in DEVICES:
+        raise InputError("TRAIN-DEVICE", f"device must be one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("TRAIN-DEVICE", "--device cuda was asked for but no CUDA device is available",
+                         hint="use --device cpu or auto")
+    return device
+
+
+def default_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def make_deterministic(threads: int, device: str) -> dict:
+    """Apply the settings that make training repeatable; return them for the record."""
+    if device == "cuda":
+        # Needed by cuBLAS for deterministic results; must be set before the first cuBLAS call.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=False)
+    # Filling every new tensor with NaN guards reads of uninitialised memory,
+    # which this code never does, and costs much of the step time on CPU.
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    flags = {"use_deterministic_algorithms": True, "fill_uninitialized_memory": False, "threads": threads}
+    if device == "cuda":
+        flags.update({"cudnn_benchmark": False, "cudnn_deterministic": True, "tf32": False,
+                      "cublas_workspace_config": os.environ["CUBLAS_WORKSPACE_CONFIG"]})
+    return flags
+
+
+def environment(device: str) -> dict:
+    """Versions and hardware that a reader needs to reproduce the weights."""
+    import numpy
+    import safetensors
+
+    from archivist import __version__
+
+    env = {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__,
+           "safetensors": safetensors.__version__, "archivist": __version__,
+           "platform": platform.platform(), "machine": platform.machine()}
+    if device == "cuda":
+        env["cuda"] = torch.version.cuda or ""
+        env["gpu"] = torch.cuda.get_device_name(0)
+        env["cudnn"] = str(torch.backends.cudnn.version())
+    return env

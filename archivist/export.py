@@ -1,0 +1,335 @@
+"""``archivist export``: a training checkpoint as a single-file ONNX model with a model card.
+
+The checkpoint is hash-checked against the run record and the package
+manifest before it is loaded. The model goes through the dynamo exporter
+with dynamic batch, height and width, into one file (no external data),
+must pass ``onnx.checker`` (full check), and carries its provenance in
+``metadata_props``. Nothing in the file depends on the time or the model
+id, so exporting the same checkpoint twice gives the same bytes.
+
+Before anything is written, torch and onnxruntime (CPU) run the model on
+the preview frame: the export is refused, leaving the package untouched,
+when they differ by more than ``PARITY_BOUND`` or when a channel the model
+promises to pass through (Y' in chroma mode, Cb and Cr in spatial mode) is
+not bit-identical to the input in onnxruntime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import warnings
+
+import numpy as np
+import torch
+
+from archivist import __version__, checkpoints, events, models, records, targets, training
+from archivist.errors import InputError, PackageError
+from archivist.hashing import hash_bytes
+from archivist.layout import Layout
+from archivist.package import Package
+from archivist.progress import start
+from archivist.transaction import utcnow
+
+CARD_LABEL = "archivist/model-card/1"
+INPUT_NAME = "source_ycbcr"
+OUTPUT_NAME = "restored_ycbcr"
+# fp32 torch eager and onnxruntime differ by ~2e-7 on these graphs; 1e-4 is
+# far below a half-float step at 1.0 (~5e-4) and far above rounding noise.
+PARITY_BOUND = 1e-4
+ORT_SETTINGS = {"providers": ["CPUExecutionProvider"], "graph_optimization_level": "ORT_ENABLE_ALL",
+                "enable_cpu_mem_arena": False}
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """The exporter logs warnings about optional packages it does not need."""
+    logger = logging.getLogger("torch.onnx")
+    old = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(old)
+
+
+def to_onnx(model: torch.nn.Module, props: dict[str, str], doc: str = "") -> bytes:
+    """Export ``model`` (Y'CbCr in, Y'CbCr out) to ONNX bytes with dynamic batch/height/width."""
+    import onnx
+
+    model = model.eval().to("cpu", memory_format=torch.contiguous_format)
+    example = torch.zeros(2, 3, 64, 64)
+    dyn = torch.export.Dim.DYNAMIC
+    with _quiet_exporter(), torch.no_grad():
+        program = torch.onnx.export(model, (example,), dynamo=True, external_data=False,
+                                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                                    dynamic_shapes=({0: dyn, 2: dyn, 3: dyn},), verbose=False)
+        shape = program.model.graph.inputs[0].shape
+        program.rename_axes({shape[0]: "batch", shape[2]: "height", shape[3]: "width"})
+    proto = program.model_proto
+    onnx.helper.set_model_props(proto, props)
+    proto.doc_string = doc
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise PackageError("EXPORT-CHECK", f"the exported model fails onnx.checker: {exc}") from None
+    return proto.SerializeToString()
+
+
+def ort_session(onnx_bytes: bytes):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_SETTINGS["graph_optimization_level"])
+    opts.enable_cpu_mem_arena = ORT_SETTINGS["enable_cpu_mem_arena"]
+    return ort.InferenceSession(onnx_bytes, sess_options=opts, providers=ORT_SETTINGS["providers"])
+
+
+def parity(model: torch.nn.Module, onnx_bytes: bytes, x: np.ndarray, passthrough: list[int]) -> dict:
+    """torch eager vs onnxruntime on one (1, 3, H, W) input; passthrough channels must be bit-exact."""
+    import onnxruntime as ort
+
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = ort_session(onnx_bytes).run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+    diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+    return {
+        "max_abs_error": float(diff.max()), "mean_abs_error": float(diff.mean()), "bound": PARITY_BOUND,
+        "passthrough_bit_exact": bool(all(np.array_equal(got[:, c], x[:, c]) for c in passthrough)),
+        "shape": list(x.shape), "onnxruntime": ort.__version__, "torch": torch.__version__, **ORT_SETTINGS,
+    }
+
+
+def _pick_run(pkg: Package, run: str | None) -> dict:
+    if run:
+        return training.read_run(pkg, run)
+    ids = training.run_ids(pkg)
+    if not ids:
+        raise InputError("EXPORT-NO-RUN", "the package has no training runs", hint="run 'archivist train' first")
+    if len(ids) > 1:
+        raise InputError("EXPORT-RUN-AMBIGUOUS", f"the package has {len(ids)} training runs ({', '.join(ids)})",
+                         hint="say which with --run")
+    return training.read_run(pkg, ids[0])
+
+
+def _record_sha256(pkg: Package, rel: str) -> str:
+    """The record's SHA-256, refused unless it matches the manifest."""
+    actual = hash_bytes(pkg.layout.path(rel).read_bytes()).sha256
+    if pkg.manifest("sha256").get(rel) != actual:
+        raise InputError("EXPORT-RECORD-ALTERED", f"{rel} does not match the package manifest",
+                         hint="run 'archivist verify' to see what changed")
+    return actual
+
+
+def _pick_checkpoint(rec: dict, checkpoint: str | int | None) -> dict:
+    ckpts = rec["checkpoints"]
+    if not ckpts:
+        raise InputError("EXPORT-NO-CHECKPOINT", f"run {rec['id']} has no checkpoint yet")
+    if checkpoint is None:
+        return ckpts[-1]
+    text = str(checkpoint)
+    for c in ckpts:
+        if (text.isdigit() and c["step"] == int(text)) or c["path"] == text:
+            return c
+    steps = ", ".join(str(c["step"]) for c in ckpts)
+    raise InputError("EXPORT-NO-CHECKPOINT", f"run {rec['id']} has no checkpoint {text!r} (steps: {steps})")
+
+
+def _passthrough(rec: dict) -> list[int]:
+    if rec["mode"] == "spatial":
+        return [1, 2]
+    return [] if rec["tone"] else [0]
+
+
+def _next_model_id(pkg: Package, rec: dict, step: int) -> str:
+    base = f"{rec['id']}-s{step}"
+    ident, n = base, 2
+    while (pkg.root / Layout.record("models", ident)).exists():
+        ident, n = f"{base}-{n}", n + 1
+    return ident
+
+
+def metadata_props(pkg: Package, rec: dict, ckpt: dict) -> dict[str, str]:
+    """The provenance carried inside the ONNX file (all strings; nothing time- or id-dependent)."""
+    colour = rec["dataset"]["colour"]
+    arch = rec["architecture"]
+    return {
+        "archivist.package": pkg.record()["identifier"],
+        "archivist.dataset": rec["dataset"]["id"],
+        "archivist.dataset_sha256": rec["dataset"]["sha256"],
+        "archivist.run": rec["id"],
+        "archivist.checkpoint_step": str(ckpt["step"]),
+        "archivist.checkpoint_sha256": ckpt["sha256"],
+        "archivist.mode": rec["mode"],
+        "archivist.tone": "true" if rec["tone"] else "false",
+        "archivist.architecture": arch["name"],
+        "archivist.architecture_config": json.dumps(arch["config"], sort_keys=True),
+        "archivist.size": arch["size"],
+        "archivist.colour.working_space": "Y'CbCr",
+        "archivist.colour.kr": repr(float(colour["kr"])),
+        "archivist.colour.kb": repr(float(colour["kb"])),
+        "archivist.colour.input": f"{INPUT_NAME}: Y'CbCr (NCHW float32) of the source's non-linear R'G'B' "
+                                  "in [0, 1]; Y' in [0, 1], Cb and Cr in [-0.5, 0.5]",
+        "archivist.colour.output": f"{OUTPUT_NAME}: Y'CbCr in the same space; " + _passthrough_text(rec),
+        "archivist.version": __version__,
+    }
+
+
+def _passthrough_text(rec: dict) -> str:
+    if rec["mode"] == "spatial":
+        return "Cb and Cr are the input's, bit for bit; Y' carries the restored detail"
+    if rec["tone"]:
+        return "Y' is the input's plus a smooth low-frequency correction; Cb and Cr are restored"
+    return "Y' is the input's, bit for bit; Cb and Cr are restored"
+
+
+def _intended_use(rec: dict, title: str) -> tuple[str, list[str]]:
+    mode = rec["mode"]
+    if mode == "chroma":
+        use = (f"Reference-based chroma recovery for '{title}': restores the colour of frames from the same "
+               "source element and shots as the training pairs, keeping the scan's luma"
+               + (" apart from a smooth tone correction." if rec["tone"] else " exactly."))
+    else:
+        use = (f"Reference-based spatial recovery for '{title}': adds detail learned from the reference element "
+               "to frames from the same source element and shots, keeping the scan's colour and grain.")
+    limits = [
+        "Trained on one film's pairs; it is not a general restoration model and should not be used on other material.",
+        "Recovers what the reference shows; it cannot restore colour or detail absent from both elements.",
+        f"Inputs outside the training range (Y' in [0, 1]) are processed but were never seen in training.",
+        "Judge results against the held-out preview frame and a LUT baseline before use; outputs are "
+        "trained-model output and must be labelled as such.",
+    ]
+    if mode == "chroma":
+        limits.append("Colour is predicted as a smooth field of local transforms at 1/4 resolution: very fine "
+                      "colour detail follows the source's own chroma and luma structure.")
+    return use, limits
+
+
+def _current_rights(pkg: Package, rec: dict) -> list[dict]:
+    out = []
+    for r in rec["rights"]:
+        e = pkg.element(r["element"])
+        cur = {"element": r["element"], "role": e["role"], "description": e["description"],
+               "training_use": e["rights"]["training_use"], "statement": e["rights"]["statement"]}
+        for k in ("holder", "authorised_by"):
+            if e["rights"].get(k):
+                cur[k] = e["rights"][k]
+        out.append(cur)
+    return out
+
+
+def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None = None,
+           model_id: str | None = None, progress=None) -> dict:
+    """Export one checkpoint; returns the model card."""
+    rec = _pick_run(pkg, run)
+    run_sha = _record_sha256(pkg, Layout.record("training", rec["id"]))
+    ckpt = _pick_checkpoint(rec, checkpoint)
+    model_id = model_id or _next_model_id(pkg, rec, ckpt["step"])
+    card_rel, onnx_rel = Layout.record("models", model_id), Layout.onnx_model(model_id)
+    if (pkg.root / card_rel).exists() or (pkg.root / onnx_rel).exists():
+        raise InputError("EXPORT-EXISTS", f"model {model_id!r} already exists", hint="choose another --id")
+    if pkg.interrupted():
+        raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+                           hint=f"run 'archivist recover {pkg.root}' first")
+    bar = start(progress, total=4, desc=f"exporting {model_id}", unit="stage")
+    data = training.verified_bytes(pkg, ckpt, "EXPORT-CHECKPOINT-ALTERED", "checkpoint")
+    meta, tensors = checkpoints.unpack(data)
+    if meta.get("settings_digest") != rec["settings_digest"] or int(meta["step"]) != ckpt["step"]:
+        raise InputError("EXPORT-CHECKPOINT-ALTERED", f"checkpoint {ckpt['path']} does not belong to run {rec['id']}")
+    arch = rec["architecture"]["config"]
+    model = models.build(arch)
+    model.load_state_dict(checkpoints.model_state(tensors), strict=True)
+    model.eval()
+    bar.update(1)
+
+    ds = training._dataset_api()
+    ds_record, ds_sha = ds.load(pkg, rec["dataset"]["id"])
+    if ds_sha != rec["dataset"]["sha256"]:
+        raise InputError("EXPORT-DATASET", f"dataset {rec['dataset']['id']} has changed since run {rec['id']} "
+                         "was trained; the preview frame for the parity check cannot be trusted")
+    holdout = ds_record.get("holdout") or []
+    entry = holdout[0] if holdout else ds_record["pairs"][0]
+    src, _ = ds.pair_arrays(pkg, ds_record, entry)
+    colour = rec["dataset"]["colour"]
+    x = targets.to_ycbcr(src, colour["kr"], colour["kb"]).transpose(2, 0, 1)[None].copy()
+    title = pkg.record()["title"]
+    use, limits = _intended_use(rec, title)
+    props = metadata_props(pkg, rec, ckpt)
+    onnx_bytes = to_onnx(model, props, doc=use)
+    bar.update(1)
+
+    check = parity(model, onnx_bytes, x, _passthrough(rec))
+    check["frame"] = training._frame_number(entry)
+    check["held_out"] = bool(holdout)
+    bar.update(1)
+    if not check["max_abs_error"] <= PARITY_BOUND:
+        raise PackageError("EXPORT-PARITY", f"onnxruntime and torch differ by {check['max_abs_error']:.3g} on the "
+                           f"preview frame, more than the bound {PARITY_BOUND:g}; nothing was written")
+    if not check["passthrough_bit_exact"]:
+        raise PackageError("EXPORT-PASSTHROUGH", "onnxruntime does not pass the promised channels through bit for "
+                           "bit; nothing was written")
+
+    import onnx
+
+    proto = onnx.load_from_string(onnx_bytes)
+    colour_pipeline = {
+        "working_space": "Y'CbCr", "kr": float(colour["kr"]), "kb": float(colour["kb"]),
+        "rgb": "the source's non-linear R'G'B' as the dataset read it (the element's recorded colour space), "
+               "values in [0, 1]",
+        "forward": "Y' = kr R' + (1 - kr - kb) G' + kb B'; Cb = (B' - Y') / (2 (1 - kb)); Cr = (R' - Y') / (2 (1 - kr))",
+        "inverse": "archivist.colour.ycbcr_to_rgb with the same kr, kb",
+    }
+    for key in ("coefficients", "source_colour_space", "reference_colour_space", "conversion"):
+        if key in colour:
+            colour_pipeline[key] = colour[key]
+    channel_range = {"Y'": [0.0, 1.0], "Cb": [-0.5, 0.5], "Cr": [-0.5, 0.5]}
+    tensor = {"dtype": "float32", "shape": ["batch", 3, "height", "width"], "layout": "NCHW",
+              "channels": ["Y'", "Cb", "Cr"], "range": channel_range, "colour_space": "Y'CbCr (see colour_pipeline)"}
+    now = utcnow()
+    with pkg.transaction("export") as txn:
+        fx = txn.write_bytes(onnx_rel, onnx_bytes)
+        card = {
+            "schema": CARD_LABEL, "id": model_id, "created": now, "archivist_version": __version__,
+            "model": {"path": onnx_rel, "sha256": fx.sha256, "size": fx.size},
+            "format": {"name": "ONNX", "opset": int(proto.opset_import[0].version), "ir_version": int(proto.ir_version),
+                       "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
+                       "exporter": "torch.onnx.export(dynamo=True)", "external_data": False,
+                       "metadata_props": props},
+            "run": {"id": rec["id"], "status": rec["status"],
+                    "record": {"path": Layout.record("training", rec["id"]),
+                               "sha256": run_sha}},
+            "checkpoint": {"step": ckpt["step"], "path": ckpt["path"], "sha256": ckpt["sha256"]},
+            "dataset": {"id": rec["dataset"]["id"], "sha256": rec["dataset"]["sha256"]},
+            "mode": rec["mode"], "tone": rec["tone"],
+            "architecture": {"name": rec["architecture"]["name"], "size": rec["architecture"]["size"],
+                             "parameters": rec["architecture"]["parameters"],
+                             "macs_per_pixel": rec["architecture"]["macs_per_pixel"], "config": arch},
+            "interface": {
+                "inputs": [{"name": INPUT_NAME, **tensor}],
+                "outputs": [{"name": OUTPUT_NAME, **tensor, "passthrough": _passthrough_text(rec)}],
+                "min_size": models.CHROMA_SCALE if rec["mode"] == "chroma" else 1,
+                "alignment": models.alignment(arch),
+                "receptive_radius": models.receptive_radius(arch),
+            },
+            "colour_pipeline": colour_pipeline,
+            "intended_use": use,
+            "limitations": limits,
+            "training_data_rights": _current_rights(pkg, rec),
+            "parity": check,
+        }
+        card_bytes = records.dumps(card, CARD_LABEL)
+        cfx = txn.write_bytes(card_rel, card_bytes)
+        events.append(txn, events.new_event(
+            "export", "creation", now,
+            [{"path": onnx_rel, "role": "created", "sha256": fx.sha256},
+             {"path": card_rel, "role": "created", "sha256": cfx.sha256},
+             {"path": ckpt["path"], "role": "source", "sha256": ckpt["sha256"]}],
+            detail=f"model {model_id}: ONNX export of run {rec['id']} step {ckpt['step']}, parity max "
+                   f"{check['max_abs_error']:.2g}"))
+        txn.commit()
+    bar.update(1)
+    bar.close()
+    return card

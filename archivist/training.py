@@ -1,0 +1,646 @@
+"""``archivist train``: reproducible training through the package.
+
+A run reads its dataset from the package, trains on random patches of the
+pre-loaded pairs, and writes back into the package, in short transactions:
+
+- at the start, the training-run record (``status: running``) and an event;
+- at every checkpoint (and when contact sheets pile up), the checkpoint
+  (safetensors: weights, optimizer and sampler state), the loss log so far
+  (JSON lines), the contact sheets since the last commit and the updated
+  record, each hashed into the manifests, with an event;
+- at the end, the last checkpoint and ``status: complete``.
+
+A run killed at any moment leaves a valid package whose record names its
+last checkpoint; ``resume`` continues from there and, on the same device
+and thread count, produces byte-identical checkpoints to a run that was
+never interrupted, because the checkpoint carries all the state the loop
+has (weights, Adam moments, the patch sampler's generator) and the
+learning rate does not depend on the total step count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from archivist import checkpoints, contact, devices, events, imaging, models, records, targets
+from archivist.errors import InputError, PackageError
+from archivist.hashing import hash_bytes
+from archivist.layout import Layout
+from archivist.package import Package
+from archivist.progress import start
+from archivist.transaction import FAULT_ENV, utcnow
+
+LABEL = "archivist/training-run/1"
+LOSS = "l1-rgb"
+PREVIEW_MAX = 512  # contact sheets show a centred window of the preview frame at 1:1
+MAX_PENDING_CONTACTS = 8  # commit early rather than hold more sheets in memory
+LOSS_SYNC = 50  # steps between fetching losses from the device (one sync each)
+MIN_PATCH = 16
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything ``archivist train`` can be told. Defaults follow the chroma recovery guide."""
+
+    mode: str = "chroma"
+    tone: bool = False
+    size: str = "medium"
+    steps: int = 40000
+    batch: int = 3
+    patch: int = 512
+    lr: float = 1e-3
+    checkpoint_every: int = 10000
+    contact_every: int = 1000
+    seed: int = 0
+    threads: int | None = None
+    device: str = "auto"
+    channels_last: bool = False
+    dataset: str | None = None
+
+    def check(self) -> None:
+        if self.mode not in models.MODES:
+            raise InputError("TRAIN-MODE", f"mode must be one of {', '.join(models.MODES)}")
+        if self.size not in models.SIZES:
+            raise InputError("TRAIN-SIZE", f"size must be one of {', '.join(models.SIZES)}")
+        if self.tone and self.mode != "chroma":
+            raise InputError("TRAIN-TONE", "--tone applies to chroma mode only")
+        for name in ("steps", "batch", "patch", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise InputError("TRAIN-SETTING", f"{name} must be at least 1")
+        if self.contact_every < 0:
+            raise InputError("TRAIN-SETTING", "contact_every must be 0 (off) or more")
+        if self.threads is not None and self.threads < 1:
+            raise InputError("TRAIN-SETTING", "threads must be at least 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InputError("TRAIN-SETTING", "lr must be a positive number")
+
+
+# Settings that may differ when a run is resumed; every other one shapes the weights.
+RESUMABLE_CHANGES = ("steps",)
+
+
+# -- colour on tensors ------------------------------------------------------------
+
+
+def ycbcr_to_rgb(ycc: torch.Tensor, kr: float, kb: float) -> torch.Tensor:
+    """(N, 3, H, W) Y'CbCr to R'G'B', the tensor twin of ``archivist.colour.ycbcr_to_rgb``.
+
+    >>> from archivist import colour
+    >>> x = np.random.default_rng(0).random((4, 3)).astype(np.float32)
+    >>> ycc = colour.rgb_to_ycbcr(x, 0.2126, 0.0722).astype(np.float32)
+    >>> t = ycbcr_to_rgb(torch.from_numpy(ycc.T.reshape(1, 3, 4, 1).copy()), 0.2126, 0.0722)
+    >>> bool(np.allclose(t.numpy().reshape(3, 4).T, x, atol=1e-6))
+    True
+    """
+    kg = 1.0 - kr - kb
+    y, cb, cr = ycc[:, 0:1], ycc[:, 1:2], ycc[:, 2:3]
+    r = y + (2.0 * (1.0 - kr)) * cr
+    b = y + (2.0 * (1.0 - kb)) * cb
+    g = (y - kr * r - kb * b) / kg
+    return torch.cat([r, g, b], dim=1)
+
+
+def _chw(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
+
+
+# -- data ---------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingData:
+    """Pairs pre-loaded once: model inputs (Y'CbCr) and targets (R'G'B'), (3, H, W) each."""
+
+    inputs: list[torch.Tensor]
+    targets: list[torch.Tensor]
+    preview_input: torch.Tensor  # (1, 3, h, w) Y'CbCr, a centred window of the preview frame
+    preview_source: np.ndarray  # (h, w, 3) R'G'B'
+    preview_target: np.ndarray  # (h, w, 3) R'G'B'
+    preview: dict  # what the preview is, for the record
+    kr: float
+    kb: float
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        return [tuple(t.shape[-2:]) for t in self.inputs]
+
+
+def _dataset_api():
+    from archivist import dataset
+
+    return dataset
+
+
+def _frame_number(entry: dict) -> int:
+    return entry["source"]["number"]
+
+
+def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, channels_last: bool) -> TrainingData:
+    """Read and hash-check every pair once, and build inputs and ground truth."""
+    ds = _dataset_api()
+    kr, kb = float(record["colour"]["kr"]), float(record["colour"]["kb"])
+    if not record.get("pairs"):
+        raise InputError("TRAIN-DATASET", f"dataset {record.get('id')!r} has no training pairs")
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    inputs, gts = [], []
+    for entry in record["pairs"]:
+        src, ref = ds.pair_arrays(pkg, record, entry)
+        if src.shape != ref.shape or src.ndim != 3 or src.shape[2] != 3:
+            raise InputError("TRAIN-DATASET", f"pair {_frame_number(entry)}: source {src.shape} and reference "
+                             f"{ref.shape} must be the same (H, W, 3)")
+        inputs.append(_chw(targets.to_ycbcr(src, kr, kb)).to(device))
+        gts.append(_chw(targets.target(mode, tone, src, ref, kr, kb)).to(device))
+    holdout = record.get("holdout") or []
+    entry = holdout[0] if holdout else record["pairs"][0]
+    src, ref = ds.pair_arrays(pkg, record, entry)
+    y, x, h, w = contact.centre_window(src.shape[0], src.shape[1], PREVIEW_MAX)
+    src, ref = src[y:y + h, x:x + w], ref[y:y + h, x:x + w]
+    preview = {"held_out": bool(holdout), "frame": _frame_number(entry), "window": {"x": x, "y": y, "width": w, "height": h}}
+    pin = _chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt)
+    return TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb)
+
+
+class PatchSampler:
+    """Random patches of the pre-loaded pairs, from one seeded CPU generator.
+
+    All randomness of the loop comes from here, so its state in a checkpoint
+    is enough to continue the same sequence of patches after a resume.
+    """
+
+    def __init__(self, seed: int, sizes: list[tuple[int, int]], batch: int, patch: int):
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.sizes, self.batch, self.patch = sizes, batch, patch
+
+    def _int(self, high: int) -> int:
+        return int(torch.randint(high, (1,), generator=self.generator).item())
+
+    def draw(self) -> list[tuple[int, int, int]]:
+        out = []
+        for _ in range(self.batch):
+            i = self._int(len(self.sizes))
+            h, w = self.sizes[i]
+            out.append((i, self._int(h - self.patch + 1), self._int(w - self.patch + 1)))
+        return out
+
+    def batch_of(self, data: TrainingData, fmt) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.patch
+        picks = self.draw()
+        xb = torch.stack([data.inputs[i][:, y:y + p, x:x + p] for i, y, x in picks])
+        yb = torch.stack([data.targets[i][:, y:y + p, x:x + p] for i, y, x in picks])
+        return xb.contiguous(memory_format=fmt), yb.contiguous(memory_format=fmt)
+
+
+# -- the model and its optimiser ----------------------------------------------------------
+
+
+def build_model(arch: dict, seed: int, device: str, channels_last: bool) -> torch.nn.Module:
+    """The architecture with weights drawn from ``seed`` (CPU RNG, so every device starts alike)."""
+    torch.manual_seed(seed)
+    model = models.build(arch)
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def optimizer_settings(lr: float, device: str) -> dict:
+    # foreach changes the order of float operations, so it is fixed per device and recorded.
+    return {"name": "Adam", "lr": lr, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0,
+            "foreach": device == "cuda"}
+
+
+def build_optimizer(model: torch.nn.Module, opt: dict) -> torch.optim.Optimizer:
+    return torch.optim.Adam(model.parameters(), lr=opt["lr"], betas=tuple(opt["betas"]), eps=opt["eps"],
+                            weight_decay=opt["weight_decay"], foreach=opt["foreach"])
+
+
+def loss_fn(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor, kr: float, kb: float) -> torch.Tensor:
+    """L1 in R'G'B' between the model's output and the ground truth (what a viewer compares)."""
+    return F.l1_loss(ycbcr_to_rgb(model(xb), kr, kb), yb)
+
+
+# -- the run record ------------------------------------------------------------------------
+
+
+def _run_ids(pkg: Package) -> list[str]:
+    d = pkg.root / Layout.RECORDS / "training"
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+
+def run_ids(pkg: Package) -> list[str]:
+    """Training runs recorded in the package."""
+    return _run_ids(pkg)
+
+
+def read_run(pkg: Package, run: str) -> dict:
+    rel = Layout.record("training", run)
+    if not (pkg.root / rel).is_file():
+        known = ", ".join(_run_ids(pkg)) or "none"
+        raise InputError("TRAIN-NO-RUN", f"no training run {run!r} in the package (runs: {known})")
+    return pkg.read_record(rel, LABEL)
+
+
+def _next_run_id(pkg: Package, mode: str) -> str:
+    taken = set(_run_ids(pkg))
+    n = 1
+    while f"{mode}-{n:02d}" in taken:
+        n += 1
+    return f"{mode}-{n:02d}"
+
+
+def verified_bytes(pkg: Package, ref: dict, code: str, what: str) -> bytes:
+    """A payload file's bytes, refused unless they match both the record and the manifest."""
+    rel = ref["path"]
+    try:
+        data = pkg.layout.path(rel).read_bytes()
+    except FileNotFoundError:
+        raise InputError(code, f"{what} {rel} is missing from the package") from None
+    actual = hash_bytes(data).sha256
+    listed = pkg.manifest("sha256").get(rel)
+    if actual != ref["sha256"] or actual != listed:
+        raise InputError(code, f"{what} {rel} has been altered: its SHA-256 is {actual}, the record says "
+                         f"{ref['sha256']} and the manifest {listed}",
+                         hint="restore the file from a copy of the package; archivist will not use it as it is")
+    return data
+
+
+def _rights(pkg: Package, record: dict) -> list[dict]:
+    """Training-use rights of the elements the dataset draws on."""
+    out = []
+    for element in dict.fromkeys((record["source_element"], record["reference_element"])):
+        e = pkg.element(element)
+        r = {"element": element, "role": e["role"], "description": e["description"],
+             "training_use": e["rights"]["training_use"], "statement": e["rights"]["statement"]}
+        for k in ("holder", "authorised_by"):
+            if e["rights"].get(k):
+                r[k] = e["rights"][k]
+        out.append(r)
+    return out
+
+
+def _weight_settings(rec: dict) -> dict:
+    s = rec["settings"]
+    return {"architecture": rec["architecture"]["config"], "dataset_sha256": rec["dataset"]["sha256"],
+            "batch": s["batch"], "patch": s["patch_effective"], "optimizer": s["optimizer"], "loss": s["loss"],
+            "target": s["target"], "seed": s["seed"], "threads": s["threads"], "device": s["device"],
+            "channels_last": s["channels_last"]}
+
+
+def _loss_summary(values: list[tuple[int, float]], holdout: list[tuple[int, float]]) -> dict:
+    if not values:
+        return {"steps": 0}
+    losses = [v for _, v in values]
+    best = min(range(len(losses)), key=losses.__getitem__)
+    tail = losses[-100:]
+    out = {"steps": len(losses), "first": losses[0], "last": losses[-1], "min": losses[best],
+           "min_step": values[best][0], "mean_last_100": sum(tail) / len(tail)}
+    if holdout:
+        out["holdout_l1_last"] = holdout[-1][1]
+        out["holdout_l1_step"] = holdout[-1][0]
+    return out
+
+
+# -- the loop ----------------------------------------------------------------------------------
+
+
+def _fault(step: int) -> None:
+    """Die right after ``step`` if the test suite asked to (interruption tests only)."""
+    if os.environ.get(FAULT_ENV) == f"train-step-{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _postfix(bar, text: str) -> None:
+    target = getattr(bar, "bar", bar)
+    if hasattr(target, "set_postfix_str"):
+        target.set_postfix_str(text, refresh=False)
+
+
+class _Run:
+    """One session of a run: the live state, the loop and the commits."""
+
+    def __init__(self, pkg: Package, rec: dict, data: TrainingData, model, optimizer, sampler, *,
+                 loss_lines: list[bytes], loss_values: list[tuple[int, float]], holdout: list[tuple[int, float]]):
+        self.pkg, self.rec, self.data = pkg, rec, data
+        self.model, self.optimizer, self.sampler = model, optimizer, sampler
+        self.loss_lines, self.loss_values, self.holdout = loss_lines, loss_values, holdout
+        self.pending_losses: list[tuple[int, torch.Tensor]] = []
+        self.pending_holdout: dict[int, float] = {}
+        self.pending_contacts: list[tuple[int, np.ndarray]] = []
+        s = rec["settings"]
+        self.fmt = torch.channels_last if s["channels_last"] else torch.contiguous_format
+        self.device = s["device"]
+        self.session_start = time.monotonic()
+        self.wall_before = rec.get("wall_seconds", 0.0)
+        self.record_exists = False
+        self.done_contacts = {c["step"] for c in rec["contact_sheets"]}
+
+    # -- bookkeeping -------------------------------------------------------------
+    def _flush_losses(self) -> None:
+        if not self.pending_losses:
+            return
+        values = torch.stack([t for _, t in self.pending_losses]).tolist()
+        for (step, _), v in zip(self.pending_losses, values):
+            line = {"step": step, "loss": v}
+            if step in self.pending_holdout:
+                line["holdout_l1"] = self.pending_holdout.pop(step)
+                self.holdout.append((step, line["holdout_l1"]))
+            self.loss_values.append((step, v))
+            self.loss_lines.append((json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n").encode())
+        self.pending_losses.clear()
+
+    def _contact(self, step: int) -> None:
+        d = self.data
+        with torch.no_grad():
+            out = self.model(d.preview_input)
+            rgb = ycbcr_to_rgb(out, d.kr, d.kb)[0].float().cpu().numpy().transpose(1, 2, 0)
+        self.pending_holdout[step] = float(np.abs(rgb - d.preview_target).mean())
+        if step not in self.done_contacts:
+            self.pending_contacts.append((step, contact.sheet([d.preview_source, d.preview_target, rgb])))
+
+    def _session(self, step: int) -> None:
+        sess = self.rec["sessions"][-1]
+        sess["to_step"] = step
+        sess["wall_seconds"] = round(time.monotonic() - self.session_start, 3)
+        done = step - sess["from_step"]
+        sess["steps_per_second"] = round(done / sess["wall_seconds"], 4) if sess["wall_seconds"] > 0 and done else 0.0
+        self.rec["wall_seconds"] = round(self.wall_before + sess["wall_seconds"], 3)
+
+    def commit(self, step: int, *, checkpoint: bool, final: bool, first: bool = False) -> None:
+        self._flush_losses()
+        rec = self.rec
+        rid = rec["id"]
+        objects = []
+        with self.pkg.transaction("train") as txn:
+            if checkpoint:
+                data = checkpoints.pack(self.model, self.optimizer, self.sampler.generator, step=step,
+                                        architecture=rec["architecture"]["config"], digest=rec["settings_digest"])
+                rel = Layout.checkpoint(rid, step)
+                fx = txn.write_bytes(rel, data)
+                rec["checkpoints"].append({"step": step, "path": rel, "sha256": fx.sha256, "size": fx.size})
+                objects.append({"path": rel, "role": "created", "sha256": fx.sha256})
+            for cstep, pixels in self.pending_contacts:
+                rel = Layout.contact_sheet(rid, cstep)
+                imaging.write(txn.staging_path(rel), pixels, pixel_type="uint8")
+                fx = txn.adopt(rel)
+                rec["contact_sheets"].append({"step": cstep, "path": rel, "sha256": fx.sha256, "size": fx.size})
+                self.done_contacts.add(cstep)
+                objects.append({"path": rel, "role": "created", "sha256": fx.sha256})
+            self.pending_contacts.clear()
+            if self.loss_lines or "loss_log" in rec:
+                rel = Layout.loss_log(rid)
+                fx = txn.write_bytes(rel, b"".join(self.loss_lines), replace=txn.exists(rel))
+                rec["loss_log"] = {"path": rel, "sha256": fx.sha256, "size": fx.size}
+                objects.append({"path": rel, "role": "modified", "sha256": fx.sha256})
+            now = utcnow()
+            rec["updated"] = now
+            if final:
+                rec["status"] = "complete"
+                rec["finished"] = now
+            rec["step"] = step
+            rec["loss_summary"] = _loss_summary(self.loss_values, self.holdout)
+            self._session(step)
+            rel = Layout.record("training", rid)
+            existed = txn.exists(rel)
+            fx = txn.write_bytes(rel, records.dumps(rec, LABEL), replace=existed)
+            objects.append({"path": rel, "role": "modified" if existed else "created", "sha256": fx.sha256})
+            events.append(txn, events.new_event("train", "creation", now, objects, detail=self._detail(step, checkpoint,
+                                                                                                      final, first)))
+            txn.commit()
+
+    def _detail(self, step: int, checkpoint: bool, final: bool, first: bool) -> str:
+        rec = self.rec
+        target = rec["settings"]["steps"]
+        if first:
+            sess = rec["sessions"][-1]
+            how = f"resumed at step {sess['from_step']}" if sess["resumed"] else "started"
+            return (f"training run {rec['id']} {how}: {rec['mode']}{' + tone' if rec['tone'] else ''}, "
+                    f"{rec['architecture']['size']} model, {target} steps on {rec['settings']['device']}, "
+                    f"dataset {rec['dataset']['id']}")
+        last = rec["loss_summary"].get("last")
+        loss = f", loss {last:.5f}" if last is not None else ""
+        what = "checkpoint" if checkpoint else "progress"
+        tail = "; run complete" if final else ""
+        return f"training run {rec['id']}: {what} at step {step} of {target}{loss}{tail}"
+
+    # -- the loop ------------------------------------------------------------------------
+    def loop(self, start_step: int, end_step: int, progress=None) -> None:
+        s = self.rec["settings"]
+        kr, kb = self.data.kr, self.data.kb
+        every_ckpt, every_contact = s["checkpoint_every"], s["contact_every"]
+        bar = start(progress, total=end_step - start_step, desc=f"training {self.rec['id']}", unit="step")
+        model, opt = self.model, self.optimizer
+        model.train()
+        try:
+            for step in range(start_step + 1, end_step + 1):
+                xb, yb = self.sampler.batch_of(self.data, self.fmt)
+                loss = loss_fn(model, xb, yb, kr, kb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                _fault(step)
+                self.pending_losses.append((step, loss.detach()))
+                last = step == end_step
+                is_ckpt = step % every_ckpt == 0 or last
+                is_contact = every_contact > 0 and (step % every_contact == 0 or last)
+                if is_contact:
+                    self._contact(step)
+                if len(self.pending_losses) >= LOSS_SYNC or is_ckpt or is_contact:
+                    self._flush_losses()
+                    _postfix(bar, f"loss {self.loss_values[-1][1]:.5f}")
+                if is_ckpt or len(self.pending_contacts) >= MAX_PENDING_CONTACTS:
+                    self.commit(step, checkpoint=is_ckpt, final=last)
+                bar.update(1)
+        finally:
+            bar.close()
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def _check_dataset(pkg: Package, ds_record: dict, mode: str) -> list[dict]:
+    rights = _rights(pkg, ds_record)
+    refused = [r["element"] for r in rights if r["training_use"] == "not-authorised"]
+    if refused:
+        raise InputError("TRAIN-RIGHTS", f"element(s) {', '.join(refused)} are recorded as not authorised for "
+                         "training; nothing was trained",
+                         hint="record the authorisation on the element if it has been given")
+    median = (ds_record.get("preprocessing") or {}).get("median_size") or 0
+    if mode == "spatial" and median > 1:
+        raise InputError("TRAIN-DATASET-MODE", f"dataset {ds_record.get('id')!r} median-filters its references "
+                         f"(size {median}), which removes the very detail spatial training learns",
+                         hint="build a dataset for spatial recovery with the median filter off")
+    return rights
+
+
+def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, progress=None) -> dict:
+    """Train a new run; returns its final record."""
+    settings.check()
+    device = devices.resolve(settings.device)
+    threads = settings.threads or devices.default_threads()
+    if pkg.interrupted():
+        raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+                           hint=f"run 'archivist recover {pkg.root}' first")
+    ds = _dataset_api()
+    ds_record, ds_sha = ds.load(pkg, settings.dataset)
+    rights = _check_dataset(pkg, ds_record, settings.mode)
+    run_id = run_id or _next_run_id(pkg, settings.mode)
+    rel = Layout.record("training", run_id)
+    if (pkg.root / rel).exists():
+        raise InputError("TRAIN-EXISTS", f"training run {run_id!r} already exists",
+                         hint=f"use --resume {run_id} to continue it, or choose another --run")
+    flags = devices.make_deterministic(threads, device)
+    data = load_data(pkg, ds_record, settings.mode, settings.tone, device, settings.channels_last)
+    patch = min([settings.patch] + [min(hw) for hw in data.sizes])
+    if patch < MIN_PATCH:
+        raise InputError("TRAIN-PATCH", f"the dataset's crop ({data.sizes[0][1]}x{data.sizes[0][0]}) is too small "
+                         f"for training patches of at least {MIN_PATCH} px")
+    arch = models.architecture(settings.mode, settings.size, settings.tone)
+    model = build_model(arch, settings.seed, device, settings.channels_last)
+    sigma = None
+    if settings.mode == "spatial":
+        sigma = targets.SPATIAL_SIGMA
+    elif settings.tone:
+        sigma = targets.TONE_SIGMA
+    target = {"kind": "tone" if settings.tone else settings.mode}
+    if sigma is not None:
+        target["sigma"] = sigma
+    now = utcnow()
+    rec = {
+        "schema": LABEL, "id": run_id, "status": "running", "mode": settings.mode, "tone": settings.tone,
+        "architecture": {"name": arch["name"], "size": settings.size, "config": arch,
+                         "parameters": models.parameter_count(model),
+                         "macs_per_pixel": models.complexity(settings.mode, settings.size, settings.tone)["macs_per_pixel"]},
+        "dataset": {"id": ds_record["id"], "sha256": ds_sha,
+                    "record": {"path": Layout.record("datasets", ds_record["id"]), "sha256": ds_sha},
+                    "pairs": len(ds_record["pairs"]), "holdout": len(ds_record.get("holdout") or []),
+                    "colour": dict(ds_record["colour"])},
+        "rights": rights,
+        "settings": {
+            "steps": settings.steps, "batch": settings.batch, "patch": settings.patch, "patch_effective": patch,
+            "lr": settings.lr, "optimizer": optimizer_settings(settings.lr, device), "loss": LOSS,
+            "lr_schedule": "constant", "target": target, "checkpoint_every": settings.checkpoint_every,
+            "contact_every": settings.contact_every, "seed": settings.seed, "threads": threads, "device": device,
+            "channels_last": settings.channels_last,
+        },
+        "determinism": flags,
+        "preview": data.preview,
+        "environment": devices.environment(device),
+        "checkpoints": [], "contact_sheets": [], "step": 0,
+        "loss_summary": {"steps": 0},
+        "started": now, "updated": now, "wall_seconds": 0.0,
+        "sessions": [{"started": now, "from_step": 0, "to_step": 0, "resumed": False, "wall_seconds": 0.0,
+                      "steps_per_second": 0.0, "device": device, "threads": threads,
+                      "environment": devices.environment(device)}],
+    }
+    rec["settings_digest"] = checkpoints.settings_digest(_weight_settings(rec))
+    optimizer = build_optimizer(model, rec["settings"]["optimizer"])
+    sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch)
+    run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[], holdout=[])
+    run.commit(0, checkpoint=False, final=False, first=True)
+    run.loop(0, settings.steps, progress)
+    return rec
+
+
+def _differences(rec: dict, given: dict) -> list[str]:
+    s = rec["settings"]
+    recorded = {"mode": rec["mode"], "tone": rec["tone"], "size": rec["architecture"]["size"],
+                "batch": s["batch"], "patch": s["patch"], "lr": s["lr"], "checkpoint_every": s["checkpoint_every"],
+                "contact_every": s["contact_every"], "seed": s["seed"], "threads": s["threads"],
+                "device": s["device"], "channels_last": s["channels_last"], "dataset": rec["dataset"]["id"]}
+    out = []
+    for key, value in given.items():
+        if key in RESUMABLE_CHANGES or value is None:
+            continue
+        if key == "device":
+            value = devices.resolve(value)
+        if key not in recorded:
+            raise ValueError(f"unknown setting {key!r}")
+        if recorded[key] != value:
+            out.append(f"{key} {value!r} (recorded {recorded[key]!r})")
+    return out
+
+
+def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict | None = None, progress=None) -> dict:
+    """Continue ``run_id`` from its last checkpoint, to ``steps`` (default: the recorded total)."""
+    rec = read_run(pkg, run_id)
+    diffs = _differences(rec, given or {})
+    if diffs:
+        raise InputError("TRAIN-RESUME-SETTINGS", f"run {run_id} cannot be resumed with different settings: "
+                         + "; ".join(diffs),
+                         hint="only --steps may change on resume; start a new run for other settings")
+    s = rec["settings"]
+    target_steps = steps if steps is not None else s["steps"]
+    last = rec["checkpoints"][-1] if rec["checkpoints"] else None
+    done = last["step"] if last else 0
+    if target_steps <= done:
+        raise InputError("TRAIN-RESUME-DONE", f"run {run_id} already has a checkpoint at step {done}; "
+                         f"nothing to do for {target_steps} steps", hint="give a larger --steps to train further")
+    if pkg.interrupted():
+        raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+                           hint=f"run 'archivist recover {pkg.root}' first")
+    device = devices.resolve(s["device"])
+    ds = _dataset_api()
+    ds_record, ds_sha = ds.load(pkg, rec["dataset"]["id"])
+    if ds_sha != rec["dataset"]["sha256"]:
+        raise InputError("TRAIN-RESUME-DATASET", f"dataset {rec['dataset']['id']} has changed since run {run_id} "
+                         f"started (SHA-256 {ds_sha}, recorded {rec['dataset']['sha256']})")
+    _check_dataset(pkg, ds_record, rec["mode"])
+    ckpt = None
+    if last:
+        ckpt = verified_bytes(pkg, last, "TRAIN-CHECKPOINT-ALTERED", "checkpoint")
+        meta = checkpoints.header_metadata(ckpt)
+        if meta.get("settings_digest") != rec["settings_digest"] or int(meta["step"]) != done:
+            raise InputError("TRAIN-CHECKPOINT-ALTERED", f"checkpoint {last['path']} does not belong to run {run_id}")
+    loss_bytes = b""
+    if rec.get("loss_log"):
+        loss_bytes = verified_bytes(pkg, rec["loss_log"], "TRAIN-LOSS-ALTERED", "loss log")
+    flags = devices.make_deterministic(s["threads"], device)
+    data = load_data(pkg, ds_record, rec["mode"], rec["tone"], device, s["channels_last"])
+    model = build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
+    optimizer = build_optimizer(model, s["optimizer"])
+    sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
+    if ckpt is not None:
+        meta, tensors = checkpoints.unpack(ckpt)
+        checkpoints.restore(model, optimizer, sampler.generator, meta, {k: v.to(device) if k.startswith("model/")
+                                                                         else v for k, v in tensors.items()})
+    # Keep the log up to the checkpoint; the steps after it are trained again.
+    lines, values, holdout = [], [], []
+    for raw in loss_bytes.splitlines(keepends=True):
+        entry = json.loads(raw)
+        if entry["step"] > done:
+            break
+        lines.append(raw)
+        values.append((entry["step"], entry["loss"]))
+        if "holdout_l1" in entry:
+            holdout.append((entry["step"], entry["holdout_l1"]))
+    now = utcnow()
+    rec["status"] = "running"
+    rec.pop("finished", None)
+    rec["settings"]["steps"] = target_steps
+    rec["determinism"] = flags
+    rec["sessions"].append({"started": now, "from_step": done, "to_step": done, "resumed": True, "wall_seconds": 0.0,
+                            "steps_per_second": 0.0, "device": device, "threads": s["threads"],
+                            "environment": devices.environment(device)})
+    run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=lines, loss_values=values, holdout=holdout)
+    run.commit(done, checkpoint=False, final=False, first=True)
+    run.loop(done, target_steps, progress)
+    return rec
+
+
+def settings_from_record(rec: dict) -> dict:
+    """The settings of a recorded run as ``TrainSettings`` fields (for display and comparisons)."""
+    s = rec["settings"]
+    return asdict(TrainSettings(mode=rec["mode"], tone=rec["tone"], size=rec["architecture"]["size"],
+                                steps=s["steps"], batch=s["batch"], patch=s["patch"], lr=s["lr"],
+                                checkpoint_every=s["checkpoint_every"], contact_every=s["contact_every"],
+                                seed=s["seed"], threads=s["threads"], device=s["device"],
+                                channels_last=s["channels_last"], dataset=rec["dataset"]["id"]))
