@@ -101,3 +101,46 @@ def ycc_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     img = photo("astronaut")[100:100 + h, 150:150 + w]
     assert img.shape[:2] == (h, w)
     return np.ascontiguousarray(colour.rgb_to_ycbcr(img).astype(np.float32).transpose(2, 0, 1))
+
+
+# -- a package with a real model, made by the real pipeline ------------------------------------------------
+def build_model_package(root, *, frames: int = 4, size=(64, 96), steps: int = 6):
+    """A package with a faded 16mm scan, a DVD reference, a dataset, a short training run and its ONNX export.
+
+    Everything goes through archivist's own library calls (``dataset.build``, ``training.train``,
+    ``export.export``), so the model the tests run is exactly what a user's package holds.
+    """
+    from archivist import dataset, export, training
+    from archivist.package import Package
+    from helpers_dataset import add_pair_elements, write_pair_elements
+
+    src, ref = write_pair_elements(root.parent / f"{root.name}-frames", n=frames, size=size,
+                                   reference_size=(size[0] // 2, size[1] // 2))
+    pkg = Package.create(root, title="Test film", organization="Test Archive", recovery="chroma")
+    add_pair_elements(pkg, src, ref)
+    dataset.build(pkg, source="print16", reference="dvd", frames=[1001, 1001 + frames - 1])
+    training.train(pkg, training.TrainSettings(mode="chroma", size="small", steps=steps, patch=32, batch=2,
+                                               checkpoint_every=steps, contact_every=0, threads=1, device="cpu"))
+    export.export(pkg)
+    return pkg
+
+
+def package_files(root) -> dict[str, bytes]:
+    """Every file of a package (hidden working files included), by relative path."""
+    from pathlib import Path
+
+    root = Path(root)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+_BUILT: dict = {}
+
+
+def model_package_copy(tmp_path_factory, dest):
+    """A fresh copy of one model package built once per test session (the real pipeline takes a while)."""
+    import shutil
+
+    if "root" not in _BUILT:
+        _BUILT["root"] = build_model_package(tmp_path_factory.mktemp("model-package") / "pkg").root
+    shutil.copytree(_BUILT["root"], dest, symlinks=True)
+    return dest

@@ -11,7 +11,7 @@ from archivist.cli.output import emit, json_option, progress_for
 from archivist.credentials import keys as keymod
 from archivist.credentials.signer import ENV_ALG, ENV_CERT, ENV_KEY, ENV_TSA
 from archivist.errors import EXIT_CHECK_FAILED
-from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY, DEFAULT_OVERLAP, backends
+from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY, backends
 
 pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, exists=True, file_okay=False))
 backend_option = click.option("--backend", type=click.Choice(backends.BACKENDS), default="auto", show_default=True,
@@ -49,8 +49,8 @@ def _print_infer(d: dict) -> None:
 @backend_option
 @click.option("--tile", type=int, help="Tile size in pixels; 0 for whole frames (default: whole frames up to "
               "2048x2048, 1024 px tiles above).")
-@click.option("--overlap", type=int, default=DEFAULT_OVERLAP, show_default=True,
-              help="Overlap of neighbouring tiles in pixels.")
+@click.option("--overlap", type=int, help="Overlap of neighbouring tiles in pixels (default: twice the model's "
+              "receptive radius plus 32, which makes tiled output equal to untiled).")
 @click.option("--compression", type=click.Choice(COMPRESSIONS), default="piz", show_default=True,
               help="piz is lossless (archival masters); dwaa is lossy (deliveries).")
 @click.option("--source-type", type=click.Choice(iptc.ACTIVE + iptc.RETIRED),

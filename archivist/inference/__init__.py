@@ -16,5 +16,4 @@ Nothing heavy is imported here, so ``archivist --help`` stays fast.
 """
 
 COMPRESSIONS = ("piz", "dwaa")
-DEFAULT_OVERLAP = 128
 DEFAULT_COMMIT_EVERY = 8

@@ -1,11 +1,13 @@
 """The model a run uses: the archived ONNX file, checked before anything runs.
 
-``load`` finds the model card (``data/records/models/<id>.json``), reads the
-ONNX file it names and refuses it unless its SHA-256 matches both the card
-and the package manifest and ``onnx.checker`` (full check) passes. What the
-model needs to be run correctly (mode, luma coefficients, the dataset it
-was trained on and the colour space of its source frames) is read from the
-card and the records it points to, never guessed.
+``load`` finds the model card (``data/records/models/<id>.json``, written by
+``archivist export``), reads the ONNX file it names and refuses it unless
+its SHA-256 matches both the card and the package manifest and
+``onnx.checker`` (full check) passes. What the model needs to be run
+correctly (mode, luma coefficients, alignment and receptive radius, the
+dataset it was trained on and so the source element and its colour space)
+is read from the card and the records it points to, each hash-checked,
+never guessed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 import onnx
 
+from archivist import records
 from archivist.errors import InputError
 from archivist.hashing import hash_bytes
 from archivist.layout import Layout
@@ -42,6 +45,8 @@ class ArchivedModel:
     kb: float
     coefficients: str
     align: int  # the model's total downsampling factor
+    receptive_radius: int  # pixels an output depends on in each direction
+    min_size: int  # smallest height and width the model takes
 
     @property
     def sha256(self) -> str:
@@ -54,6 +59,7 @@ class ArchivedModel:
     def as_record(self) -> dict:
         out = {"id": self.id, "card": self.card, "onnx": self.onnx, "architecture": self.architecture,
                "mode": self.mode, "tone": self.tone, "checkpoint": self.checkpoint, "align": self.align,
+               "receptive_radius": self.receptive_radius,
                "luma_coefficients": {"name": self.coefficients, "kr": self.kr, "kb": self.kb}}
         if self.training:
             out["training"] = self.training
@@ -116,23 +122,6 @@ def downsampling(model: onnx.ModelProto) -> int:
     return max(1, min(factor, 1 << 12))
 
 
-def _read(pkg: Package, ref: dict | None, label: str) -> dict | None:
-    if not ref:
-        return None
-    verified_bytes(pkg, ref, "INFER-RECORD-ALTERED", "record")
-    return pkg.read_record(ref["path"], label)
-
-
-def _first(d: dict, *paths, default=None):
-    for path in paths:
-        v = d
-        for key in path.split("."):
-            v = v.get(key) if isinstance(v, dict) else None
-        if v is not None:
-            return v
-    return default
-
-
 def load(pkg: Package, model_id: str | None = None) -> ArchivedModel:
     """The verified archived model named ``model_id`` (or the only one in the package)."""
     ids = model_ids(pkg)
@@ -147,43 +136,33 @@ def load(pkg: Package, model_id: str | None = None) -> ArchivedModel:
     if model_id not in ids:
         raise InputError("INFER-NO-MODEL", f"no model {model_id!r} in the package (models: {', '.join(ids) or 'none'})")
     card_rel = Layout.record("models", model_id)
-    card_bytes = pkg.layout.path(card_rel).read_bytes()
-    card = pkg.read_record(card_rel, CARD_LABEL)
-    card_ref = {"path": card_rel, "sha256": hash_bytes(card_bytes, algorithms=("sha256",)).sha256}
-    onnx_ref = _first(card, "onnx", "model", "file")
-    if not isinstance(onnx_ref, dict) or "path" not in onnx_ref:
-        raise InputError("INFER-MODEL-CARD", f"model card {card_rel} names no ONNX file")
-    onnx_ref = {"path": onnx_ref["path"], "sha256": onnx_ref["sha256"], "size": onnx_ref.get("size")}
+    card_ref = {"path": card_rel, "sha256": pkg.manifest("sha256").get(card_rel, "")}
+    card_bytes = verified_bytes(pkg, card_ref, "INFER-RECORD-ALTERED", "model card")
+    card = records.loads(card_bytes, CARD_LABEL, where=card_rel)
+
+    onnx_ref = {"path": card["model"]["path"], "sha256": card["model"]["sha256"]}
     data = verified_bytes(pkg, onnx_ref, "INFER-MODEL-ALTERED", "model")
     onnx_ref["size"] = len(data)
     proto = check_onnx(data, onnx_ref["path"])
+    iface = card["interface"]
+    graph_inputs = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
+    if graph_inputs != [t["name"] for t in iface["inputs"]]:
+        raise InputError("INFER-MODEL-CARD", f"{onnx_ref['path']} takes {graph_inputs}, its card says "
+                         f"{[t['name'] for t in iface['inputs']]}")
 
-    training_ref = _first(card, "training.record", "training_run.record", "training")
-    training_ref = training_ref if isinstance(training_ref, dict) and "sha256" in training_ref else None
-    training = _read(pkg, training_ref, TRAINING_LABEL)
-    dataset_ref = _first(card, "dataset.record", "dataset") or (training or {}).get("dataset", {}).get("record")
-    dataset_ref = dataset_ref if isinstance(dataset_ref, dict) and "sha256" in dataset_ref else None
-    dataset = _read(pkg, dataset_ref, DATASET_LABEL)
-
-    arch = _first(card, "architecture.config", "architecture") or _first(training or {}, "architecture.config") or {}
-    mode = _first(card, "mode") or arch.get("mode") or (training or {}).get("mode")
-    tone = bool(_first(card, "tone", default=arch.get("tone", (training or {}).get("tone", False))))
-    if mode not in ("chroma", "spatial"):
-        raise InputError("INFER-MODEL-CARD", f"model card {card_rel} does not say whether the model is chroma or spatial")
-    colour_rec = _first(card, "colour") or (dataset or {}).get("colour") or (training or {}).get("dataset", {}).get("colour")
-    if not isinstance(colour_rec, dict) or "kr" not in colour_rec:
-        raise InputError("INFER-MODEL-CARD", f"model card {card_rel} gives no luma coefficients (kr, kb)")
-    kr, kb = float(colour_rec["kr"]), float(colour_rec["kb"])
+    training_ref = {"path": card["run"]["record"]["path"], "sha256": card["run"]["record"]["sha256"]}
+    dataset_ref = {"path": Layout.record("datasets", card["dataset"]["id"]), "sha256": card["dataset"]["sha256"]}
+    dataset = records.loads(verified_bytes(pkg, dataset_ref, "INFER-RECORD-ALTERED", "dataset record"),
+                            DATASET_LABEL, where=dataset_ref["path"])
+    cp = card["colour_pipeline"]
+    kr, kb = float(cp["kr"]), float(cp["kb"])
     if not (0 < kr < 1 and 0 < kb < 1 and kr + kb < 1) or any(math.isnan(v) for v in (kr, kb)):
         raise InputError("INFER-MODEL-CARD", f"luma coefficients kr={kr}, kb={kb} are not valid")
-    run_id = (training or {}).get("id") or _first(card, "training.id", "training_run.id")
-    step = _first(card, "training.step", "checkpoint.step", "step")
-    checkpoint = _first(card, "checkpoint_name")
-    if not checkpoint:
-        checkpoint = f"{run_id} step {step}" if run_id and step is not None else model_id
     return ArchivedModel(
-        id=model_id, card=card_ref, onnx=onnx_ref, data=data, mode=mode, tone=tone,
-        architecture=str(arch.get("name") or _first(card, "architecture.name", default="unknown")),
-        checkpoint=str(checkpoint), training=training_ref, dataset=dataset_ref, dataset_record=dataset,
-        kr=kr, kb=kb, coefficients=str(colour_rec.get("coefficients") or colour_rec.get("name") or "custom"),
-        align=downsampling(proto))
+        id=model_id, card=card_ref, onnx=onnx_ref, data=data, mode=card["mode"], tone=bool(card["tone"]),
+        architecture=str(card["architecture"].get("name", "unknown")),
+        checkpoint=f"{card['run']['id']} step {card['checkpoint']['step']}",
+        training=training_ref, dataset=dataset_ref, dataset_record=dataset, kr=kr, kb=kb,
+        coefficients=str(dataset.get("colour", {}).get("coefficients") or cp.get("coefficients") or "custom"),
+        align=max(int(iface["alignment"]), downsampling(proto)),
+        receptive_radius=int(iface["receptive_radius"]), min_size=int(iface["min_size"]))

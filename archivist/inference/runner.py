@@ -35,7 +35,7 @@ from pathlib import Path
 from archivist import __version__, events, records
 from archivist.errors import ArchivistError, InputError, InterruptedTransactionError, PackageError
 from archivist.hashing import hash_file, map_files
-from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY, DEFAULT_OVERLAP
+from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY
 from archivist.inference import aces, archived, backends, pipeline, policy, provenance, task
 from archivist.inference import frames as framesel
 from archivist.layout import WORK_DIR, Layout
@@ -60,7 +60,7 @@ class InferOptions:
     device: str = "auto"
     backend: str = "auto"
     tile: int | None = None  # None: automatic; 0: whole frames
-    overlap: int = DEFAULT_OVERLAP
+    overlap: int | None = None  # None: twice the model's receptive radius and a blend band
     tile_batch: int = 1
     compression: str = "piz"
     source_type: str | None = None
@@ -167,13 +167,33 @@ def _colour_space(options: InferOptions, source: dict, model: archived.ArchivedM
     return given, aces.resolve(given)
 
 
-def _tile(options: InferOptions, source: dict) -> int:
-    if options.tile is not None:
-        if options.tile < 0:
-            raise InputError("INFER-TILE", "--tile must be 0 (whole frames) or a tile size in pixels")
-        return options.tile
+def _round_up(value: int, align: int) -> int:
+    return -(-value // align) * align
+
+
+def _tile(options: InferOptions, source: dict, model: archived.ArchivedModel) -> tuple[int, int]:
+    """Tile size (0: whole frames) and overlap. The default overlap holds the receptive radius twice
+    (both tiles of an overlap exact) plus a 32-pixel blend band."""
     w, h = source["scan"]["width"], source["scan"]["height"]
-    return AUTO_TILE if w * h > AUTO_TILE_PIXELS else 0
+    if min(w, h) < model.min_size:
+        raise InputError("INFER-FRAME-SIZE", f"frames of {source['id']} are {w}x{h}; model {model.id} needs at "
+                         f"least {model.min_size} pixels each way")
+    tile = options.tile
+    if tile is None:
+        tile = AUTO_TILE if w * h > AUTO_TILE_PIXELS else 0
+    if tile < 0:
+        raise InputError("INFER-TILE", "--tile must be 0 (whole frames) or a tile size in pixels")
+    if tile == 0 or tile >= max(w, h):
+        return 0, 0
+    overlap = options.overlap
+    if overlap is None:
+        overlap = _round_up(2 * model.receptive_radius + 32, model.align)
+    if tile < max(model.min_size, model.align) or overlap >= tile:
+        raise InputError("INFER-TILE", f"--tile {tile} must be larger than the overlap ({overlap} px) and at least "
+                         f"{max(model.min_size, model.align)} px for model {model.id}",
+                         hint=f"the model's receptive radius is {model.receptive_radius} px; give a larger --tile "
+                              "or a smaller --overlap")
+    return tile, overlap
 
 
 def _check_sources(pkg: Package, jobs: list[task.FrameJob], progress=None) -> None:
@@ -269,7 +289,7 @@ def spec_from_record(root: Path, rec: dict, scratch: Path, *, sign: bool | None 
         root=str(root), scratch=str(scratch), run=rec["id"], prefix=s["output_prefix"],
         kr=model["luma_coefficients"]["kr"], kb=model["luma_coefficients"]["kb"],
         colour_source=s["colour"]["conversion"]["source"], tile=s["tiling"]["tile"], overlap=s["tiling"]["overlap"],
-        align=s["tiling"]["align"], tile_batch=s["tiling"]["batch"], compression=s["compression"],
+        align=s["tiling"]["align"], margin=s["tiling"]["margin"] if s["tiling"]["tile"] else None, tile_batch=s["tiling"]["batch"], compression=s["compression"],
         provenance=provenance_from_record(rec), sign=sign, ingredients=tuple(ingredients), c2pa_parameters=params)
 
 
@@ -392,7 +412,7 @@ def infer(root: Path | str, options: InferOptions | None = None, *, progress=Non
         raise InputError("INFER-COMMIT", "--commit-every must be at least 1")
     if options.queue_depth < 1:
         raise InputError("INFER-QUEUE", "--queue-depth must be at least 1")
-    if options.overlap < 0 or options.tile_batch < 1:
+    if (options.overlap is not None and options.overlap < 0) or options.tile_batch < 1:
         raise InputError("INFER-TILE", "--overlap must be 0 or more and the tile batch at least 1")
 
     t_start = time.perf_counter()
@@ -401,9 +421,7 @@ def infer(root: Path | str, options: InferOptions | None = None, *, progress=Non
     numbers = framesel.select([f["number"] for f in source["frames"]], options.frames)
     given_space, ocio_space = _colour_space(options, source, model)
     decision = policy.decide(model.mode, model.luma_preserved, options.source_type)
-    tile = _tile(options, source)
-    if tile and options.overlap >= tile:
-        raise InputError("INFER-TILE", f"--overlap {options.overlap} must be smaller than --tile {tile}")
+    tile, overlap = _tile(options, source, model)
     backend_name = backends.choose(options.backend, options.device)
 
     signer, own_signer = None, False
@@ -417,13 +435,13 @@ def infer(root: Path | str, options: InferOptions | None = None, *, progress=Non
         credentials.preflight(signer)
     try:
         return _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision, tile,
-                      backend_name, signer, t_start, progress)
+                      overlap, backend_name, signer, t_start, progress)
     finally:
         if own_signer:
             signer.close()
 
 
-def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision, tile,
+def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision, tile, overlap,
            backend_name, signer, t_start, progress) -> dict:
     root = pkg.root
     engine = backends.create(backend_name, model.data, threads=options.threads)
@@ -432,7 +450,9 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         "output_prefix": _output_prefix(source["id"]),
         "compression": options.compression,
         "pixel_type": "half",
-        "tiling": {"tile": tile, "overlap": options.overlap if tile else 0, "align": model.align,
+        "tiling": {"tile": tile, "overlap": overlap, "align": model.align,
+                   "margin": min(model.receptive_radius, overlap // 2) if tile else 0,
+                   "exact": (not tile) or overlap > 2 * model.receptive_radius,
                    "batch": options.tile_batch},
         "colour": {"recorded": given_space, "conversion": aces.AcesConversion(ocio_space).as_record(),
                    "chromaticities": list(aces.AP0_CHROMATICITIES)},
@@ -458,28 +478,29 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
     run_id = rec["id"] if rec else (options.run or _next_run_id(pkg, model.id))
     scratch = root / Layout.run_scratch(run_id)
 
+    done_numbers = {f["number"] for f in rec["frames"]} if rec else set()
+    if rec:
+        _verify_committed(pkg, rec, progress)
+    todo_jobs = [j for j in jobs_all if j.number not in done_numbers]
+    _check_sources(pkg, todo_jobs, progress)
+
+    parity = None
+    if backend_name != backends.REFERENCE and todo_jobs:
+        parity = _parity(model, engine, todo_jobs[0], root, options.threads)
+        if not parity["passed"]:
+            raise InputError("INFER-PARITY", f"backend {backend_name} disagrees with onnxruntime CPU on a "
+                             f"{parity['shape'][3]}x{parity['shape'][2]} tile of frame {todo_jobs[0].number}: "
+                             f"{parity['mismatched']} of {parity['elements']} values outside the tolerance "
+                             f"(largest difference {parity['max_abs_diff']:.3g}); nothing was written",
+                             hint="use --backend ort-cpu")
+
+    # Every check has passed: from here on the run writes.
     with ScratchLock(scratch):
         if rec is None:
             # A scratch directory without a record is left from a run that never started.
             for p in scratch.iterdir():
                 if p.name != "lock":
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
-        done_numbers = {f["number"] for f in rec["frames"]} if rec else set()
-        if rec:
-            _verify_committed(pkg, rec, progress)
-        todo_jobs = [j for j in jobs_all if j.number not in done_numbers]
-        _check_sources(pkg, todo_jobs, progress)
-
-        parity = None
-        if backend_name != backends.REFERENCE and todo_jobs:
-            parity = _parity(model, engine, todo_jobs[0], root, options.threads)
-            if not parity["passed"]:
-                raise InputError("INFER-PARITY", f"backend {backend_name} disagrees with onnxruntime CPU on a "
-                                 f"{parity['shape'][3]}x{parity['shape'][2]} tile of frame {todo_jobs[0].number}: "
-                                 f"{parity['mismatched']} of {parity['elements']} values outside the tolerance "
-                                 f"(largest difference {parity['max_abs_diff']:.3g}); nothing was written",
-                                 hint="use --backend ort-cpu")
-
         now = utcnow()
         if rec is None:
             rec = _new_record(pkg, run_id, model, source, reference, numbers, decision, engine, parity, settings,
@@ -494,9 +515,14 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         verb = "resumed" if resumed else "started"
         sources = [{"path": model.onnx["path"], "role": "source", "sha256": model.sha256},
                    {"path": Layout.element_record(source["id"]), "role": "source"}]
-        committer.commit(force=True, objects=sources, detail=(
-            f"inference run {run_id} {verb}: {len(numbers)} frames of {source['id']} with model {model.id} "
-            f"({model.sha256[:12]}) on {engine.info['name']}, {decision.term}"))
+        try:
+            committer.commit(force=True, objects=sources, detail=(
+                f"inference run {run_id} {verb}: {len(numbers)} frames of {source['id']} with model {model.id} "
+                f"({model.sha256[:12]}) on {engine.info['name']}, {decision.term}"))
+        except BaseException:
+            if not resumed:
+                _remove_scratch(root, scratch)
+            raise
 
         reused, compute = [], []
         for job in todo_jobs:

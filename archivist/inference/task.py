@@ -55,6 +55,7 @@ class RunSpec:
     tile: int
     overlap: int
     align: int
+    margin: int | None
     tile_batch: int
     compression: str
     provenance: RunProvenance
@@ -145,7 +146,7 @@ def infer(spec: RunSpec, backend, loaded: Loaded) -> tuple[np.ndarray, dict[str,
     """The model over the frame (tiled when asked), then R'G'B' and ACES 2065-1: (H, W, 3) float32."""
     t0 = time.perf_counter()
     _, h, w = loaded.ycc.shape
-    plan = tiling.plan(h, w, spec.tile, spec.overlap, spec.align)
+    plan = tiling.plan(h, w, spec.tile, spec.overlap, spec.align, spec.margin)
     out = tiling.run_tiled(loaded.ycc, backend, plan, batch=spec.tile_batch)
     t1 = time.perf_counter()
     if out.shape != loaded.ycc.shape:
@@ -287,4 +288,4 @@ def _spec_for_doctest() -> RunSpec:
     prov = RunProvenance("urn:x", "r", "chroma", "t", "m", {"id": "e", "description": "d"}, None,
                          {"id": "m", "checkpoint": "c", "path": "p", "sha256": "0" * 64}, None, {}, "d", "v", {}, {},
                          "piz")
-    return RunSpec("/", "/", "r", "print16_ML", 0.2126, 0.0722, "ACES2065-1", 0, 0, 1, 1, "piz", prov, sign=True)
+    return RunSpec("/", "/", "r", "print16_ML", 0.2126, 0.0722, "ACES2065-1", 0, 0, 1, None, 1, "piz", prov, sign=True)

@@ -2,19 +2,19 @@
 through a model whose activations would not fit in memory at once.
 
 Along each axis the frame is cut into spans of about ``tile`` pixels that
-overlap their neighbours by ``overlap`` pixels. In every overlap the outer
-quarter next to each tile's edge gets weight 0 (a tile's edge pixels saw
-zero padding instead of picture, so they are the ones that differ from an
-untiled run); the middle half is a raised-cosine cross-fade. The two
-weights of an overlap always sum to exactly 1, and a 2-D tile's weight is
-the product of its row and column weights, so the weights of all tiles form
-a partition of unity: no normalisation, no seams, and every pixel covered
-by one tile alone is that tile's output bit for bit.
+overlap their neighbours by ``overlap`` pixels. In every overlap the
+``margin`` pixels next to each tile's inner edge get weight 0 (a tile's edge
+pixels saw zero padding instead of picture, so they are the ones that
+differ from an untiled run); the rest of the overlap is a raised-cosine
+cross-fade (sin^2 against cos^2). The weights of a pixel sum to exactly 1,
+and a 2-D tile's weight is the product of its row and column weights, so
+the weights of all tiles form a partition of unity: no seams, and every
+pixel covered by one tile alone is that tile's output bit for bit.
 
 Tile starts and sizes are multiples of ``align``, the model's total
 downsampling factor, so each tile sees the same sampling phase as the whole
-frame. When every overlap's discarded quarter is at least the model's
-receptive-field radius, tiled output equals untiled output to float
+frame. When the margin is at least the model's receptive radius (and the
+overlap more than twice that), tiled output equals untiled output to float
 rounding.
 """
 
@@ -94,22 +94,24 @@ def ramp(n: int, margin: int) -> np.ndarray:
     [0.0, 0.0, 0.038, 0.309, 0.691, 0.962, 1.0, 1.0]
     """
     t = np.arange(n, dtype=np.float64) + 0.5
+    margin = min(margin, n // 2)
     width = max(n - 2 * margin, 1)
     u = np.clip((t - margin) / width, 0.0, 1.0)
     return np.sin(0.5 * math.pi * u) ** 2
 
 
-def taper(span: Span) -> np.ndarray:
-    """A span's raw window: 0 at the outer quarter of each overlap, sin^2 across its middle half."""
+def taper(span: Span, margin: int | None = None) -> np.ndarray:
+    """A span's raw window: 0 for ``margin`` pixels at each inner edge (default a quarter of the
+    overlap), then sin^2 up to 1 across the rest of the overlap."""
     w = np.ones(span.size, dtype=np.float64)
     if span.lead:
-        w[:span.lead] *= ramp(span.lead, span.lead // 4)
+        w[:span.lead] *= ramp(span.lead, span.lead // 4 if margin is None else margin)
     if span.trail:
-        w[span.size - span.trail:] *= ramp(span.trail, span.trail // 4)[::-1]
+        w[span.size - span.trail:] *= ramp(span.trail, span.trail // 4 if margin is None else margin)[::-1]
     return w
 
 
-def axis_weights(axis: list[Span] | tuple[Span, ...]) -> list[np.ndarray]:
+def axis_weights(axis: list[Span] | tuple[Span, ...], margin: int | None = None) -> list[np.ndarray]:
     """Blending weights of every span of an axis (float64), summing to 1 at every pixel.
 
     Each span's taper is divided by the sum of the tapers covering a pixel;
@@ -131,7 +133,7 @@ def axis_weights(axis: list[Span] | tuple[Span, ...]) -> list[np.ndarray]:
     True
     """
     length = axis[-1].end
-    raw = [taper(x) for x in axis]
+    raw = [taper(x, margin) for x in axis]
     total = np.zeros(length, dtype=np.float64)
     for x, w in zip(axis, raw):
         total[x.start:x.end] += w
@@ -149,17 +151,18 @@ class TilePlan:
     align: int
     rows: tuple[Span, ...]
     cols: tuple[Span, ...]
+    margin: int | None = None  # discarded pixels at an inner tile edge (None: a quarter of the overlap)
 
     @property
     def count(self) -> int:
         return len(self.rows) * len(self.cols)
 
     def as_record(self) -> dict:
-        return {"tile": self.tile, "overlap": self.overlap, "align": self.align,
+        return {"tile": self.tile, "overlap": self.overlap, "align": self.align, "margin": self.margin,
                 "grid": [len(self.rows), len(self.cols)]}
 
 
-def plan(height: int, width: int, tile: int, overlap: int, align: int = 1) -> TilePlan:
+def plan(height: int, width: int, tile: int, overlap: int, align: int = 1, margin: int | None = None) -> TilePlan:
     """The tile grid for a frame.
 
     >>> p = plan(48, 64, 32, 8)
@@ -167,7 +170,7 @@ def plan(height: int, width: int, tile: int, overlap: int, align: int = 1) -> Ti
     (6, [(0, 32), (16, 48)], [(0, 32), (24, 56), (32, 64)])
     """
     return TilePlan(height, width, tile, overlap, align,
-                    tuple(spans(height, tile, overlap, align)), tuple(spans(width, tile, overlap, align)))
+                    tuple(spans(height, tile, overlap, align)), tuple(spans(width, tile, overlap, align)), margin)
 
 
 Model = Callable[[np.ndarray], np.ndarray]
@@ -194,8 +197,8 @@ def run_tiled(image: np.ndarray, model: Model, tile_plan: TilePlan, *, batch: in
     if tile_plan.count == 1:
         return np.asarray(model(image[None])[0], dtype=np.float32)
     out: np.ndarray | None = None
-    row_w = dict(zip(tile_plan.rows, axis_weights(tile_plan.rows)))
-    col_w = dict(zip(tile_plan.cols, axis_weights(tile_plan.cols)))
+    row_w = dict(zip(tile_plan.rows, axis_weights(tile_plan.rows, tile_plan.margin)))
+    col_w = dict(zip(tile_plan.cols, axis_weights(tile_plan.cols, tile_plan.margin)))
     groups: dict[tuple[int, int], list[tuple[Span, Span]]] = {}
     for r in tile_plan.rows:
         for q in tile_plan.cols:

@@ -1,0 +1,299 @@
+"""archivist infer end to end on a package built by the real pipeline: EXR provenance, sidecars, ACES,
+determinism, C2PA, and a clear refusal (with the package untouched) for every bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import bagit
+import numpy as np
+import pytest
+
+from archivist import colour, imaging, records
+from archivist.errors import ArchivistError
+from archivist.inference import aces, provenance, runner, xmp
+from archivist.layout import Layout
+from archivist.package import Package
+from archivist.transaction import Transaction
+from archivist.verify import verify
+from conftest import run_cli
+from helpers_infer import model_package_copy, package_files
+
+AP0 = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.0770, 0.32168, 0.33767)
+COMPOSITE = "compositeWithTrainedAlgorithmicMedia"
+
+
+@pytest.fixture
+def pkg(tmp_path_factory, tmp_path) -> Package:
+    return Package.open(model_package_copy(tmp_path_factory, tmp_path / "pkg"))
+
+
+@pytest.fixture(scope="module")
+def inferred(tmp_path_factory):
+    """One package after a complete run (shared by the read-only checks below)."""
+    root = model_package_copy(tmp_path_factory, tmp_path_factory.mktemp("inferred") / "pkg")
+    result = runner.infer(root, runner.InferOptions(commit_every=3))
+    return Package.open(root), result
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_infer_writes_every_frame_and_the_package_verifies(inferred):
+    pkg, result = inferred
+    assert result["status"] == "complete" and result["frames"] == {"planned": 4, "computed": 4, "reused": 0, "skipped": 0}
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    assert [f["number"] for f in rec["frames"]] == rec["planned_frames"] == [1001, 1002, 1003, 1004]
+    manifest = pkg.manifest("sha256")
+    for f in rec["frames"]:
+        for ref in [f["output"], *f["sidecars"].values()]:
+            assert manifest[ref["path"]] == ref["sha256"] == sha256(pkg.root / ref["path"])
+    assert rec["backend"]["name"] == "ort-cpu" and rec["parity"] is None
+    assert rec["versions"]["onnxruntime"] and rec["settings"]["compression"] == "piz"
+    tol = rec["reproducibility_tolerance"]
+    assert set(tol) == {"absolute_tolerance", "relative_tolerance", "mismatched_elements_per_million"}
+    assert not (pkg.root / ".archivist").exists()
+    bagit.Bag(str(pkg.root)).validate()
+    report = verify(pkg.root)
+    assert report.ok, report.to_dict()
+    events = [e for e in pkg.events() if e["command"] == "infer"]
+    assert "started" in events[0]["detail"] and events[-1]["detail"].endswith("run complete")
+
+
+def test_exr_headers_carry_the_provenance_keys(inferred):
+    pkg, result = inferred
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    card = pkg.read_record(Layout.record("models", rec["model"]["id"]))
+    source = {f["number"]: f for f in pkg.element("print16")["frames"]}
+    for f in rec["frames"]:
+        path = pkg.root / f["output"]["path"]
+        header = imaging.header(path)
+        expected = {
+            "MLProcessing": "archivist chroma recovery (chroma-affine-field-unet)",
+            "RecoveryType": "Reference-Based Color", "SourceElement": "16mm positive print",
+            "ReferenceSource": "PAL DVD 2003", "ModelCheckpoint": f"{card['run']['id']} step {card['checkpoint']['step']}",
+            "IPTCDigitalSourceType": COMPOSITE, "ArchivistPackage": pkg.record()["identifier"],
+            "InferenceRun": result["run"], "ModelSHA256": card["model"]["sha256"],
+            "SourceFrame": source[f["number"]]["path"], "SourceFrameSHA256": source[f["number"]]["sha256"],
+            "FrameNumber": str(f["number"]), "ProcessingDate": rec["provenance"]["processing_date"],
+            "ArchivistVersion": rec["versions"]["archivist"],
+        }
+        assert {k: header.get(k) for k in expected} == expected
+        assert np.allclose(header["chromaticities"], AP0, atol=1e-6)
+        assert header["compression"] == "piz" and "capDate" not in header
+        info = imaging.probe(path)
+        assert info.pixel_type == "half" and info.channel_names == ("R", "G", "B")
+
+
+def test_an_independent_reader_sees_the_same_header(inferred):
+    OpenEXR = pytest.importorskip("OpenEXR")
+    pkg, result = inferred
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    path = pkg.root / rec["frames"][0]["output"]["path"]
+    f = OpenEXR.File(str(path))
+    header = f.header()
+    ours = imaging.header(path)
+    for key in provenance.HEADER_KEYS:
+        assert header[key] == ours[key]
+    assert np.allclose(header["chromaticities"], AP0, atol=1e-6)
+    assert "PIZ" in str(header["compression"])
+    channels = f.channels()
+    rgb = channels["RGB"].pixels if "RGB" in channels else np.stack([channels[c].pixels for c in "RGB"], -1)
+    assert rgb.dtype == np.float16
+    assert np.array_equal(rgb.astype(np.float32), imaging.read(path))
+
+
+def test_sidecars_say_the_same_as_the_header(inferred):
+    pkg, result = inferred
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    for f in rec["frames"]:
+        exr = pkg.root / f["output"]["path"]
+        header = imaging.header(exr)
+        side = records.loads((pkg.root / f["sidecars"]["json"]["path"]).read_bytes(), provenance.SIDECAR_LABEL)
+        assert side["exr_header"] == {k: header[k] for k in provenance.HEADER_KEYS}
+        assert side["exr"]["sha256"] == sha256(exr) and side["exr"]["path"] == f["output"]["path"]
+        assert side["digital_source_type"]["uri"].endswith("/" + COMPOSITE)
+        assert side["model"]["sha256"] == rec["model"]["onnx"]["sha256"]
+        assert side["dataset"] == rec["dataset"] and side["credential"] is None
+        parsed = xmp.parse((pkg.root / f["sidecars"]["xmp"]["path"]).read_bytes())
+        assert parsed["DigitalSourceType"] == "http://cv.iptc.org/newscodes/digitalsourcetype/" + COMPOSITE
+        assert {k: parsed["keys"][k] for k in provenance.HEADER_KEYS} == side["exr_header"]
+        assert parsed["keys"]["OutputSHA256"] == side["exr"]["sha256"]
+        text = (pkg.root / f["sidecars"]["text"]["path"]).read_text("utf-8")
+        for value in (header["SourceFrameSHA256"], header["ModelSHA256"], side["exr"]["sha256"], COMPOSITE,
+                      "ACES2065-1", "lossless"):
+            assert value in text
+
+
+def test_xmp_namespace_is_iptcs(inferred):
+    from lxml import etree
+
+    pkg, result = inferred
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    root = etree.fromstring((pkg.root / rec["frames"][0]["sidecars"]["xmp"]["path"]).read_bytes())
+    found = root.findall(".//{http://iptc.org/std/Iptc4xmpExt/2008-02-29/}DigitalSourceType")
+    assert len(found) == 1 and found[0].text.endswith(COMPOSITE)
+
+
+def test_output_is_aces_and_keeps_the_scans_luma(inferred):
+    """Back from ACES 2065-1 to the source's colour space, the output has the source's luma (a chroma model)."""
+    import PyOpenColorIO as ocio
+
+    pkg, result = inferred
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    conv = rec["settings"]["colour"]["conversion"]
+    assert conv["source"] == "Linear Rec.709 (sRGB)" and conv["destination"] == "ACES2065-1"
+    back = aces.config().getProcessor("ACES2065-1", conv["source"]).getDefaultCPUProcessor()
+    kr, kb = rec["model"]["luma_coefficients"]["kr"], rec["model"]["luma_coefficients"]["kb"]
+    for f in rec["frames"]:
+        out = imaging.read(pkg.root / f["output"]["path"]).copy()
+        back.applyRGB(out)
+        src = imaging.read(pkg.root / f["source"]["path"], channels=3)
+        ys, yo = colour.luma(src, kr, kb), colour.luma(out, kr, kb)
+        assert np.abs(yo - ys).max() < 2e-3 * max(1.0, float(np.abs(ys).max()))
+        assert np.abs(out - src).max() > 0  # the chroma did change
+    assert isinstance(ocio.__version__, str)
+
+
+def test_a_known_colour_reaches_aces_2065_1():
+    red = aces.to_aces("scene-linear Rec.709").apply(np.array([[[1.0, 0.0, 0.0]]], np.float32))[0, 0]
+    assert np.allclose(red, [0.4397, 0.0898, 0.0175], atol=2e-4)  # the Rec.709 -> AP0 matrix's first column
+    grey = aces.to_aces("Rec.709").apply(np.full((1, 1, 3), 0.5, np.float32))[0, 0]
+    assert np.allclose(grey, 0.5 ** 2.4, atol=1e-4)  # BT.1886 decoding; neutral stays neutral
+    assert aces.resolve("ACES2065-1") == "ACES2065-1"
+    white = aces.to_aces("sRGB").apply(np.ones((1, 1, 3), np.float32))[0, 0]
+    assert np.allclose(white, 1.0, atol=1e-4)
+
+
+def test_same_inputs_give_byte_identical_outputs(tmp_path_factory, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    roots = [model_package_copy(tmp_path_factory, tmp_path / f"copy{i}") for i in range(2)]
+    for root in roots:
+        runner.infer(root, runner.InferOptions(frames="1001-1002", threads=1 + (root.name == "copy1")))
+    a, b = (package_files(r / "data" / "outputs") for r in roots)
+    assert a and a == b  # EXRs and every sidecar, across thread counts
+    rec = Package.open(roots[0]).read_record(Layout.record("inference", "infer-01"), runner.LABEL)
+    assert rec["provenance"]["processing_date"] == "2026-01-01T00:00:00Z"
+
+
+def test_source_type_override_and_retired_terms(pkg):
+    before = package_files(pkg.root)
+    with pytest.raises(ArchivistError) as exc:
+        runner.infer(pkg.root, runner.InferOptions(source_type="softwareImage"))
+    assert exc.value.code == "IPTC-RETIRED"
+    assert package_files(pkg.root) == before
+    result = runner.infer(pkg.root, runner.InferOptions(frames="1001", source_type="trainedAlgorithmicMedia"))
+    dst = result["digital_source_type"]
+    assert dst["term"] == "trainedAlgorithmicMedia" and dst["overridden"] and dst["policy_term"] == COMPOSITE
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    assert imaging.header(pkg.root / rec["frames"][0]["output"]["path"])["IPTCDigitalSourceType"] == "trainedAlgorithmicMedia"
+
+
+def _flip(path: Path, offset: int = -100) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _replace_model(pkg: Package, data: bytes) -> None:
+    """Swap the archived ONNX bytes and update the card and manifests, as a careless tool might."""
+    card_rel = Layout.record("models", "chroma-01-s6") if (pkg.root / Layout.record("models", "chroma-01-s6")).exists() \
+        else Layout.record("models", sorted(p.stem for p in (pkg.root / "data/records/models").glob("*.json"))[0])
+    card = pkg.read_record(card_rel)
+    with Transaction(pkg.root, "test") as txn:
+        fx = txn.write_bytes(card["model"]["path"], data, replace=True)
+        card["model"].update(sha256=fx.sha256, size=fx.size)
+        txn.write_bytes(card_rel, records.dumps(card), replace=True)
+        txn.commit()
+
+
+@pytest.mark.parametrize("case", ["flipped-model", "checker", "source", "colour", "frames", "backend", "tile"])
+def test_bad_input_is_refused_before_any_output(pkg, case):
+    card_rel = next((pkg.root / "data/records/models").glob("*.json"))
+    model_path = pkg.root / json.loads(card_rel.read_text())["model"]["path"]
+    options = runner.InferOptions()
+    code = {"flipped-model": "INFER-MODEL-ALTERED", "checker": "INFER-MODEL-CHECK", "source": "INFER-SOURCE-ALTERED",
+            "colour": "INFER-COLOUR-SPACE", "frames": "INFER-FRAMES", "backend": "INFER-BACKEND",
+            "tile": "INFER-TILE"}[case]
+    if case == "flipped-model":
+        _flip(model_path)
+    elif case == "checker":
+        import onnx
+
+        model = onnx.load_from_string(model_path.read_bytes())
+        model.graph.node[0].input[0] = "no_such_tensor"  # still parses; fails onnx.checker
+        _replace_model(pkg, model.SerializeToString())
+    elif case == "source":
+        _flip(pkg.root / pkg.element("print16")["frames"][2]["path"])
+    elif case == "colour":
+        options.colour_space = "Kodachrome"
+    elif case == "frames":
+        options.frames = "2001-2010"
+    elif case == "backend":
+        options.backend, options.device = "torch-cpu", "cuda"
+    elif case == "tile":
+        options.tile, options.overlap = 64, 64
+    before = package_files(pkg.root)
+    with pytest.raises(ArchivistError) as exc:
+        runner.infer(pkg.root, options)
+    assert exc.value.code == code, exc.value
+    assert package_files(pkg.root) == before
+
+
+def test_cli_infer_then_verify(pkg):
+    proc = run_cli("infer", pkg.root, "--frames", "1002-1003", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"] and out["frames"]["computed"] == 2 and out["run"] == "infer-01"
+    assert run_cli("verify", pkg.root).returncode == 0
+    again = json.loads(run_cli("infer", pkg.root, "--frames", "1002-1003", "--json").stdout)
+    assert again["already_complete"] and again["run"] == "infer-01"
+    bad = run_cli("infer", pkg.root, "--source-type", "digitalArt")
+    assert bad.returncode == 2 and "IPTC-RETIRED" in bad.stderr
+
+
+def test_signed_run_has_a_valid_credential_per_frame_and_no_key_in_the_package(pkg, tmp_path):
+    import c2pa
+
+    from archivist import credentials
+
+    ident = credentials.init_test_identity(tmp_path / "keys")
+    keydir = tmp_path / "keys"
+    result = runner.infer(pkg.root, runner.InferOptions(frames="1001-1002", sign=True, cert=keydir / "chain.pem",
+                                                        key=keydir / "key.pem"))
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    assert rec["signing"]["timestamp"]["used"] is False and "expires" in rec["signing"]["timestamp"]["consequence"]
+    ca = (keydir / "ca.pem").read_bytes()
+    for f in rec["frames"]:
+        exr, cred = pkg.root / f["output"]["path"], pkg.root / f["credential"]["path"]
+        assert cred.name == Path(f["output"]["path"]).with_suffix(".c2pa").name
+        side = json.loads((pkg.root / f["sidecars"]["json"]["path"]).read_text())
+        assert side["credential"] == f["credential"]["path"]
+        check = credentials.validate_manifest(exr, cred, trust_anchors_pem=ca)
+        assert check.status == credentials.VALID, check.to_dict()
+        # An independent read with the SDK: actions, source type, ingredients with their hashes.
+        with open(exr, "rb") as stream, c2pa.Reader("image/x-exr", stream, cred.read_bytes()) as reader:
+            store = json.loads(reader.json())
+        m = store["manifests"][store["active_manifest"]]
+        actions = next(a for a in m["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"]
+        assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.edited"]
+        edited = actions[1]
+        assert edited["digitalSourceType"].endswith("/" + COMPOSITE)
+        assert edited["softwareAgent"]["name"] == "archivist"
+        assert edited["parameters"]["run"] == result["run"] and edited["parameters"]["frame"] == f["number"]
+        ings = {i["relationship"]: [] for i in m["ingredients"]}
+        for i in m["ingredients"]:
+            ings[i["relationship"]].append(i["metadata"]["sha256"])
+        assert ings["parentOf"] == [f["source"]["sha256"]]
+        assert sorted(ings["inputTo"]) == sorted([rec["model"]["onnx"]["sha256"], rec["dataset"]["sha256"]])
+    seal = credentials.validate_seal(pkg.root, trust_anchors_pem=ca)
+    assert seal.status == credentials.VALID
+    key_pem = (keydir / "key.pem").read_bytes()
+    for name, data in package_files(pkg.root).items():
+        assert key_pem not in data and b"PRIVATE KEY" not in data and str(keydir).encode() not in data, name
+    assert ident is not None
+    assert verify(pkg.root).ok
