@@ -1,0 +1,1 @@
+"""Quality control: a LUT baseline, metrics and the QC run."""
