@@ -1,0 +1,89 @@
+"""archivist reproduce: bit-identical with the same backend, within tolerance with another, and a named
+failure (exit 1) after a flipped byte in an output or a replaced source frame; the package never changes
+unless --record is given."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from archivist import imaging
+from archivist.inference import reproduce, runner
+from archivist.layout import Layout
+from archivist.package import Package
+from archivist.transaction import Transaction
+from conftest import run_cli
+from helpers_infer import model_package_copy, package_files
+
+
+@pytest.fixture
+def inferred(tmp_path_factory, tmp_path):
+    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
+    runner.infer(root, runner.InferOptions(frames="1001-1003"))
+    return root
+
+
+def test_untouched_package_reproduces_bit_for_bit(inferred):
+    before = package_files(inferred)
+    report = reproduce.reproduce(inferred)
+    assert report["ok"] and report["expectation"] == "bit-identical" and report["checked"] == 3
+    for f in report["frames"]:
+        assert f["ok"] and f["comparison"]["identical"] and f["bytes_identical"]
+    assert package_files(inferred) == before  # nothing written, not even an event
+
+
+def test_another_backend_agrees_within_the_recorded_tolerance(inferred):
+    report = reproduce.reproduce(inferred, backend="torch-cpu", sample=2)
+    assert report["ok"], report
+    assert report["expectation"] == "within tolerance" and [f["number"] for f in report["frames"]] == [1001, 1003]
+    for f in report["frames"]:
+        assert f["comparison"]["mode"] == "tolerance" and f["comparison"]["passed"]
+
+
+def test_a_flipped_byte_in_an_output_fails_that_frame(inferred):
+    pkg = Package.open(inferred)
+    rec = pkg.read_record(Layout.record("inference", "infer-01"), runner.LABEL)
+    exr = inferred / rec["frames"][1]["output"]["path"]
+    data = bytearray(exr.read_bytes())
+    data[len(data) // 2] ^= 0x10  # in the pixel data
+    exr.write_bytes(bytes(data))
+    proc = run_cli("reproduce", inferred, "--json")
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["failed"] == [1002]
+    bad = next(f for f in report["frames"] if f["number"] == 1002)
+    assert any("has changed" in p for p in bad["problems"])
+    text = run_cli("reproduce", inferred, "--frames", "1002")
+    assert text.returncode == 1 and "frame 1002: FAILED" in text.stdout
+
+
+def test_a_replaced_source_frame_fails_that_frame(inferred):
+    """The source is swapped through a transaction, so the bag itself stays valid: only the lineage breaks."""
+    pkg = Package.open(inferred)
+    src = pkg.element("print16")["frames"][2]  # frame 1003
+    other = imaging.read(inferred / pkg.element("print16")["frames"][0]["path"])
+    tmp = inferred.parent / "replacement.exr"
+    imaging.write(tmp, np.ascontiguousarray(other[:, ::-1]), pixel_type="half", compression="piz")
+    with Transaction(inferred, "test") as txn:
+        txn.write_bytes(src["path"], tmp.read_bytes(), replace=True)
+        txn.commit()
+    report = reproduce.reproduce(inferred)
+    assert not report["ok"] and report["failed"] == [1003]
+    bad = report["frames"][2]
+    assert any("not the frame the run used" in p for p in bad["problems"])
+    assert any("pixels differ" in p for p in bad["problems"])
+
+
+def test_record_appends_one_validation_event_only(inferred):
+    before = Package.open(inferred).events()
+    report = reproduce.reproduce(inferred, frames="1001", record=True)
+    after = Package.open(inferred).events()
+    assert report["ok"] and len(after) == len(before) + 1
+    event = after[-1]
+    assert event["command"] == "reproduce" and event["type"] == "validation" and event["outcome"] == "success"
+    assert event["objects"][0]["path"] == Layout.record("inference", "infer-01")
+    outputs = package_files(inferred / "data" / "outputs")
+    reproduce.reproduce(inferred, frames="1001")
+    assert package_files(inferred / "data" / "outputs") == outputs
