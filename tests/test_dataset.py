@@ -180,6 +180,10 @@ def test_uncovered_crop_is_refused_with_a_crop_that_works(moved):
     suggested = [int(v) for v in err.hint.split("--crop ")[1].split(",")]
     rec = dataset.build(moved, source="print16", reference="dvd", auto=2, crop=tuple(suggested), median_size=0)
     assert rec["crop"] == dict(zip(("x", "y", "width", "height"), suggested))
+    # A requested crop that is partly uncovered: the suggestion stays inside it.
+    err = _refused(moved, "DATASET-COVERAGE", source="print16", reference="dvd", auto=2, crop=(0, 10, 90, 60))
+    x, y, w, h = (int(v) for v in err.hint.split("--crop ")[1].split(","))
+    assert x >= 3 and y == 10 and x + w == 90 and h == 60
 
 
 def test_align_none_and_manual(moved):

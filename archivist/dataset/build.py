@@ -277,14 +277,16 @@ def _check_fixity(pkg, txn, jobs: list[_Job]) -> None:
 def _refuse_failures(results: list[_Result], ctx: _Context) -> None:
     failed = [r for r in results if r.failure]
     uncovered = [r for r in failed if r.uncovered]
-    if uncovered:
-        inner = None
-        for r in uncovered + [r for r in results if r.inner is not None and not r.failure]:
-            inner = r.inner if inner is None else _intersect(inner, r.inner)
+    if uncovered and len(uncovered) == len(failed):
+        # Suggest the part of the requested crop that every aligned reference covers.
+        inner: Crop | None = ctx.crop
+        for r in results:
+            inner = _intersect(inner, r.inner) if inner is not None and r.inner is not None else None
         hint = ("crop to the part every aligned reference covers"
                 + (f", e.g. --crop {inner.x},{inner.y},{inner.width},{inner.height}" if inner else ""))
         raise InputError("DATASET-COVERAGE", "the aligned reference does not cover the crop for "
                          + "; ".join(f"source frame {r.job.source.number}: {r.failure}" for r in uncovered), hint=hint)
+    failed = [r for r in failed if not r.uncovered]
     if failed:
         raise InputError("DATASET-ALIGN", f"{len(failed)} of {len(results)} frames could not be aligned below the "
                          f"threshold {ctx.threshold:g}:\n  " + "\n  ".join(
@@ -342,9 +344,12 @@ def _process(job: _Job, ctx: _Context) -> _Result:
         res.transform = align.Transform.identity()
     total = res.transform.compose(align.stretch((wr, hr), (ws, hs)))
     res.inner = covered_crop(total, (wr, hr), (ws, hs))
-    if not covers(total, (wr, hr), ctx.crop):
-        res.uncovered = True
-        res.failure = "part of the crop lies outside the reference frame after alignment"
+    covered = covers(total, (wr, hr), ctx.crop)
+    # The residual is judged first, on the covered part of the crop, so a frame that does not
+    # match is reported as such rather than as a framing problem.
+    region = ctx.crop if covered else (_intersect(ctx.crop, res.inner) if res.inner else None)
+    if region is None or min(region.width, region.height) < 8:
+        res.failure = "after alignment the reference hardly overlaps the crop"
         return res
 
     # Warp a margin around the crop too, so the median sees real neighbours at the crop's edges.
@@ -356,11 +361,16 @@ def _process(job: _Job, ctx: _Context) -> _Result:
     inside = Crop(c.x - x0, c.y - y0, c.width, c.height)
     aligned = apply_crop(warped, inside)
     src_crop = apply_crop(src, c)
-    upsampling = max(1.0, ws / wr, hs / hr)
     src_luma, ref_luma = align.luma(src_crop), align.luma(aligned)
-    res.residual = align.residual_score(src_luma, ref_luma, sigma=upsampling)
+    judged = Crop(region.x - c.x, region.y - c.y, region.width, region.height)
+    upsampling = max(1.0, ws / wr, hs / hr)
+    res.residual = align.residual_score(apply_crop(src_luma, judged), apply_crop(ref_luma, judged), sigma=upsampling)
     if not res.residual <= ctx.threshold:
         res.failure = f"residual {res.residual:.3f}"
+        return res
+    if not covered:
+        res.uncovered = True
+        res.failure = "part of the crop lies outside the reference frame after alignment"
         return res
     res.aligned = np.ascontiguousarray(apply_crop(median(warped, ctx.median_size), inside), dtype=np.float32)
     if ctx.preview:
