@@ -214,6 +214,17 @@ def in_fresh_process(fn_name: str, *args) -> dict:
 
 # -- report -------------------------------------------------------------------------------
 
+def _best(found: list[dict]) -> dict:
+    """The fastest successful round, with every round's seconds kept for the record."""
+    ok = [r for r in found if "error" not in r]
+    if not ok:
+        return found[0]
+    best = dict(min(ok, key=lambda r: r["seconds"]))
+    best["rounds"] = [round(r["seconds"], 3) for r in ok]
+    best["ok"] = all(r.get("ok", True) for r in ok)
+    return best
+
+
 def _row(name: str, result: dict, nbytes: int) -> str:
     if "error" in result:
         return f"  {name:<34} failed: {result['error']}"
@@ -231,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary package")
     parser.add_argument("--workers", type=int, help="archivist verify workers (default: its own choice)")
     parser.add_argument("--cores", type=int, help="processes for the hashing limit (default: usable cores)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of all runs; the best of each is reported")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
@@ -265,12 +277,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cache     warmed: every file read once ({warm_s:.2f} s), a second read took {warm2_s:.2f} s "
               f"({nbytes / warm2_s / MB:.0f} MB/s): the runs below compare CPU cost, not disk speed")
         print()
-        results: dict[str, dict] = {}
-        results["hashing limit"] = hashing_limit(payload, cores)
-        results["archivist verify"] = in_fresh_process("_run_archivist", str(root), args.workers)
-        results["bagit validate processes=1"] = in_fresh_process("_run_bagit", str(root), 1)
-        results["bagit validate processes=2"] = in_fresh_process("_run_bagit", str(root), 2)
-        results["hashing limit"]["name"] = f"sha512+sha256 in memory, {cores} processes"
+        runs = {
+            "hashing limit": lambda: hashing_limit(payload, cores),
+            "archivist verify": lambda: in_fresh_process("_run_archivist", str(root), args.workers),
+            "bagit validate processes=1": lambda: in_fresh_process("_run_bagit", str(root), 1),
+            "bagit validate processes=2": lambda: in_fresh_process("_run_bagit", str(root), 2),
+        }
+        # Rounds go through every run in turn, so a burst of load elsewhere on the
+        # machine hits all of them alike; the best round of each is reported.
+        rounds: dict[str, list[dict]] = {name: [] for name in runs}
+        for i in range(args.repeat):
+            for name, run in runs.items():
+                rounds[name].append(run())
+            if args.repeat > 1:
+                print(f"  round {i + 1}/{args.repeat} done", file=sys.stderr)
+        results = {name: _best(found) for name, found in rounds.items()}
+        print(f"best of {args.repeat} round(s); the limit's RSS is the sum over its processes, "
+              "which hold the payload in memory\n")
         for name, result in results.items():
             print(_row(name, result, nbytes))
 
