@@ -1,8 +1,8 @@
 """Training checkpoints as safetensors: weights, optimizer state and sampler state.
 
 A checkpoint holds everything a resumed run needs and nothing that varies
-between identical runs (no run id, no time), so two runs with the same
-settings write the same bytes. Tensors are named ``model/<param>``,
+between identical runs (no run id, no time), and its header is written in
+sorted-key order, so two runs with the same settings write the same bytes. Tensors are named ``model/<param>``,
 ``optim/<index>/<field>`` and ``rng/sampler``; the JSON metadata holds the
 step, the architecture, the optimizer's hyper-parameters and a digest of
 the settings that shaped the weights.
@@ -57,7 +57,21 @@ def pack(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sampler: torc
         "param_groups": json.dumps(groups, sort_keys=True),
         "settings_digest": digest,
     }
-    return st_save(tensors, metadata=metadata)
+    return canonical(st_save(tensors, metadata=metadata))
+
+
+def canonical(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header in sorted-key order.
+
+    safetensors writes the header from a hash map, so the key order (and the
+    bytes) can change from one save to the next; the tensor data and offsets
+    do not. Sorting the header makes equal states give equal bytes.
+    """
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes
+    return struct.pack("<Q", len(text)) + text + data[8 + n:]
 
 
 def header_metadata(data: bytes) -> dict:

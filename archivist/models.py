@@ -255,27 +255,38 @@ def alignment(arch: dict) -> int:
     return CHROMA_SCALE * 4 if arch["mode"] == "chroma" else 4
 
 
-def receptive_radius(arch: dict, size: int = 224) -> int:
+def receptive_radius(arch: dict) -> int:
     """How far (in pixels) an input pixel can influence an output pixel, measured by a gradient probe.
 
     The probe gives every weight a non-zero value (a trained model may have
-    any), takes the gradient of one central output pixel and reports the
-    farthest input pixel it reaches. Inference tiles need overlaps at least
-    this wide to match an untiled run. The radius depends on kernels and
-    strides, not widths, so the probe runs the small size of the same design.
+    any) and takes the gradient of one output pixel per sampling phase (the
+    strided layers make the reach depend on the phase; geometry is separable,
+    so the diagonal phases cover both axes), reporting the farthest input
+    pixel any of them reaches. Inference tiles need overlaps at least this
+    wide to match an untiled run. The radius depends on kernels and strides,
+    not widths, so the probe runs the small size of the same design.
     """
-    return _radius(arch["mode"], bool(arch.get("tone")), size)
+    return _radius(arch["mode"], bool(arch.get("tone")))
 
 
 @lru_cache(maxsize=None)
-def _radius(mode: str, tone: bool, size: int) -> int:
+def _radius(mode: str, tone: bool, size: int = 288) -> int:
+    arch = architecture(mode, "small", tone)
+    phases = alignment(arch)
     gen = torch.Generator().manual_seed(0)
-    model = build(architecture(mode, "small", tone))
+    model = build(arch)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-    x = torch.rand(1, 3, size, size, generator=gen, requires_grad=True)
-    c = size // 2
-    model(x)[0, :, c, c].sum().backward()
-    hit = (x.grad[0].abs().sum(0) > 0).nonzero()
-    return int((hit - c).abs().max())
+    x = torch.rand(phases, 3, size, size, generator=gen, requires_grad=True)
+    c = size // 2 - phases
+    out = model(x)
+    torch.stack([out[k, :, c + k, c + k].sum() for k in range(phases)]).sum().backward()
+    reach = 0
+    for k in range(phases):
+        hit = (x.grad[k].abs().sum(0) > 0).nonzero()
+        if hit.numel():
+            if int(hit.min()) == 0 or int(hit.max()) == size - 1:
+                raise RuntimeError("receptive field probe too small")
+            reach = max(reach, int((hit - (c + k)).abs().max()))
+    return reach

@@ -24,7 +24,7 @@ _SETTING_PARAMS = ("mode", "tone", "size", "batch", "patch", "lr", "checkpoint_e
 @click.command()
 @pkg_arg
 @click.option("--mode", type=click.Choice(models.MODES), help="chroma: recover colour; spatial: recover detail.")
-@click.option("--dataset", help="Dataset id (default: the package's only dataset).")
+@click.option("--dataset", help="Dataset id (default: the most recent dataset).")
 @click.option("--tone", is_flag=True, help="Chroma mode: also learn a smooth low-frequency luma correction.")
 @click.option("--size", type=click.Choice(models.SIZES), default=D.size, show_default=True)
 @click.option("--steps", type=int, default=D.steps, show_default=True, help="Total steps (on resume: the new total).")

@@ -1,0 +1,272 @@
+"""archivist train: learning, bit-exact luma, determinism, resume (also after SIGKILL), refusals."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import bagit
+import numpy as np
+import pytest
+import torch
+
+from archivist import checkpoints, dataset, models, records, targets, training
+from archivist.errors import ArchivistError
+from archivist.layout import Layout
+from archivist.package import Package
+from archivist.transaction import FAULT_ENV
+from conftest import run_cli
+from helpers_train import make_package, soften_and_grain
+
+# Tiny and fast: 48 px patches, small models, a few dozen steps on one thread.
+FAST = dict(size="small", batch=3, patch=48, lr=3e-3, checkpoint_every=10, contact_every=10, threads=1)
+STEPS = 20
+
+
+def settings(**kw) -> training.TrainSettings:
+    return training.TrainSettings(**{"mode": "chroma", "steps": STEPS, **FAST, **kw})
+
+
+def snapshot(pkg: Package) -> dict[str, bytes]:
+    """Every file of the package, for 'left exactly as it was' checks."""
+    return {str(p.relative_to(pkg.root)): p.read_bytes() for p in sorted(pkg.root.rglob("*")) if p.is_file()}
+
+
+def assert_valid(pkg: Package) -> None:
+    bagit.Bag(str(pkg.root)).validate()
+    from archivist.verify import verify
+
+    report = verify(pkg.root)
+    assert report.ok, [p.to_dict() for p in report.errors]
+
+
+def load_checkpoint_model(pkg: Package, rec: dict, ref: dict) -> torch.nn.Module:
+    _, tensors = checkpoints.unpack(pkg.layout.path(ref["path"]).read_bytes())
+    model = models.build(rec["architecture"]["config"])
+    model.load_state_dict(checkpoints.model_state(tensors))
+    return model.eval()
+
+
+def preview_arrays(pkg: Package) -> tuple[np.ndarray, np.ndarray, dict]:
+    record, _ = dataset.load(pkg)
+    src, ref = dataset.pair_arrays(pkg, record, record["holdout"][0])
+    return src, ref, record
+
+
+@pytest.fixture(scope="module")
+def chroma(tmp_path_factory):
+    """One package, one finished chroma run of 2 x STEPS steps (shared by the tests below)."""
+    pkg = make_package(tmp_path_factory.mktemp("chroma"))
+    rec = training.train(pkg, settings(steps=2 * STEPS), run_id="full")
+    return pkg, rec
+
+
+def test_training_learns_and_writes_everything_into_the_package(chroma):
+    pkg, rec = chroma
+    assert rec["status"] == "complete" and rec["step"] == 2 * STEPS
+    stored = pkg.read_record(Layout.record("training", "full"), training.LABEL)
+    assert stored["status"] == "complete" and stored["checkpoints"] == rec["checkpoints"]
+    assert [c["step"] for c in rec["checkpoints"]] == [10, 20, 30, 40]
+    manifest = pkg.manifest("sha256")
+    for ref in rec["checkpoints"] + rec["contact_sheets"] + [rec["loss_log"]]:
+        assert manifest[ref["path"]] == ref["sha256"]
+    assert rec["checkpoints"][0]["path"] == "data/training/full/checkpoints/step-0000010.safetensors"
+    lines = [json.loads(x) for x in pkg.layout.path(rec["loss_log"]["path"]).read_bytes().splitlines()]
+    assert [x["step"] for x in lines] == list(range(1, 2 * STEPS + 1))
+    # Learned: the held-out frame is much closer to its ground truth than the faded source it started from.
+    src, ref, record = preview_arrays(pkg)
+    kr, kb = record["colour"]["kr"], record["colour"]["kb"]
+    w = rec["preview"]["window"]
+    gt = targets.chroma_target(src, ref, kr, kb)[w["y"]:w["y"] + w["height"], w["x"]:w["x"] + w["width"]]
+    start_l1 = float(np.abs(src[w["y"]:w["y"] + w["height"], w["x"]:w["x"] + w["width"]] - gt).mean())
+    assert rec["loss_summary"]["holdout_l1_last"] < 0.5 * start_l1
+    first, last = lines[0]["loss"], np.mean([x["loss"] for x in lines[-5:]])
+    assert last < 0.5 * first
+    # Records: everything that shapes the weights, and where it ran.
+    s = rec["settings"]
+    assert (s["seed"], s["threads"], s["device"], s["channels_last"], s["patch_effective"]) == (0, 1, "cpu", False, 48)
+    assert rec["environment"]["torch"] == torch.__version__
+    assert rec["dataset"]["sha256"] == dataset.load(pkg)[1]
+    assert {r["element"] for r in rec["rights"]} == {"print16", "dvd"}
+    assert records.problems(stored, training.LABEL) == []
+    events = [e for e in pkg.events() if e["command"] == "train"]
+    assert len(events) == 1 + 4 and "complete" in events[-1]["detail"]
+    assert_valid(pkg)
+
+
+def test_chroma_output_keeps_the_source_luma_bit_exactly(chroma):
+    pkg, rec = chroma
+    model = load_checkpoint_model(pkg, rec, rec["checkpoints"][-1])
+    src, _, record = preview_arrays(pkg)
+    x = torch.from_numpy(targets.to_ycbcr(src, record["colour"]["kr"], record["colour"]["kb"]).transpose(2, 0, 1)[None].copy())
+    with torch.no_grad():
+        y = model(x)
+    assert torch.equal(y[:, 0], x[:, 0])
+    assert (y[:, 1:] - x[:, 1:]).abs().max() > 0.01  # and the colour was restored
+
+
+def test_same_settings_give_byte_identical_checkpoints_and_resume_matches(chroma):
+    pkg, full = chroma
+    # A second run, stopped half way (a shorter run: same first half), then resumed to the same length.
+    half = training.train(pkg, settings(steps=STEPS), run_id="half")
+    assert half["status"] == "complete" and half["step"] == STEPS
+    for a, b in zip(half["checkpoints"], full["checkpoints"]):
+        assert a["sha256"] == b["sha256"]  # two runs, same settings: same bytes
+    resumed = training.resume(pkg, "half", steps=2 * STEPS)
+    assert resumed["status"] == "complete" and [s["resumed"] for s in resumed["sessions"]] == [False, True]
+    assert resumed["checkpoints"][-1]["sha256"] == full["checkpoints"][-1]["sha256"]
+    assert pkg.layout.path(resumed["loss_log"]["path"]).read_bytes() == pkg.layout.path(full["loss_log"]["path"]).read_bytes()
+    assert_valid(pkg)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_an_uninterrupted_run(chroma, tmp_path):
+    pkg, full = chroma
+    args = ["train", pkg.root, "--mode", "chroma", "--run", "killed", "--steps", 2 * STEPS, "--size", "small",
+            "--batch", 3, "--patch", 48, "--lr", 3e-3, "--checkpoint-every", 10, "--contact-every", 10,
+            "--threads", 1, "--json"]
+    proc = run_cli(*args, env={FAULT_ENV: "train-step-25"})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    killed = pkg.read_record(Layout.record("training", "killed"), training.LABEL)
+    assert killed["status"] == "running" and killed["checkpoints"][-1]["step"] == 20
+    assert_valid(pkg)  # a killed run leaves a valid package
+    done = run_cli("train", pkg.root, "--resume", "killed", "--json", check=True)
+    rec = json.loads(done.stdout)["run"]
+    assert rec["status"] == "complete"
+    assert rec["checkpoints"][-1]["sha256"] == full["checkpoints"][-1]["sha256"]
+    assert_valid(pkg)
+
+
+def test_resume_refuses_changed_settings_and_altered_checkpoints(chroma):
+    pkg, _ = chroma
+    training.train(pkg, settings(steps=10), run_id="short")
+    before = snapshot(pkg)
+    with pytest.raises(ArchivistError) as exc:
+        training.resume(pkg, "short", steps=20, given={"lr": 1e-2, "seed": 0})
+    assert exc.value.code == "TRAIN-RESUME-SETTINGS" and "lr" in exc.value.message
+    proc = run_cli("train", pkg.root, "--resume", "short", "--steps", 20, "--batch", 2)
+    assert proc.returncode == 2 and "TRAIN-RESUME-SETTINGS" in proc.stderr
+    with pytest.raises(ArchivistError) as exc:
+        training.resume(pkg, "short", steps=10)
+    assert exc.value.code == "TRAIN-RESUME-DONE"
+    assert snapshot(pkg) == before
+
+    ckpt = pkg.layout.path(Layout.checkpoint("short", 10))
+    good = ckpt.read_bytes()
+    bad = bytearray(good)
+    bad[-3] ^= 0x01  # one bit of one weight
+    ckpt.write_bytes(bytes(bad))
+    try:
+        before = snapshot(pkg)
+        with pytest.raises(ArchivistError) as exc:
+            training.resume(pkg, "short", steps=20)
+        assert exc.value.code == "TRAIN-CHECKPOINT-ALTERED"
+        from archivist import export
+
+        with pytest.raises(ArchivistError) as exc:
+            export.export(pkg, run="short")
+        assert exc.value.code == "EXPORT-CHECKPOINT-ALTERED"
+        assert snapshot(pkg) == before
+    finally:
+        ckpt.write_bytes(good)
+
+
+def test_refuses_a_dataset_whose_frames_changed(tmp_path):
+    pkg = make_package(tmp_path)
+    record, _ = dataset.load(pkg)
+    frame = pkg.layout.path(record["pairs"][1]["aligned_reference"]["path"])
+    data = bytearray(frame.read_bytes())
+    data[-10] ^= 0xFF
+    frame.write_bytes(bytes(data))
+    before = snapshot(pkg)
+    with pytest.raises(ArchivistError) as exc:
+        training.train(pkg, settings(steps=5))
+    assert exc.value.code == "DATASET-HASH"
+    assert snapshot(pkg) == before
+
+
+def test_bad_settings_are_refused_before_anything_is_written(chroma):
+    pkg, _ = chroma
+    before = snapshot(pkg)
+    for kw, code in [({"mode": "spatial", "tone": True}, "TRAIN-TONE"), ({"steps": 0}, "TRAIN-SETTING"),
+                     ({"lr": float("nan")}, "TRAIN-SETTING"), ({"dataset": "nope"}, "DATASET-MISSING")]:
+        with pytest.raises(ArchivistError) as exc:
+            training.train(pkg, settings(**kw))
+        assert exc.value.code == code
+    # spatial training on a median-filtered dataset would learn from blurred detail
+    with pytest.raises(ArchivistError) as exc:
+        training.train(pkg, settings(mode="spatial"))
+    assert exc.value.code == "TRAIN-DATASET-MODE"
+    with pytest.raises(ArchivistError) as exc:
+        training.train(pkg, settings(), run_id="full")
+    assert exc.value.code == "TRAIN-EXISTS"
+    proc = run_cli("train", pkg.root, "--resume", "full", "--run", "other")
+    assert proc.returncode == 2 and "TRAIN-USAGE" in proc.stderr
+    assert snapshot(pkg) == before
+
+
+def _high_pass(plane: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return plane - ndimage.gaussian_filter(plane, 2.0, mode="reflect")
+
+
+def test_tone_mode_corrects_luma_smoothly_and_keeps_its_detail(chroma):
+    pkg, _ = chroma
+    rec = training.train(pkg, settings(tone=True, steps=STEPS, contact_every=0), run_id="tone")
+    assert rec["tone"] and rec["settings"]["target"] == {"kind": "tone", "sigma": targets.TONE_SIGMA}
+    assert rec["contact_sheets"] == []
+    model = load_checkpoint_model(pkg, rec, rec["checkpoints"][-1])
+    src, _, record = preview_arrays(pkg)
+    x = torch.from_numpy(targets.to_ycbcr(src, record["colour"]["kr"], record["colour"]["kb"]).transpose(2, 0, 1)[None].copy())
+    with torch.no_grad():
+        y = model(x)
+    y_in, y_out = x[0, 0].numpy().astype(np.float64), y[0, 0].numpy().astype(np.float64)
+    assert np.abs(y_out - y_in).mean() > 1e-3  # the luma moved (the fade lifted it) ...
+    detail_in, detail_out = _high_pass(y_in), _high_pass(y_out)
+    # ... but its detail did not: the correction lives below the detail band.
+    assert np.abs(detail_out - detail_in).std() < 0.05 * detail_in.std()
+
+
+def test_spatial_mode_keeps_the_source_grain_and_colour(tmp_path):
+    pkg = make_package(tmp_path, degrade=soften_and_grain, median=0)
+    rec = training.train(pkg, settings(mode="spatial", steps=2 * STEPS, lr=1e-2, contact_every=0))
+    assert rec["id"] == "spatial-01" and rec["settings"]["target"]["kind"] == "spatial"
+    model = load_checkpoint_model(pkg, rec, rec["checkpoints"][-1])
+    src, _, record = preview_arrays(pkg)
+    x = torch.from_numpy(targets.to_ycbcr(src, record["colour"]["kr"], record["colour"]["kb"]).transpose(2, 0, 1)[None].copy())
+    with torch.no_grad():
+        y = model(x)
+    assert torch.equal(y[:, 1:], x[:, 1:])  # colour passes through bit for bit
+    y_in, y_out = x[0, 0].numpy().astype(np.float64), y[0, 0].numpy().astype(np.float64)
+    assert np.abs(y_out - y_in).max() > 1e-3  # the luma changed ...
+    # ... and the finest band, where the grain is, is the source's: the residual cannot reach it.
+    fine_in = y_in - _box3(y_in)
+    fine_out = y_out - _box3(y_out)
+    corr = np.corrcoef(fine_in.ravel(), fine_out.ravel())[0, 1]
+    assert corr > 0.97 and 0.9 < fine_out.std() / fine_in.std() < 1.1
+    assert_valid(pkg)
+
+
+def _box3(plane: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.uniform_filter(plane, 3, mode="reflect")
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.gpu
+@cuda
+def test_cuda_training_is_recorded_and_repeatable(tmp_path):
+    pkg = make_package(tmp_path)
+    a = training.train(pkg, settings(device="cuda", steps=STEPS), run_id="gpu-a")
+    b = training.train(pkg, settings(device="auto", steps=STEPS), run_id="gpu-b")
+    assert a["settings"]["device"] == b["settings"]["device"] == "cuda"
+    assert a["environment"]["gpu"] and a["determinism"]["cudnn_deterministic"] is True
+    assert a["checkpoints"][-1]["sha256"] == b["checkpoints"][-1]["sha256"]
+    resumed = training.train(pkg, settings(device="cuda", steps=STEPS // 2), run_id="gpu-c")
+    resumed = training.resume(pkg, "gpu-c", steps=STEPS)
+    assert resumed["checkpoints"][-1]["sha256"] == a["checkpoints"][-1]["sha256"]
+    assert_valid(pkg)
