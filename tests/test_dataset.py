@@ -196,6 +196,14 @@ def test_align_none_and_manual(moved):
     for entry in rec["pairs"] + rec["holdout"]:
         assert np.allclose(entry["transform"]["matrix"], KNOWN.array)
         assert entry["residual"] < 0.1
+        assert entry["misalignment_px"] < 0.5  # cross-checked against automatic alignment
+    assert not any("misaligned" in w for w in rec["warnings"])
+    # No alignment on a moved reference: a 3 px error can pass the residual threshold, but not unnoticed.
+    rec = dataset.build(moved, source="print16", reference="dvd", frames=[1001], auto_preview=0, crop=CROP,
+                        align_mode="none")
+    assert rec["pairs"][0]["residual"] < rec["alignment"]["threshold"]
+    assert rec["pairs"][0]["misalignment_px"] > 2.0
+    assert any("frame 1001" in w and "misaligned" in w for w in rec["warnings"])
     # A transform file that does not cover a frame is refused.
     _refused(moved, "DATASET-TRANSFORM", source="print16", reference="dvd", auto=2, crop=CROP,
              align_mode="manual", transform={"frames": {"1001": manual["frames"]["1005"]}})

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 from archivist import __version__, align, colour, events, imaging, records
 from archivist.dataset import manual, selection
@@ -37,6 +38,7 @@ ALIGN_MODES = ("auto", "manual", "none")
 EXR_COMPRESSION = "zip"       # lossless, and one fixed spelling keeps the bytes repeatable
 PREVIEW_PANEL_WIDTH = 768     # previews of large frames are reduced to this
 PREVIEW_MIN_WIDTH = 192       # and tiny ones enlarged to this, by pixel replication
+MISALIGNMENT_WARNING = 1.0    # px: a hand-given transform further than this from the estimate is warned about
 MAX_WORKERS = 4               # pairs in flight at once; each holds a few full frames in memory
 
 
@@ -71,6 +73,7 @@ class _Result:
     inner: Crop | None = None
     aligned: np.ndarray | None = None
     preview: np.ndarray | None = None
+    misalignment: float | None = None   # px; measured in manual and none modes
     notes: list[str] = field(default_factory=list)
 
 
@@ -175,11 +178,15 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
                                                           f"{j.reference.number} aligned to source {source} frame "
                                                           f"{j.source.number}"})
             afx = txn.adopt(arel)
-            entries[j.holdout].append({
+            entry = {
                 "source": j.source.as_record(), "reference": j.reference.as_record(),
                 "transform": res.transform.as_record(), "residual": round(float(res.residual), 6),
                 "aligned_reference": {"path": arel, "sha256": afx.sha256, "size": afx.size},
-            })
+            }
+            if res.misalignment is not None:
+                entry["misalignment_px"] = round(res.misalignment, 3)
+            entries[j.holdout].append(entry)
+            warnings += res.notes
             if res.preview is not None:
                 prel = Layout.dataset_preview(ds_id, source, j.source.number)
                 write_png(txn.staging_path(prel), res.preview)
@@ -372,10 +379,35 @@ def _process(job: _Job, ctx: _Context) -> _Result:
         res.uncovered = True
         res.failure = "part of the crop lies outside the reference frame after alignment"
         return res
+    if ctx.mode != "auto":
+        _measure_misalignment(res, src, ref, ctx)
     res.aligned = np.ascontiguousarray(apply_crop(median(warped, ctx.median_size), inside), dtype=np.float32)
     if ctx.preview:
-        res.preview = _preview_sheet(job, src_crop, res.aligned, src_luma, ref_luma, ctx.median_size)
+        res.preview = _preview_sheet(job, src_crop, res.aligned, src_luma, ref_luma, ctx.median_size, upsampling)
     return res
+
+
+def _measure_misalignment(res: _Result, src, ref, ctx: _Context) -> None:
+    """How far the transform a person chose is from the one ``auto`` would estimate, at the crop's corners.
+
+    The residual only catches gross mismatches (a 3 px error can stay under the
+    threshold), so a transform given by hand, or none at all, is checked
+    independently and a large difference is recorded as a warning.
+    """
+    j = res.job
+    try:
+        estimated = align.register(src, ref).transform
+    except align.AlignmentError:
+        res.notes.append(f"source frame {j.source.number}: the {ctx.mode} alignment could not be cross-checked "
+                         "(the estimator found no registration)")
+        return
+    c = ctx.crop
+    corners = np.array([[c.x, c.y], [c.x + c.width, c.y], [c.x, c.y + c.height], [c.x + c.width, c.y + c.height]], float)
+    on_reference = res.transform.inverse().apply(corners)
+    res.misalignment = float(np.abs(estimated.apply(on_reference) - corners).max())
+    if res.misalignment > MISALIGNMENT_WARNING:
+        res.notes.append(f"source frame {j.source.number}: with --align {ctx.mode} the reference appears misaligned by "
+                         f"up to {res.misalignment:.1f} px at the crop's corners (--align auto would correct it)")
 
 
 def covers(total: align.Transform, reference_size, crop: Crop) -> bool:
@@ -415,8 +447,13 @@ def covered_crop(total: align.Transform, reference_size, source_size) -> Crop | 
     return crop if covers(total, reference_size, crop) else None
 
 
-def _preview_sheet(job: _Job, src_crop, aligned, src_luma, ref_luma, median_size) -> np.ndarray:
-    diff = np.abs(align.match_tone(src_luma, ref_luma) - ref_luma) * 4.0
+def _preview_sheet(job: _Job, src_crop, aligned, src_luma, ref_luma, median_size, sigma: float) -> np.ndarray:
+    # Compared at the reference's level of detail, after matching tone, so what shows is misalignment
+    # (doubled edges), not the detail or the grade the reference lacks.
+    tone_matched = align.match_tone(src_luma, ref_luma)
+    if sigma > 1.0:
+        tone_matched, ref_luma = (ndimage.gaussian_filter(x, sigma, mode="nearest") for x in (tone_matched, ref_luma))
+    diff = np.abs(tone_matched - ref_luma) * 4.0
     panels = [src_crop, aligned, diff]
     h, w = src_crop.shape[:2]
     if w > PREVIEW_PANEL_WIDTH:
