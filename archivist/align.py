@@ -431,7 +431,7 @@ def estimate(source_luma: np.ndarray, reference_luma: np.ndarray, *, sigma: floa
             p = _refine(src_levels, ref_levels, grads, p0, c)
             t = _params_to_g(p, c).inverse()
             _check_plausible(t)
-        except (AlignmentError, np.linalg.LinAlgError) as exc:
+        except (AlignmentError, np.linalg.LinAlgError, ValueError) as exc:
             failures.append(f"{name} start: {exc}")
             continue
         score = _score(src_levels[0], ref_levels[0], t.inverse())

@@ -15,8 +15,10 @@ Order of work, so that bad input fails early and leaves the package as it was:
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -164,12 +166,16 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
             raise InputError("DATASET-EXISTS", f"dataset {ds_id!r} is already in the package",
                              hint="datasets are never replaced; leave out --id to get the next free one")
         _check_fixity(pkg, txn, jobs)
-        results = _run(jobs, ctx, workers, progress)
-        _refuse_failures(results, ctx)
-
         entries = {False: [], True: []}
         previews = []
-        for res in results:
+        results = []
+        # Each frame is written to the staging area as soon as it is ready, so memory holds only the
+        # frames in flight; a failure anywhere still discards everything, because nothing is committed.
+        for res in _run(jobs, ctx, workers, progress):
+            results.append(res)
+            if res.failure or any(r.failure for r in results):
+                res.aligned = res.preview = None
+                continue
             j = res.job
             arel = Layout.aligned_reference(ds_id, reference, j.source.number)
             imaging.write(txn.staging_path(arel), res.aligned, pixel_type="float", compression=EXR_COMPRESSION,
@@ -193,6 +199,8 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
                 pfx = txn.adopt(prel)
                 previews.append({"path": prel, "sha256": pfx.sha256, "size": pfx.size,
                                  "source_number": j.source.number, "holdout": j.holdout})
+            res.aligned = res.preview = None
+        _refuse_failures(results, ctx)
 
         similar = all(r.transform.is_similarity(1e-9) for r in results)
         record = {
@@ -312,8 +320,9 @@ def _intersect(a: Crop, b: Crop) -> Crop | None:
 
 # -- per pair ------------------------------------------------------------------------------------
 
-def _run(jobs: list[_Job], ctx: _Context, workers: int | None, progress) -> list[_Result]:
-    bar = start(progress, total=len(jobs), desc="aligning", unit="pair")
+def _run(jobs: list[_Job], ctx: _Context, workers: int | None, progress) -> Iterator[_Result]:
+    """Process the jobs on a few threads and yield results in job order, never more than 2n ahead."""
+    bar = start(progress, total=len(jobs), desc="aligning", unit="frame")
     n = max(1, min(workers or default_workers(), MAX_WORKERS, len(jobs)))
 
     def one(job: _Job) -> _Result:
@@ -324,9 +333,22 @@ def _run(jobs: list[_Job], ctx: _Context, workers: int | None, progress) -> list
 
     try:
         if n == 1:
-            return [one(j) for j in jobs]
+            for j in jobs:
+                yield one(j)
+            return
         with ThreadPoolExecutor(max_workers=n) as pool:
-            return list(pool.map(one, jobs))
+            pending: deque = deque()
+            todo = iter(jobs)
+            for j in todo:
+                pending.append(pool.submit(one, j))
+                if len(pending) >= 2 * n:
+                    break
+            while pending:
+                res = pending.popleft().result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(pool.submit(one, nxt))
+                yield res
     finally:
         bar.close()
 
