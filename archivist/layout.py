@@ -131,6 +131,12 @@ class Layout:
         """A file of an inference run (frame, sidecar, credential): ``data/outputs/<run>/<name>``."""
         return f"{cls.stage_dir('outputs', run)}/{check_file_name(name)}"
 
+    # -- quality control ---------------------------------------------------------
+    @classmethod
+    def qc_file(cls, qc: str, name: str) -> str:
+        """A file of a QC run (LUT, comparison strip, plot): ``data/qc/<id>/<name>``."""
+        return f"{cls.stage_dir('qc', qc)}/{check_file_name(name)}"
+
     @staticmethod
     def run_scratch(run: str) -> str:
         """Where an inference run's finished-but-uncommitted frames wait: ``.archivist/runs/<run>``."""
