@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from archivist import checkpoints, contact, devices, events, imaging, models, records, targets
-from archivist.errors import InputError, PackageError
+from archivist.errors import InputError, LockedError, PackageError
 from archivist.hashing import hash_bytes
 from archivist.layout import Layout
 from archivist.package import Package
@@ -44,6 +44,7 @@ LOSS = "l1-rgb"
 PREVIEW_MAX = 512  # contact sheets show a centred window of the preview frame at 1:1
 MAX_PENDING_CONTACTS = 8  # commit early rather than hold more sheets in memory
 LOSS_SYNC = 50  # steps between fetching losses from the device (one sync each)
+LOCK_WAIT = 300.0  # seconds a commit waits for another command's write lock
 MIN_PATCH = 16
 
 
@@ -257,6 +258,14 @@ def _next_run_id(pkg: Package, mode: str) -> str:
     return f"{mode}-{n:02d}"
 
 
+def _record_sha256(pkg: Package, rel: str) -> str:
+    actual = hash_bytes(pkg.layout.path(rel).read_bytes()).sha256
+    if pkg.manifest("sha256").get(rel) != actual:
+        raise InputError("TRAIN-RECORD-ALTERED", f"{rel} does not match the package manifest",
+                         hint="run 'archivist verify' to see what changed")
+    return actual
+
+
 def verified_bytes(pkg: Package, ref: dict, code: str, what: str) -> bytes:
     """A payload file's bytes, refused unless they match both the record and the manifest."""
     rel = ref["path"]
@@ -328,7 +337,8 @@ class _Run:
     """One session of a run: the live state, the loop and the commits."""
 
     def __init__(self, pkg: Package, rec: dict, data: TrainingData, model, optimizer, sampler, *,
-                 loss_lines: list[bytes], loss_values: list[tuple[int, float]], holdout: list[tuple[int, float]]):
+                 loss_lines: list[bytes], loss_values: list[tuple[int, float]], holdout: list[tuple[int, float]],
+                 record_sha: str | None = None):
         self.pkg, self.rec, self.data = pkg, rec, data
         self.model, self.optimizer, self.sampler = model, optimizer, sampler
         self.loss_lines, self.loss_values, self.holdout = loss_lines, loss_values, holdout
@@ -340,7 +350,7 @@ class _Run:
         self.device = s["device"]
         self.session_start = time.monotonic()
         self.wall_before = rec.get("wall_seconds", 0.0)
-        self.record_exists = False
+        self.record_sha = record_sha
         self.done_contacts = {c["step"] for c in rec["contact_sheets"]}
 
     # -- bookkeeping -------------------------------------------------------------
@@ -374,12 +384,36 @@ class _Run:
         sess["steps_per_second"] = round(done / sess["wall_seconds"], 4) if sess["wall_seconds"] > 0 and done else 0.0
         self.rec["wall_seconds"] = round(self.wall_before + sess["wall_seconds"], 3)
 
+    def _begin(self):
+        """The package's write lock, waiting a while for another command (an export, say) to finish."""
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            txn = self.pkg.transaction("train")
+            try:
+                return txn.__enter__()
+            except LockedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def _check_record(self, txn) -> None:
+        """Refuse to go on if someone else wrote this run's record since our last commit."""
+        rel = Layout.record("training", self.rec["id"])
+        current = txn.manifests["sha256"].get(rel)
+        if current != self.record_sha:
+            what = "was created by another command" if self.record_sha is None else "was changed by another command"
+            raise PackageError("TRAIN-CONCURRENT", f"training run {self.rec['id']} {what} while this one was "
+                               "training; stopping without writing",
+                               hint="only one process may train a run at a time")
+
     def commit(self, step: int, *, checkpoint: bool, final: bool, first: bool = False) -> None:
         self._flush_losses()
         rec = self.rec
         rid = rec["id"]
         objects = []
-        with self.pkg.transaction("train") as txn:
+        txn = self._begin()
+        try:
+            self._check_record(txn)
             if checkpoint:
                 data = checkpoints.pack(self.model, self.optimizer, self.sampler.generator, step=step,
                                         architecture=rec["architecture"]["config"], digest=rec["settings_digest"])
@@ -397,9 +431,10 @@ class _Run:
             self.pending_contacts.clear()
             if self.loss_lines or "loss_log" in rec:
                 rel = Layout.loss_log(rid)
-                fx = txn.write_bytes(rel, b"".join(self.loss_lines), replace=txn.exists(rel))
+                existed = txn.exists(rel)
+                fx = txn.write_bytes(rel, b"".join(self.loss_lines), replace=existed)
                 rec["loss_log"] = {"path": rel, "sha256": fx.sha256, "size": fx.size}
-                objects.append({"path": rel, "role": "modified", "sha256": fx.sha256})
+                objects.append({"path": rel, "role": "modified" if existed else "created", "sha256": fx.sha256})
             now = utcnow()
             rec["updated"] = now
             if final:
@@ -415,6 +450,9 @@ class _Run:
             events.append(txn, events.new_event("train", "creation", now, objects, detail=self._detail(step, checkpoint,
                                                                                                       final, first)))
             txn.commit()
+            self.record_sha = fx.sha256
+        finally:
+            txn.__exit__(None, None, None)
 
     def _detail(self, step: int, checkpoint: bool, final: bool, first: bool) -> str:
         rec = self.rec
@@ -572,6 +610,7 @@ def _differences(rec: dict, given: dict) -> list[str]:
 def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict | None = None, progress=None) -> dict:
     """Continue ``run_id`` from its last checkpoint, to ``steps`` (default: the recorded total)."""
     rec = read_run(pkg, run_id)
+    record_sha = _record_sha256(pkg, Layout.record("training", run_id))
     diffs = _differences(rec, given or {})
     if diffs:
         raise InputError("TRAIN-RESUME-SETTINGS", f"run {run_id} cannot be resumed with different settings: "
@@ -630,7 +669,8 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
     rec["sessions"].append({"started": now, "from_step": done, "to_step": done, "resumed": True, "wall_seconds": 0.0,
                             "steps_per_second": 0.0, "device": device, "threads": s["threads"],
                             "environment": devices.environment(device)})
-    run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=lines, loss_values=values, holdout=holdout)
+    run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=lines, loss_values=values, holdout=holdout,
+               record_sha=record_sha)
     run.commit(done, checkpoint=False, final=False, first=True)
     run.loop(done, target_steps, progress)
     return rec

@@ -270,3 +270,40 @@ def test_cuda_training_is_recorded_and_repeatable(tmp_path):
     resumed = training.resume(pkg, "gpu-c", steps=STEPS)
     assert resumed["checkpoints"][-1]["sha256"] == a["checkpoints"][-1]["sha256"]
     assert_valid(pkg)
+
+
+def test_commits_wait_for_another_writer_and_refuse_a_run_changed_underneath(chroma):
+    import threading
+
+    from archivist.locking import WriteLock
+
+    pkg, _ = chroma
+    lock = WriteLock(pkg.root, "export").acquire()  # another command is writing
+    threading.Timer(1.0, lock.release).start()
+    rec = training.train(pkg, settings(steps=5, checkpoint_every=5, contact_every=0), run_id="waited")
+    assert rec["status"] == "complete"
+
+    class Meddler:
+        """A progress bar that, at step 3, rewrites the run's record as a second process would."""
+
+        def __init__(self, **_):
+            self.n = 0
+
+        def update(self, n=1):
+            self.n += n
+            if self.n == 3:
+                rel = Layout.record("training", "meddled")
+                other = pkg.read_record(rel, training.LABEL)
+                other["step"] = 99
+                with pkg.transaction("train") as txn:
+                    txn.write_bytes(rel, records.dumps(other, training.LABEL), replace=True)
+                    txn.commit()
+
+        def close(self):
+            pass
+
+    with pytest.raises(ArchivistError) as exc:
+        training.train(pkg, settings(steps=10, checkpoint_every=5, contact_every=0), run_id="meddled",
+                       progress=lambda **kw: Meddler(**kw))
+    assert exc.value.code == "TRAIN-CONCURRENT"
+    assert pkg.read_record(Layout.record("training", "meddled"), training.LABEL)["step"] == 99

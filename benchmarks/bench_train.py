@@ -1,0 +1,224 @@
+"""Training speed of ``archivist train`` against a bare PyTorch loop of the same model, batch and patch.
+
+Builds a package with a real dataset (faded photographs as the source, the
+originals as the reference, through ``archivist.dataset.build``), then, in
+one process, takes turns between
+
+* ``archivist train``: ``archivist.training.train`` as the command runs it,
+  with the guide's checkpoint and contact-sheet intervals (so a short run
+  writes its first commit, its final checkpoint and one contact sheet into
+  the package); its steps/s is the session's, from the run record, and
+  includes patch sampling, loss logging and every commit;
+* a bare loop: the same model, optimizer, loss, batch and patch size on one
+  fixed batch already in memory (no sampling, no logging, no package),
+
+for ``--repeat`` rounds, and reports the best round of each and their
+ratio (target >= 0.9). It also times patch sampling alone (the data-loading
+cost per step), one checkpoint commit and one contact sheet. CUDA is used
+when present (``--device auto``).
+
+Usage::
+
+    python benchmarks/bench_train.py                       # chroma medium, batch 3, patch 256, 40 steps
+    python benchmarks/bench_train.py --patch 512 --steps 100 --size large
+    python benchmarks/bench_train.py --mode spatial --size small
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _photo(width: int, height: int, index: int) -> np.ndarray:
+    from skimage import data as skdata
+
+    img = skdata.astronaut()[..., :3].astype(np.float32) / 255.0
+    img = np.concatenate([img, img[:, ::-1]], axis=1)
+    img = np.concatenate([img, img[::-1]], axis=0)
+    img = np.roll(img, (17 * index, 29 * index), axis=(0, 1))
+    reps = (-(-height // img.shape[0]), -(-width // img.shape[1]), 1)
+    return np.tile(img, reps)[:height, :width]
+
+
+def _fade(rgb: np.ndarray, seed: int) -> np.ndarray:
+    grey = rgb.mean(axis=-1, keepdims=True)
+    out = (0.35 * rgb + 0.65 * grey) * np.array([1.05, 0.85, 1.0]) + np.array([0.03, 0.0, 0.04])
+    out = out + np.random.default_rng(seed).normal(0, 0.01, out.shape[:2])[..., None]
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
+def make_package(folder: Path, pairs: int, width: int, height: int, median: int):
+    from archivist import dataset, imaging
+    from archivist.package import Package
+
+    src_dir, ref_dir = folder / "scan", folder / "dvd"
+    src_dir.mkdir(parents=True)
+    ref_dir.mkdir(parents=True)
+    for i in range(pairs + 1):
+        ref = _photo(width, height, i)
+        imaging.write(ref_dir / f"dvd.{i + 1:04d}.png", ref, pixel_type="uint8")
+        imaging.write(src_dir / f"scan.{1001 + i:04d}.exr", _fade(ref, i), pixel_type="half", compression="piz")
+    pkg = Package.create(folder / "pkg", title="Benchmark", organization="Benchmarks")
+    pkg.add_element(role="source", element="print16", paths=[src_dir], description="16mm positive print",
+                    training_use="authorised")
+    pkg.add_element(role="reference", element="dvd", paths=[ref_dir], description="PAL DVD 2003",
+                    training_use="authorised")
+    dataset.build(pkg, source="print16", reference="dvd", pairs=[(1001 + i, 1 + i) for i in range(pairs)],
+                  preview_frames=[(1001 + pairs, 1 + pairs)], align_mode="none", median_size=median)
+    return pkg
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def bare_loop(settings, rec, data, steps: int) -> float:
+    """Steps/s of the same model, optimizer and loss on one fixed in-memory batch."""
+    import torch
+
+    from archivist import training
+
+    s = rec["settings"]
+    device, fmt = s["device"], torch.channels_last if s["channels_last"] else torch.contiguous_format
+    model = training.build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
+    opt = training.build_optimizer(model, s["optimizer"])
+    sampler = training.PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
+    xb, yb = sampler.batch_of(data, fmt)
+    model.train()
+
+    def step():
+        loss = training.loss_fn(model, xb, yb, data.kr, data.kb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    return steps / (time.perf_counter() - t0)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mode", choices=["chroma", "spatial"], default="chroma")
+    ap.add_argument("--tone", action="store_true")
+    ap.add_argument("--size", choices=["small", "medium", "large"], default="medium")
+    ap.add_argument("--batch", type=int, default=3)
+    ap.add_argument("--patch", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--repeat", type=int, default=2, help="rounds; the best of each is reported")
+    ap.add_argument("--pairs", type=int, default=4)
+    ap.add_argument("--frame", default="1024x778", help="source frame size WxH (default: half 2K)")
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from archivist import checkpoints, devices, imaging, training
+
+    width, height = (int(v) for v in args.frame.lower().split("x"))
+    device = devices.resolve(args.device)
+    threads = args.threads or devices.default_threads()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    try:
+        t0 = time.perf_counter()
+        pkg = make_package(tmp, args.pairs, width, height, median=0 if args.mode == "spatial" else 10)
+        build_s = time.perf_counter() - t0
+        base = dict(mode=args.mode, tone=args.tone, size=args.size, batch=args.batch, patch=args.patch,
+                    threads=threads, device=device, channels_last=args.channels_last)
+        lib, bare, wall = [], [], []
+        rec = data = None
+        for r in range(args.repeat):
+            settings = training.TrainSettings(steps=args.steps, **base)
+            t0 = time.perf_counter()
+            rec = training.train(pkg, settings, run_id=f"bench-{r}")
+            wall.append(args.steps / (time.perf_counter() - t0))
+            lib.append(rec["sessions"][-1]["steps_per_second"])
+            if data is None:
+                record, _ = training._dataset_api().load(pkg)
+                data = training.load_data(pkg, record, args.mode, args.tone, device, args.channels_last)
+            bare.append(bare_loop(settings, rec, data, args.steps))
+
+        # Where the difference goes: sampling, one checkpoint, one contact sheet.
+        s = rec["settings"]
+        fmt = torch.channels_last if s["channels_last"] else torch.contiguous_format
+        sampler = training.PatchSampler(0, data.sizes, s["batch"], s["patch_effective"])
+        n = 200
+        t0 = time.perf_counter()
+        for _ in range(n):
+            sampler.batch_of(data, fmt)
+        _sync(device)
+        sample_ms = (time.perf_counter() - t0) / n * 1000
+        model = training.build_model(rec["architecture"]["config"], 0, device, s["channels_last"])
+        opt = training.build_optimizer(model, s["optimizer"])
+        t0 = time.perf_counter()
+        blob = checkpoints.pack(model, opt, sampler.generator, step=1, architecture=rec["architecture"]["config"],
+                                digest=rec["settings_digest"])
+        pack_ms = (time.perf_counter() - t0) * 1000
+        run = training._Run(pkg, json.loads(json.dumps(rec)), data, model, opt, sampler, loss_lines=[],
+                            loss_values=[], holdout=[])
+        t0 = time.perf_counter()
+        run._contact(1)
+        _sync(device)
+        contact_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        with pkg.transaction("bench") as txn:
+            txn.write_bytes("data/training/bench-commit/checkpoint.safetensors", blob)
+            imaging.write(txn.staging_path("data/training/bench-commit/contact.png"), run.pending_contacts[0][1],
+                          pixel_type="uint8")
+            txn.adopt("data/training/bench-commit/contact.png")
+            txn.commit()
+        commit_ms = (time.perf_counter() - t0) * 1000
+
+        best_lib, best_bare = max(lib), max(bare)
+        step_ms = 1000 / best_bare
+        out = {
+            "device": device, "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
+            "cpu": platform.processor() or platform.machine(), "threads": threads, "torch": torch.__version__,
+            "mode": args.mode, "tone": args.tone, "size": args.size, "parameters": rec["architecture"]["parameters"],
+            "batch": args.batch, "patch": s["patch_effective"], "steps": args.steps, "frame": [width, height],
+            "pairs": args.pairs, "archivist_steps_per_s": lib, "bare_steps_per_s": bare,
+            "archivist_end_to_end_steps_per_s": wall, "best_archivist": best_lib, "best_bare": best_bare,
+            "ratio": best_lib / best_bare, "sampling_ms_per_step": sample_ms,
+            "sampling_share_of_step": sample_ms / step_ms, "checkpoint_bytes": len(blob), "checkpoint_pack_ms": pack_ms,
+            "contact_sheet_ms": contact_ms, "commit_ms": commit_ms, "package_build_s": build_s,
+        }
+        print(f"archivist train vs bare torch loop: {args.mode}{' + tone' if args.tone else ''} {args.size} "
+              f"({out['parameters']:,} parameters), batch {args.batch}, patch {s['patch_effective']}, "
+              f"{args.steps} steps, {device}" + (f" ({out['gpu']})" if out["gpu"] else f", {threads} threads"))
+        print(f"  archivist train   {best_lib:8.3f} steps/s   (rounds: {', '.join(f'{v:.3f}' for v in lib)})")
+        print(f"  bare torch loop   {best_bare:8.3f} steps/s   (rounds: {', '.join(f'{v:.3f}' for v in bare)})")
+        print(f"  ratio             {out['ratio']:8.3f}          (target >= 0.9)")
+        print(f"  end to end        {max(wall):8.3f} steps/s   (with data loading and the first commit)")
+        print(f"  patch sampling    {sample_ms:8.2f} ms/step   ({100 * out['sampling_share_of_step']:.2f}% of a bare step)")
+        print(f"  checkpoint        {len(blob) / 1e6:8.2f} MB, packed in {pack_ms:.0f} ms; commit with a contact "
+              f"sheet {commit_ms:.0f} ms")
+        print(f"  contact sheet     {contact_ms:8.0f} ms (prediction on the preview window)")
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(out, indent=2))
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
