@@ -9,9 +9,12 @@ Colour assumptions (stated in every QC record):
 * CIELAB uses the D65 white of the CIE 1931 2 degree observer; the
   conversion is scikit-image's ``rgb2lab`` (sRGB) or ``xyz2lab`` after its
   Rec.709 RGB-to-XYZ matrix (linear);
-* luma, Cb and Cr are computed from the frame values with the Rec.709
-  coefficients (``archivist.colour``); Cb and Cr span 1.0, so PSNR uses a
-  peak-to-peak of 1.0.
+* luma, Cb and Cr are computed from the frame values with the dataset's
+  coefficients (Rec.709 by default, ``archivist.colour``); Cb and Cr span
+  1.0, so PSNR uses a peak-to-peak of 1.0.
+
+The QC converts frames from their recorded colour space to linear Rec.709
+with OpenColorIO first and then uses ``encoding="linear-rec709"``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import math
 import numpy as np
 from scipy.ndimage import gaussian_filter
 from skimage import color as skcolor
+from skimage.color.colorconv import xyz_from_rgb
 
 from archivist import colour
 
@@ -29,6 +33,7 @@ LUMA_TOLERANCE = 2e-3  # about half-float rounding of R, G, B summed, plus margi
 GRAIN_SIGMA = 1.5  # pixels; the high-pass keeps structure finer than this blur
 HIST_MAX = 100.0  # Delta E histograms cover 0..100 in 0.01 steps (pooled percentiles)
 HIST_BINS = 10000
+KR, KB = colour.REC709["kr"], colour.REC709["kb"]
 
 
 def to_lab(rgb: np.ndarray, encoding: str = "srgb") -> np.ndarray:
@@ -44,7 +49,7 @@ def to_lab(rgb: np.ndarray, encoding: str = "srgb") -> np.ndarray:
     if encoding == "srgb":
         return skcolor.rgb2lab(rgb, illuminant="D65", observer="2")
     if encoding == "linear-rec709":
-        xyz = rgb @ skcolor.colorconv.xyz_from_rgb.T
+        xyz = rgb @ xyz_from_rgb.T
         return skcolor.xyz2lab(xyz, illuminant="D65", observer="2")
     raise ValueError(f"encoding must be one of {ENCODINGS}")
 
@@ -72,13 +77,16 @@ def lightness_part(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     return np.abs(l2 - l1) / sl
 
 
-def delta_e_parts(rgb1: np.ndarray, rgb2: np.ndarray, encoding: str = "srgb") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(total, lightness part, chromatic part) of CIEDE2000 per pixel.
+def delta_e_parts(lab1: np.ndarray, lab2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(total, lightness part, chromatic part) of CIEDE2000 per pixel, from CIELAB.
 
     The chromatic part gathers the chroma, hue and rotation terms:
     ``total**2 == lightness**2 + chromatic**2``.
+
+    >>> t, l, c = delta_e_parts(np.array([50.0, 2.6772, -79.7751]), np.array([50.0, 0.0, -82.7485]))
+    >>> round(float(l), 4), round(float(c), 4)
+    (0.0, 2.0425)
     """
-    lab1, lab2 = to_lab(rgb1, encoding), to_lab(rgb2, encoding)
     total = delta_e_2000(lab1, lab2)
     light = lightness_part(lab1, lab2)
     chroma = np.sqrt(np.maximum(total ** 2 - light ** 2, 0.0))
@@ -95,19 +103,28 @@ def psnr(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:
     return math.inf if mse == 0 else round(10.0 * math.log10(peak * peak / mse), 10)
 
 
-def psnr_chroma(candidate: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """PSNR of Cb and of Cr (Rec.709 coefficients, peak-to-peak 1.0)."""
-    c, t = colour.rgb_to_ycbcr(np.asarray(candidate, np.float64)), colour.rgb_to_ycbcr(np.asarray(truth, np.float64))
+def psnr_chroma(candidate: np.ndarray, truth: np.ndarray, kr: float = KR, kb: float = KB) -> tuple[float, float]:
+    """PSNR of Cb and of Cr (peak-to-peak 1.0).
+
+    Adding 0.1 to B moves Cb by 0.1 (1 - kb) / (2 (1 - kb)) = 0.05, so the
+    PSNR is 10 log10(1 / 0.05^2):
+
+    >>> a = np.full((2, 2, 3), 0.5); b = a.copy(); b[..., 2] += 0.1
+    >>> round(psnr_chroma(a, b)[0], 4), psnr_chroma(a, b)[1] > psnr_chroma(a, b)[0]
+    (26.0206, True)
+    """
+    c = colour.rgb_to_ycbcr(np.asarray(candidate, np.float64), kr, kb)
+    t = colour.rgb_to_ycbcr(np.asarray(truth, np.float64), kr, kb)
     return psnr(c[..., 1], t[..., 1]), psnr(c[..., 2], t[..., 2])
 
 
-def luma_change(candidate: np.ndarray, source: np.ndarray) -> tuple[float, float]:
+def luma_change(candidate: np.ndarray, source: np.ndarray, kr: float = KR, kb: float = KB) -> tuple[float, float]:
     """(max, mean) absolute difference of Rec.709 luma Y' between two frames.
 
     >>> [round(v, 6) for v in luma_change(np.full((1, 2, 3), 0.5), np.array([[[0.5, 0.5, 0.5], [0.6, 0.5, 0.5]]]))]
     [0.02126, 0.01063]
     """
-    d = np.abs(colour.luma(np.asarray(candidate, np.float64)) - colour.luma(np.asarray(source, np.float64)))
+    d = np.abs(colour.luma(np.asarray(candidate, np.float64), kr, kb) - colour.luma(np.asarray(source, np.float64), kr, kb))
     return float(d.max()), float(d.mean())
 
 
@@ -151,10 +168,11 @@ def grain_ratio(candidate: np.ndarray, source: np.ndarray, sigma: float = GRAIN_
     return math.nan if ref == 0 else high_pass_rms(candidate, sigma) / ref
 
 
-def chroma_grain_ratio(candidate: np.ndarray, source: np.ndarray, sigma: float = GRAIN_SIGMA) -> float:
+def chroma_grain_ratio(candidate: np.ndarray, source: np.ndarray, sigma: float = GRAIN_SIGMA,
+                       kr: float = KR, kb: float = KB) -> float:
     """``grain_ratio`` on Cb and Cr only: how much of the dye-layer grain survives."""
-    c = colour.rgb_to_ycbcr(np.asarray(candidate, np.float64))[..., 1:]
-    s = colour.rgb_to_ycbcr(np.asarray(source, np.float64))[..., 1:]
+    c = colour.rgb_to_ycbcr(np.asarray(candidate, np.float64), kr, kb)[..., 1:]
+    s = colour.rgb_to_ycbcr(np.asarray(source, np.float64), kr, kb)[..., 1:]
     return grain_ratio(c, s, sigma)
 
 
@@ -177,24 +195,28 @@ def histogram_percentile(counts: np.ndarray, q: float) -> float:
     return (k + 1) * HIST_MAX / HIST_BINS
 
 
-def frame_metrics(candidate: np.ndarray, truth: np.ndarray, source: np.ndarray, *, encoding: str = "srgb",
+def frame_metrics(candidate: np.ndarray, truth: np.ndarray, source: np.ndarray, lab_candidate: np.ndarray,
+                  lab_truth: np.ndarray, *, kr: float = KR, kb: float = KB,
                   luma_tolerance: float = LUMA_TOLERANCE) -> tuple[dict, dict[str, np.ndarray]]:
     """Every metric for one candidate frame, and the Delta E histograms for pooling across frames.
 
     ``truth`` is what the candidate should be; ``source`` is the frame the
-    candidate was made from (for the luma and grain checks).
+    candidate was made from (for the luma and grain checks); the CIELAB
+    images come from ``to_lab`` (after whatever decoding the frames need).
     """
-    total, light, chroma = delta_e_parts(candidate, truth, encoding)
-    cb, cr = psnr_chroma(candidate, truth)
-    lmax, lmean = luma_change(candidate, source)
+    total, light, chroma = delta_e_parts(lab_candidate, lab_truth)
+    cb, cr = psnr_chroma(candidate, truth, kr, kb)
+    lmax, lmean = luma_change(candidate, source, kr, kb)
     m_truth = colourfulness(truth)
+    m_cand = colourfulness(candidate)
     out = {
         "ciede2000": _summary(total), "ciede2000_lightness": _summary(light), "ciede2000_chroma": _summary(chroma),
         "psnr_cb": cb, "psnr_cr": cr,
         "luma_max_change": lmax, "luma_mean_change": lmean, "luma_unchanged": lmax <= luma_tolerance,
-        "colourfulness": colourfulness(candidate), "colourfulness_truth": m_truth,
-        "colourfulness_ratio": colourfulness(candidate) / m_truth if m_truth else math.nan,
-        "grain_ratio": grain_ratio(candidate, source), "chroma_grain_ratio": chroma_grain_ratio(candidate, source),
+        "colourfulness": m_cand, "colourfulness_truth": m_truth,
+        "colourfulness_ratio": m_cand / m_truth if m_truth else math.nan,
+        "grain_ratio": grain_ratio(candidate, source),
+        "chroma_grain_ratio": chroma_grain_ratio(candidate, source, kr=kr, kb=kb),
     }
     hists = {"ciede2000": histogram(total), "ciede2000_lightness": histogram(light), "ciede2000_chroma": histogram(chroma)}
     return out, hists

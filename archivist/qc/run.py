@@ -1,0 +1,299 @@
+"""``archivist qc``: judge an inference run against a MatchGrade-style LUT baseline.
+
+The chroma recovery guide (Step 2.5) checks every ML result against a 3D
+LUT fitted between source and reference on the training frames. This
+command does that on the frames the model never trained on (the dataset's
+held-out frames):
+
+1. fit the baseline LUT on the training pairs (source -> the ground truth
+   the training used), in ACEScct;
+2. apply it to each held-out source frame;
+3. measure the source as scanned, the baseline and the ML output against
+   the ground truth (and against the true original when it is known);
+4. draw a comparison strip per frame and the training loss curve;
+5. write the ``.cube`` LUT, the pictures and the QC record, with its
+   verdict, in one transaction with an event.
+
+Everything is read and checked before anything is written: a failure
+leaves the package as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from archivist import __version__, events, imaging, records
+from archivist.errors import InputError, PackageError
+from archivist.hashing import hash_file
+from archivist.layout import Layout
+from archivist.progress import start
+from archivist.qc import compare, figures, inputs, logspace, lut, metrics
+from archivist.training import verified_bytes
+from archivist.transaction import utcnow
+
+LABEL = "archivist/qc/1"
+KIND = "qc"
+LUT_NAME = "baseline.cube"
+LOSS_NAME = "loss-curve.png"
+_AUTO_ID = re.compile(r"^qc-([0-9]+)$")
+
+
+@dataclass
+class QCOptions:
+    """What ``archivist qc`` can be told."""
+
+    run: str | None = None  # inference run (default: the latest complete one)
+    qc_id: str | None = None
+    original: Path | None = None  # folder of true original frames, when known
+    baseline: compare.BaselineSettings = field(default_factory=compare.BaselineSettings)
+
+
+def qc_ids(pkg) -> list[str]:
+    d = pkg.root / Layout.RECORDS / KIND
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+
+def next_id(pkg) -> str:
+    used = [int(m.group(1)) for i in qc_ids(pkg) if (m := _AUTO_ID.match(i))]
+    return f"qc-{max(used, default=0) + 1:02d}"
+
+
+def read(pkg, qc_id: str | None = None) -> dict:
+    """A QC record (default: the latest)."""
+    ids = qc_ids(pkg)
+    if qc_id is None:
+        if not ids:
+            raise InputError("QC-MISSING", f"{pkg.root} has no QC record yet", hint="run 'archivist qc' first")
+        loaded = [pkg.read_record(Layout.record(KIND, i), LABEL) for i in ids]
+        return max(loaded, key=lambda r: (r["created"], r["id"]))
+    if qc_id not in ids:
+        raise InputError("QC-MISSING", f"no QC record {qc_id!r} (records: {', '.join(ids) or 'none'})")
+    return pkg.read_record(Layout.record(KIND, qc_id), LABEL)
+
+
+def strip_name(element: str, number: int) -> str:
+    return f"strip.{element}.{int(number):04d}.png"
+
+
+# -- pictures ------------------------------------------------------------------------------------
+
+def frame_strip(item: inputs.HeldOut, baseline: np.ndarray, result: compare.FrameResult) -> np.ndarray:
+    """source | reference (ground truth) | [original] | LUT baseline | ML | differences (uint8)."""
+    panels = [(f"SOURCE {item.number}", item.source), ("REFERENCE = GROUND TRUTH", item.truth)]
+    if item.original is not None:
+        panels.append(("TRUE ORIGINAL", item.original))
+    panels += [("LUT BASELINE", baseline), ("ML RESULT", item.ml),
+               ("DE2000 LUT VS TRUTH 0-10", figures.heat(result.delta_e["baseline"])),
+               ("DE2000 ML VS TRUTH 0-10", figures.heat(result.delta_e["ml"]))]
+    return figures.strip(panels)
+
+
+def loss_curve(pkg, training: dict) -> np.ndarray | None:
+    """The training loss (per step, smoothed) and the held-out L1, or None without a loss log."""
+    ref = training.get("loss_log")
+    if not ref:
+        return None
+    data = verified_bytes(pkg, ref, "QC-HASH", "loss log")
+    rows = [json.loads(line) for line in data.splitlines() if line.strip()]
+    if not rows:
+        return None
+    x = np.array([r["step"] for r in rows], np.float64)
+    y = np.array([r["loss"] for r in rows], np.float64)
+    hold = [(r["step"], r["holdout_l1"]) for r in rows if "holdout_l1" in r]
+    series = [("LOSS PER STEP", x, y, (170, 190, 230)),
+              (f"MEAN OF {max(1, len(x) // 40)}", x, figures.moving_average(y, max(1, len(x) // 40)), (30, 80, 200))]
+    if hold:
+        hx, hy = zip(*hold)
+        series.append(("HELD-OUT PREVIEW L1", np.array(hx), np.array(hy), (220, 90, 20)))
+    return figures.loss_plot(series, title=f"TRAINING RUN {training['id'].upper()}: L1 LOSS IN R'G'B'")
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+def _colour(ctx: inputs.Context) -> dict:
+    colour = ctx.dataset["colour"]
+    return {
+        "recorded": ctx.inference["settings"]["colour"]["recorded"], "space": ctx.space, "config": logspace.CONFIG,
+        "outputs": "the run's ACES 2065-1 EXRs converted back with the inverse of its recorded OpenColorIO "
+                   "conversion, then cropped like the source",
+        "lab": f"frame values converted from {ctx.space} to linear Rec.709 by OpenColorIO ({logspace.CONFIG}), "
+               "then to CIE XYZ with the Rec.709/sRGB matrix and to CIELAB with the D65 white of the CIE 1931 "
+               "2 degree observer (scikit-image); CIEDE2000 with kL = kC = kH = 1",
+        "ycbcr": {"coefficients": colour["coefficients"], "kr": float(colour["kr"]), "kb": float(colour["kb"])},
+        "psnr_peak": 1.0, "luma_tolerance": metrics.LUMA_TOLERANCE, "grain_sigma": metrics.GRAIN_SIGMA,
+    }
+
+
+def _ground_truth_text(ctx: inputs.Context) -> str:
+    kind = ctx.training["settings"]["target"]["kind"]
+    text = {"chroma": "the source frame's luma with the aligned, median-filtered reference's Cb and Cr",
+            "tone": "the reference's Cb and Cr, and the source's luma moved by the low-frequency luma difference",
+            "spatial": "the reference's detail on the source's low-frequency tone and chroma"}.get(kind, kind)
+    return (f"{text}, clamped to [0, 1]: the same target training run {ctx.training['id']} learned "
+            f"(archivist.targets, target '{kind}')")
+
+
+def _lut_comments(ctx: inputs.Context, settings: compare.BaselineSettings) -> list[str]:
+    return [
+        "archivist QC baseline: a MatchGrade-style 3D LUT from the source scan to the ground truth",
+        f"Package {ctx.inference['package']}, dataset {ctx.dataset['id']}, training pairs (source frames) "
+        + ", ".join(str(p["source"]["number"]) for p in ctx.dataset["pairs"]),
+        f"APPLIES IN ACEScct: convert the source ({ctx.space}) to ACEScct with OpenColorIO {logspace.CONFIG},",
+        "apply this LUT, then convert ACEScct back to the source's colour space.",
+        f"Fitted by regularised lattice regression ({settings.interpolation} weights, smoothness {settings.smoothness}, "
+        f"anchor {settings.anchor}).",
+    ]
+
+
+def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
+    """Run the QC and write it into ``pkg``; returns the QC record."""
+    options = options or QCOptions()
+    if pkg.interrupted():
+        raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+                           hint=f"run 'archivist recover {pkg.root}' first")
+    s = options.baseline
+    if s.interpolation not in lut.INTERPOLATIONS:
+        raise InputError("QC-SETTING", f"interpolation must be one of {', '.join(lut.INTERPOLATIONS)}")
+    if not (2 <= s.size <= 129) or s.smoothness < 0 or s.anchor <= 0 or s.max_samples < 1000:
+        raise InputError("QC-SETTING", "LUT size must be 2-129, smoothness 0 or more, anchor above 0 and at "
+                         "least 1000 samples")
+    qc_id = options.qc_id or next_id(pkg)
+    rel = Layout.record(KIND, qc_id)  # refuses a bad id
+    if (pkg.root / rel).exists():
+        raise InputError("QC-EXISTS", f"QC record {qc_id!r} already exists", hint="choose another --id")
+    originals = inputs.original_frames(options.original)
+
+    bar = start(progress, total=5, desc="qc", unit="stage")
+    ctx = inputs.context(pkg, options.run)
+    warnings: list[str] = []
+    pairs = inputs.training_pairs(pkg, ctx)
+    held = inputs.held_out(pkg, ctx, originals)
+    bar.update(1)
+    table, report = compare.fit_baseline([p.source for p in pairs], [p.truth for p in pairs], ctx.space, s)
+    if not report.converged:
+        warnings.append(f"the LUT fit stopped after {report.iterations} iterations without converging")
+    keep_luma = s.keep_source_luma and ctx.mode == "chroma" and not ctx.tone
+    applied = compare.BaselineSettings(**{**s.as_record(), "keep_source_luma": keep_luma})
+    bar.update(1)
+
+    results, strips = [], []
+    for item in held:
+        base = compare.apply_baseline(table, item.source, ctx.space, applied, ctx.kr, ctx.kb)
+        bases = {"ground_truth": item.truth}
+        if item.original is not None:
+            bases["original"] = item.original
+        res = compare.measure_frame(item.number, {"source": item.source, "baseline": base, "ml": item.ml},
+                                    bases, item.source, ctx.space, ctx.kr, ctx.kb)
+        results.append(res)
+        strips.append(frame_strip(item, base, res))
+    summary = compare.summarise(results)
+    verdict = compare.verdict(results, summary, "ground_truth")
+    verdict_original = compare.verdict(results, summary, "original") if "original" in summary else None
+    if not summary["ground_truth"]["ml"]["luma_unchanged"] and ctx.mode == "chroma" and not ctx.tone:
+        warnings.append("the ML output's luma differs from the source's by more than "
+                        f"{metrics.LUMA_TOLERANCE:g}; a chroma-mode model should keep it")
+    plot = loss_curve(pkg, ctx.training)
+    bar.update(1)
+
+    table.title = f"archivist {qc_id} baseline (ACEScct in, ACEScct out)"
+    table.comments = _lut_comments(ctx, s)
+    cube = lut.dumps_cube(table)
+    source_el = ctx.dataset["source_element"]
+    now = utcnow()
+    with pkg.transaction("qc") as txn:
+        if txn.exists(rel):
+            raise InputError("QC-EXISTS", f"QC record {qc_id!r} already exists", hint="choose another --id")
+        objects = []
+        lut_rel = Layout.qc_file(qc_id, LUT_NAME)
+        lfx = txn.write_bytes(lut_rel, cube)
+        objects.append({"path": lut_rel, "role": "created", "sha256": lfx.sha256})
+        frames_out = []
+        for item, res, pixels in zip(held, results, strips):
+            srel = Layout.qc_file(qc_id, strip_name(source_el, item.number))
+            imaging.write(txn.staging_path(srel), pixels, pixel_type="uint8")
+            sfx = txn.adopt(srel)
+            entry = {"number": item.number, "output": dict(item.ml_ref),
+                     "strip": {"path": srel, "sha256": sfx.sha256, "size": sfx.size},
+                     "ground_truth": res.metrics["ground_truth"]}
+            if "original" in res.metrics:
+                entry["original"] = res.metrics["original"]
+            frames_out.append(entry)
+        loss_ref = None
+        if plot is not None:
+            prel = Layout.qc_file(qc_id, LOSS_NAME)
+            imaging.write(txn.staging_path(prel), plot, pixel_type="uint8")
+            pfx = txn.adopt(prel)
+            loss_ref = {"path": prel, "sha256": pfx.sha256, "size": pfx.size}
+        inf, card_ref = ctx.inference, ctx.inference["model"]["card"]
+        train_ref = inf["model"].get("training") or ctx.model_card["run"]["record"]
+        record = {
+            "schema": LABEL, "id": qc_id, "created": now, "agent": {"name": "archivist", "version": __version__},
+            "inference": {"id": inf["id"], "record": _record_ref(pkg, Layout.record("inference", inf["id"]))},
+            "model": {"id": inf["model"]["id"], "record": {"path": card_ref["path"], "sha256": card_ref["sha256"]}},
+            "training": {"id": ctx.training["id"], "record": {"path": train_ref["path"], "sha256": train_ref["sha256"]}},
+            "dataset": {"id": ctx.dataset["id"],
+                        "record": {"path": Layout.record("datasets", ctx.dataset["id"]), "sha256": ctx.dataset_sha256},
+                        "pairs": [p.number for p in pairs], "held_out": [h.number for h in held],
+                        "crop": dict(ctx.dataset["crop"])},
+            "mode": ctx.mode, "tone": ctx.tone,
+            "colour": _colour(ctx),
+            "ground_truth": _ground_truth_text(ctx),
+            "baseline": {
+                "method": "3D LUT fitted by regularised lattice regression on the training pairs "
+                          "(the MatchGrade comparison of the chroma recovery guide)",
+                "lut": {"path": lut_rel, "sha256": lfx.sha256, "size": lfx.size},
+                "space": logspace.LOG_SPACE,
+                "applies": f"convert {ctx.space} to {logspace.LOG_SPACE} with OpenColorIO {logspace.CONFIG}, apply the "
+                           f"LUT ({s.interpolation}), convert back; inputs outside the LUT's domain are clamped to it",
+                "settings": s.as_record(), "size": table.size,
+                "domain_min": list(table.domain_min), "domain_max": list(table.domain_max),
+                "fit": {"samples": report.samples, "nodes_supported": report.nodes_supported,
+                        "nodes_solved": report.nodes_solved, "rms_residual": report.rms_residual,
+                        "max_residual": report.max_residual, "iterations": report.iterations,
+                        "converged": report.converged},
+                "luma": ("the source's luma is kept (chroma mode), as the model keeps it; the LUT gives the colour"
+                         if keep_luma else "as the LUT gives it"),
+            },
+            "frames": frames_out, "summary": summary, "verdict": verdict, "loss_curve": loss_ref,
+            "warnings": warnings,
+        }
+        if verdict_original is not None:
+            record["verdict_original"] = verdict_original
+            record["original"] = {
+                "description": "the true original frames, supplied from outside the package (known only for "
+                               "synthetic material); identified here by name and SHA-256, not stored",
+                "frames": [{"number": h.number, "name": h.original_name, "sha256": h.original_sha256} for h in held],
+            }
+        record = compare.finite(record)
+        try:
+            data = records.dumps(record, LABEL)
+        except records.RecordError as exc:
+            raise PackageError("QC-RECORD", exc.message) from None
+        fx = txn.write_bytes(rel, data)
+        objects = [{"path": rel, "role": "created", "sha256": fx.sha256}] + objects
+        objects.append({"path": Layout.stage_dir("qc", qc_id), "role": "created"})
+        objects.append({"path": Layout.record("inference", inf["id"]), "role": "source"})
+        ok = verdict["ml_beats_baseline"] and not warnings
+        events.append(txn, events.new_event(
+            "qc", "validation", now, objects,
+            detail=f"QC {qc_id} of inference run {inf['id']} on {len(held)} held-out frames against a "
+                   f"{table.size}^3 LUT baseline",
+            outcome="success" if ok else "warning",
+            outcome_detail=verdict["statement"] + ("" if not warnings else " Warnings: " + "; ".join(warnings))))
+        txn.commit()
+    bar.update(2)
+    bar.close()
+    return record
+
+
+def _record_ref(pkg, rel: str) -> dict:
+    digest = hash_file(pkg.layout.path(rel)).sha256
+    if pkg.manifest("sha256").get(rel) != digest:
+        raise InputError("QC-HASH", f"{rel} does not match the package manifest",
+                         hint="run 'archivist verify' to see what changed")
+    return {"path": rel, "sha256": digest}
