@@ -3,7 +3,7 @@
 #
 #   make demo    install, then build and verify a package from example frames
 #   make test    install, then run the whole test suite
-#   make bench   install, then run the benchmarks at their default sizes
+#   make bench   install, then run every benchmark at its default size
 
 PYTHON ?= python3
 VENV   := .venv
@@ -49,8 +49,10 @@ demo: $(STAMP)
 	@echo
 	@echo "package written to $(abspath $(DEMO_PKG))"
 
+# Every benchmark at its default size, one after another (they time CPU work,
+# so running them in parallel would spoil each other's figures).
 bench: $(STAMP)
-	$(PY) benchmarks/bench_verify.py
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
 	rm -rf $(DEMO)
