@@ -26,6 +26,7 @@ no inverse output transform, which keeps the restorer's grade as it was.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -105,12 +106,26 @@ class AcesConversion:
                 "opencolorio": ocio.__version__}
 
     def apply(self, rgb: np.ndarray) -> np.ndarray:
-        """Convert float32 (H, W, 3) in place of a copy; returns the converted array."""
-        out = np.ascontiguousarray(rgb, dtype=np.float32).copy()
+        """A converted float32 copy of (H, W, 3) ``rgb``."""
+        return self.apply_inplace(np.ascontiguousarray(rgb, dtype=np.float32).copy())
+
+    def apply_inplace(self, rgb: np.ndarray, *, workers: int = 2) -> np.ndarray:
+        """Convert a C-contiguous float32 (H, W, 3) array in place, in row bands on ``workers`` threads.
+
+        Every pixel is converted on its own, so the bands give the same bits as one call.
+        """
+        if rgb.dtype != np.float32 or not rgb.flags.c_contiguous:
+            raise ValueError("apply_inplace needs a C-contiguous float32 array")
         if self.source == DESTINATION:
-            return out
-        _processor(self.source).applyRGB(out)
-        return out
+            return rgb
+        proc = _processor(self.source)
+        bands = [b for b in np.array_split(rgb, max(1, workers) * 4, axis=0) if b.size]
+        if workers <= 1 or len(bands) == 1:
+            proc.applyRGB(rgb)
+            return rgb
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(proc.applyRGB, bands))
+        return rgb
 
 
 @lru_cache(maxsize=16)

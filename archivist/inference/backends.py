@@ -44,7 +44,20 @@ class Backend:
         return self.run(np.ascontiguousarray(x, dtype=np.float32))
 
 
+def _nvidia_driver() -> bool:
+    """A cheap look for an NVIDIA driver, so that CPU runs need not import torch (seconds) to learn there is none."""
+    import os
+    import sys
+
+    if "torch" in sys.modules:
+        return True
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0") \
+        or bool(os.environ.get("CUDA_VISIBLE_DEVICES", "").strip(" -1"))
+
+
 def cuda_available() -> bool:
+    if not _nvidia_driver():
+        return False
     try:
         import torch
         return bool(torch.cuda.is_available())
@@ -109,6 +122,8 @@ def _ort(name: str, model_bytes: bytes, threads: int | None) -> Backend:
     # The arena tripled peak memory on a 2K frame; the allocator's speed does not matter here.
     opts.enable_cpu_mem_arena = False
     opts.log_severity_level = 3
+    # Idle pool threads would otherwise spin and take CPU from the reading and writing threads.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = int(threads)
     if name == "ort-cuda":
@@ -132,7 +147,7 @@ def _ort(name: str, model_bytes: bytes, threads: int | None) -> Backend:
             "engine": {"name": "onnxruntime", "version": ort.__version__},
             "providers": session.get_providers(),
             "settings": {"graph_optimization_level": ORT_OPT_LEVEL, "intra_op_num_threads": int(threads or 0),
-                         "enable_cpu_mem_arena": False,
+                         "enable_cpu_mem_arena": False, "intra_op_allow_spinning": False,
                          "use_deterministic_compute": name == "ort-cuda"},
             "platform": _platform()}
     return Backend(name, info["device"], run, info)

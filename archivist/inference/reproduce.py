@@ -152,7 +152,8 @@ def _one(pkg: Package, spec: task.RunSpec, engine, entry: dict, exact: bool, tol
     job = task.FrameJob(n, source["path"], actual)
     try:
         loaded = task.load(spec, job)
-        pixels, _ = task.infer(spec, engine, loaded)
+        ycc, _ = task.infer(spec, engine, loaded)
+        pixels = task.finish(spec, ycc)
     except InputError as exc:
         out["problems"].append(f"cannot be re-run: {exc.message}")
         return out

@@ -658,12 +658,12 @@ def _verify_committed(pkg: Package, rec: dict, progress=None) -> None:
 
 
 def _parity(model, engine, job, root: Path, threads) -> dict:
-    from archivist import imaging, targets
+    from archivist import imaging
+    from archivist.inference import convert
 
     reference = backends.create(backends.REFERENCE, model.data, threads=threads)
-    # kr/kb come from the model; the tile is the model's real input.
-    rgb = imaging.read(root / job.source_path, channels=3)
-    ycc = targets.to_ycbcr(rgb, model.kr, model.kb).transpose(2, 0, 1)
+    # The tile is the model's real input: a window of the first frame to infer.
+    ycc = convert.to_model(imaging.read(root / job.source_path, channels=3), model.kr, model.kb)
     tile, where = _parity_tile(ycc, model.align)
     where["frame"] = job.number
     return backends.parity(engine, reference, tile, where=where)

@@ -15,8 +15,11 @@ its marker exists and every file it lists still has that hash
 (``completed``), so a frame cut off half-way is never mistaken for a
 finished one: it is discarded and made again.
 
-The work is split into ``load``, ``infer`` and ``store`` so that the
-pipeline can run the three on different threads for different frames.
+The work is split into ``load`` (hash-check, read, to the model's
+Y'CbCr), ``infer`` (the model alone) and ``store`` (back to R'G'B', ACES
+2065-1, encode, hash, sidecars, credential) so that the pipeline can run
+the three on different threads for different frames and the model's
+thread does nothing but run the model.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from archivist import colour, imaging, targets
+from archivist import imaging
 from archivist.errors import InputError
 from archivist.hashing import hash_file
-from archivist.inference import aces, provenance, tiling
+from archivist.inference import aces, convert, provenance, tiling
 from archivist.inference.provenance import RunProvenance
 from archivist.transaction import FAULT_ENV
 
@@ -137,13 +140,14 @@ def load(spec: RunSpec, job: FrameJob) -> Loaded:
     if rgb.shape[2] < 3:
         raise InputError("INFER-CHANNELS", f"source frame {job.number} has {rgb.shape[2]} channel(s); "
                          "the models work on R'G'B' frames")
-    ycc = targets.to_ycbcr(rgb, spec.kr, spec.kb).transpose(2, 0, 1)
     t2 = time.perf_counter()
-    return Loaded(job, np.ascontiguousarray(ycc), {"hash_source": t1 - t0, "read": t2 - t1})
+    ycc = convert.to_model(rgb, spec.kr, spec.kb)
+    t3 = time.perf_counter()
+    return Loaded(job, ycc, {"hash_source": t1 - t0, "read": t2 - t1, "to_model": t3 - t2})
 
 
 def infer(spec: RunSpec, backend, loaded: Loaded) -> tuple[np.ndarray, dict[str, float]]:
-    """The model over the frame (tiled when asked), then R'G'B' and ACES 2065-1: (H, W, 3) float32."""
+    """The model over the frame, tiled when asked: (3, H, W) Y'CbCr float32."""
     t0 = time.perf_counter()
     _, h, w = loaded.ycc.shape
     plan = tiling.plan(h, w, spec.tile, spec.overlap, spec.align, spec.margin)
@@ -154,15 +158,20 @@ def infer(spec: RunSpec, backend, loaded: Loaded) -> tuple[np.ndarray, dict[str,
                          "archivist expects Y'CbCr in and Y'CbCr out")
     if not np.isfinite(out).all():
         raise InputError("INFER-NONFINITE", f"the model produced NaN or infinite values on frame {loaded.job.number}")
-    rgb = colour.ycbcr_to_rgb(out.transpose(1, 2, 0), spec.kr, spec.kb).astype(np.float32)
-    result = aces.AcesConversion(spec.colour_source).apply(rgb)
-    t2 = time.perf_counter()
-    return result, {"model": t1 - t0, "colour": t2 - t1}
+    return out, {"model": t1 - t0}
 
 
-def store(spec: RunSpec, job: FrameJob, pixels: np.ndarray, signer=None) -> FrameResult:
-    """Write the frame, its sidecars and (when signing) its credential; the marker last."""
-    timings: dict[str, float] = {}
+def finish(spec: RunSpec, ycc: np.ndarray) -> np.ndarray:
+    """The model's Y'CbCr back to the source's R'G'B', then to ACES 2065-1: (H, W, 3) float32."""
+    rgb = convert.from_model(ycc, spec.kr, spec.kb)
+    return aces.AcesConversion(spec.colour_source).apply_inplace(rgb)
+
+
+def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameResult:
+    """Convert to ACES, write the frame, its sidecars and (when signing) its credential; the marker last."""
+    t_colour = time.perf_counter()
+    pixels = finish(spec, ycc)
+    timings: dict[str, float] = {"colour": time.perf_counter() - t_colour}
     out_dir = Path(spec.scratch)
     files = names(spec, job.number)
     discard(spec, job.number)
@@ -173,7 +182,8 @@ def store(spec: RunSpec, job: FrameJob, pixels: np.ndarray, signer=None) -> Fram
     exr = out_dir / files["exr"]
     # OpenImageIO picks the format from the extension, so the temporary name keeps ".exr".
     tmp = exr.with_name(f".{exr.stem}.tmp-{os.getpid()}.exr")
-    imaging.write(tmp, pixels, pixel_type="half", attributes=provenance.exr_attributes(keys),
+    # numpy rounds to half exactly as OpenEXR does (same bytes), and faster than the writer's own conversion.
+    imaging.write(tmp, pixels.astype(np.float16), pixel_type="half", attributes=provenance.exr_attributes(keys),
                   compression=spec.compression)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
