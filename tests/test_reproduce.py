@@ -87,3 +87,32 @@ def test_record_appends_one_validation_event_only(inferred):
     outputs = package_files(inferred / "data" / "outputs")
     reproduce.reproduce(inferred, frames="1001")
     assert package_files(inferred / "data" / "outputs") == outputs
+
+
+def test_a_tiled_run_reproduces_with_its_own_tiling(tmp_path_factory, tmp_path):
+    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
+    result = runner.infer(root, runner.InferOptions(frames="1001-1002", tile=48, overlap=32))
+    rec = Package.open(root).read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    tiling = rec["settings"]["tiling"]
+    assert tiling["tile"] == 48 and tiling["align"] == 16 and tiling["exact"] is False  # radius 92 > 32 / 2
+    report = reproduce.reproduce(root)
+    assert report["ok"] and all(f["comparison"]["identical"] for f in report["frames"])
+    # Close to an untiled run of the same frames (this short-trained model barely uses its context).
+    untiled = runner.infer(root, runner.InferOptions(frames="1001-1002", run="whole"))
+    whole = Package.open(root).read_record(Layout.record("inference", untiled["run"]), runner.LABEL)
+    for a, b in zip(rec["frames"], whole["frames"]):
+        ta, tb = imaging.read(root / a["output"]["path"]), imaging.read(root / b["output"]["path"])
+        assert np.abs(ta - tb).max() < 2e-3
+
+
+def test_a_torch_run_records_its_parity_check_and_reproduces(tmp_path_factory, tmp_path):
+    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
+    result = runner.infer(root, runner.InferOptions(frames="1001-1002", backend="torch-cpu", threads=1))
+    rec = Package.open(root).read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    assert rec["backend"]["name"] == "torch-cpu" and rec["backend"]["engine"]["name"] == "torch"
+    assert rec["parity"]["passed"] and rec["parity"]["reference"] == "ort-cpu"
+    assert rec["sessions"][0]["parity"] == rec["parity"]
+    same = reproduce.reproduce(root, threads=1)
+    assert same["ok"] and same["backend"] == "torch-cpu" and same["expectation"] == "bit-identical"
+    other = reproduce.reproduce(root, backend="ort-cpu")
+    assert other["ok"] and other["expectation"] == "within tolerance"
