@@ -38,6 +38,9 @@ def _print_infer(d: dict) -> None:
         click.echo(f"  {d['frames_per_second']:.3g} frames/s")
     if d.get("sealed"):
         click.echo(f"  package sealed: {d['sealed']['path']}")
+    if d.get("unfinished_runs"):
+        click.echo(f"  note: unfinished run(s) with other settings: {', '.join(d['unfinished_runs'])} "
+                   "(repeat their options, or --run ID, to resume one)")
 
 
 @click.command()

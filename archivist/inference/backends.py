@@ -185,8 +185,15 @@ def _platform() -> dict:
 
 
 def fingerprint(info: dict) -> dict:
-    """What must match for two runs to promise bit-identical outputs."""
-    return {"name": info["name"], "engine": info["engine"], "settings": info.get("settings", {}),
+    """What must match for two runs to promise bit-identical outputs.
+
+    onnxruntime's results do not depend on its thread count (measured), so that is left out for it;
+    PyTorch's CPU kernels may split work differently with other thread counts, so it stays in.
+    """
+    settings = dict(info.get("settings", {}))
+    if info["engine"]["name"] == "onnxruntime":
+        settings.pop("intra_op_num_threads", None)
+    return {"name": info["name"], "engine": info["engine"], "settings": settings,
             "machine": info.get("platform", {}).get("machine")}
 
 

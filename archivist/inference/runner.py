@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivist import __version__, events, records
-from archivist.errors import ArchivistError, InputError, InterruptedTransactionError, PackageError
+from archivist.errors import InputError, InterruptedTransactionError, PackageError
 from archivist.hashing import hash_file, map_files
 from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY
 from archivist.inference import aces, archived, backends, pipeline, policy, provenance, task
@@ -598,8 +598,10 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         sealed = sign_tag_manifest(signer, root).to_dict()
         sealed["path"] = Path(sealed["path"]).name
     total = time.perf_counter() - t_start
+    others = [r for r in run_ids(pkg) if r != run_id and read_run(pkg, r)["status"] == "running"]
     return {
         "ok": True, "run": run_id, "record": Layout.record("inference", run_id), "status": rec["status"],
+        "unfinished_runs": others,
         "resumed": resumed, "model": model.id, "backend": engine.info, "parity": parity,
         "digital_source_type": decision.as_record(),
         "frames": {"planned": len(numbers), "computed": computed, "reused": len(reused),
