@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from archivist import __version__
-from archivist.cli import dataset_cmd, infer_cmd, keys_cmd, package_cmds, train_cmd, verify_cmd
+from archivist.cli import dataset_cmd, infer_cmd, keys_cmd, package_cmds, qc_cmd, train_cmd, verify_cmd
 from archivist.cli.output import run_guarded
 
 
@@ -19,7 +19,7 @@ def cli() -> None:
     """Provenance-first BagIt packages for ML film restoration."""
 
 
-for module in (package_cmds, keys_cmd, verify_cmd, dataset_cmd, infer_cmd, train_cmd):
+for module in (package_cmds, keys_cmd, verify_cmd, dataset_cmd, infer_cmd, train_cmd, qc_cmd):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.ndimage import map_coordinates
+from scipy.ndimage import gaussian_filter, map_coordinates
 
 PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "rocket")
 
@@ -72,9 +72,15 @@ def window(index: int, settings: ShotSettings, photo_hw: tuple[int, int]) -> tup
 
 
 def frame(photo: np.ndarray, index: int, settings: ShotSettings) -> np.ndarray:
-    """Frame ``index`` of the shot, float32 (height, width, 3) in [0, 1]."""
+    """Frame ``index`` of the shot, float32 (height, width, 3) in [0, 1].
+
+    When the frame is smaller than the window, the photograph is blurred
+    first (a Gaussian of half the reduction), so small frames do not alias.
+    """
     cx, cy, w = window(index, settings, photo.shape[:2])
     scale = w / settings.width
+    if scale > 1.0:
+        photo = gaussian_filter(photo, (0.5 * scale, 0.5 * scale, 0), mode="reflect")
     ys = cy + (np.arange(settings.height) + 0.5 - settings.height / 2) * scale - 0.5
     xs = cx + (np.arange(settings.width) + 0.5 - settings.width / 2) * scale - 0.5
     yy, xx = np.meshgrid(ys, xs, indexing="ij")

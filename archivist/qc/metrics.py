@@ -165,7 +165,7 @@ def grain_ratio(candidate: np.ndarray, source: np.ndarray, sigma: float = GRAIN_
     2.0
     """
     ref = high_pass_rms(source, sigma)
-    return math.nan if ref == 0 else high_pass_rms(candidate, sigma) / ref
+    return math.nan if ref <= 1e-12 else high_pass_rms(candidate, sigma) / ref  # no texture to compare with
 
 
 def chroma_grain_ratio(candidate: np.ndarray, source: np.ndarray, sigma: float = GRAIN_SIGMA,

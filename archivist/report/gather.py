@@ -1,0 +1,194 @@
+"""Everything the report shows, read from the package into plain data.
+
+Reading only: nothing here writes to the package. Each section is read on
+its own, so a package that is incomplete (no QC yet) or damaged still gives
+a report; what could not be read is said in the section, and the full
+``verify`` result explains why.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from archivist import __version__, imaging
+from archivist.errors import ArchivistError
+from archivist.hashing import hash_file
+from archivist.layout import Layout
+from archivist.package import Package
+from archivist.transaction import utcnow
+
+MAX_PREVIEWS = 12  # alignment previews embedded; the rest are listed
+
+
+class Section(dict):
+    """A section's data, plus ``problems``: what could not be read."""
+
+
+def _records(pkg: Package, kind: str, label: str) -> list[dict]:
+    d = pkg.root / Layout.RECORDS / kind
+    out = []
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        out.append(pkg.read_record(f"{Layout.RECORDS}/{kind}/{p.name}", label))
+    return out
+
+
+def image(pkg: Package, ref: dict | None) -> dict | None:
+    """A PNG the records name, as a data URI, after checking its SHA-256 (None when absent)."""
+    if not ref:
+        return None
+    out = {"path": ref["path"], "sha256": ref.get("sha256")}
+    try:
+        path = pkg.layout.path(ref["path"])
+        data = path.read_bytes()
+    except (OSError, ArchivistError) as exc:
+        out["problem"] = f"cannot be read: {exc}"
+        return out
+    digest = hash_file(path).sha256
+    if ref.get("sha256") and digest != ref["sha256"]:
+        out["problem"] = "does not match the SHA-256 its record gives; not shown"
+        return out
+    out["uri"] = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return out
+
+
+def _guard(section: dict, what: str, fn, default=None):
+    try:
+        return fn()
+    except (ArchivistError, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        section.setdefault("problems", []).append(f"{what}: {exc}")
+        return default
+
+
+def package_section(pkg: Package) -> dict:
+    s: dict = {}
+    s["record"] = _guard(s, "package record", pkg.record)
+    s["bag_info"] = _guard(s, "bag-info.txt", pkg.bag_info, {})
+    s["elements"] = _guard(s, "element records", pkg.elements, [])
+    s["events"] = _guard(s, "event log", pkg.events, [])
+    return s
+
+
+def dataset_section(pkg: Package) -> dict:
+    s: dict = {}
+    s["datasets"] = _guard(s, "dataset records", lambda: _records(pkg, "datasets", "archivist/dataset/1"), [])
+    shown = 0
+    for ds in s["datasets"]:
+        ds["_previews"] = []
+        for p in ds.get("previews") or []:
+            if shown >= MAX_PREVIEWS:
+                ds["_previews"].append({"path": p["path"], "source_number": p["source_number"],
+                                        "holdout": p["holdout"], "problem": "not embedded (limit reached)"})
+                continue
+            img = image(pkg, p) or {}
+            img.update(source_number=p["source_number"], holdout=p["holdout"])
+            ds["_previews"].append(img)
+            shown += 1
+    return s
+
+
+def training_section(pkg: Package) -> dict:
+    s: dict = {}
+    s["runs"] = _guard(s, "training records", lambda: _records(pkg, "training", "archivist/training-run/1"), [])
+    for run in s["runs"]:
+        sheets = run.get("contact_sheets") or []
+        run["_contact"] = image(pkg, sheets[-1]) if sheets else None
+    s["models"] = _guard(s, "model cards", lambda: _records(pkg, "models", "archivist/model-card/1"), [])
+    return s
+
+
+def qc_section(pkg: Package) -> dict:
+    s: dict = {}
+    s["records"] = _guard(s, "QC records", lambda: _records(pkg, "qc", "archivist/qc/1"), [])
+    for rec in s["records"]:
+        rec["_loss"] = image(pkg, rec.get("loss_curve"))
+        for f in rec["frames"]:
+            f["_strip"] = image(pkg, f["strip"])
+    return s
+
+
+def _sample_frame(pkg: Package, runs: list[dict], qc: list[dict]) -> tuple[dict, dict] | None:
+    """The output frame to show: the first held-out frame the latest QC judged, else the run's first frame."""
+    done = [r for r in runs if r.get("frames")]
+    if not done:
+        return None
+    run = done[-1]
+    wanted = None
+    if qc:
+        held = [f["number"] for f in qc[-1]["frames"]]
+        wanted = held[0] if held else None
+        run = next((r for r in done if r["id"] == qc[-1]["inference"]["id"]), run)
+    frame = next((f for f in run["frames"] if f["number"] == wanted), run["frames"][0])
+    return run, frame
+
+
+def provenance_section(pkg: Package, qc: list[dict], trust_anchor: bytes | None) -> dict:
+    s: dict = {}
+    runs = _guard(s, "inference records", lambda: _records(pkg, "inference", "archivist/inference-run/1"), [])
+    s["runs"] = [{k: v for k, v in r.items() if k != "frames"} | {"frame_count": len(r.get("frames") or [])}
+                 for r in runs]
+    picked = _sample_frame(pkg, runs, qc)
+    if picked is None:
+        return s
+    run, frame = picked
+    s["run_id"], s["frame"] = run["id"], frame
+    out_path = _guard(s, "output frame", lambda: pkg.layout.path(frame["output"]["path"]))
+    if out_path is not None:
+        s["header"] = _guard(s, "EXR header", lambda: {k: _plain(v) for k, v in imaging.header(out_path).items()}, {})
+    sidecar = frame["sidecars"]["json"]
+    s["sidecar"] = _guard(s, "JSON sidecar", lambda: json.loads(pkg.layout.path(sidecar["path"]).read_bytes()))
+    s["iptc"] = run.get("digital_source_type")
+    cred = frame.get("credential")
+    if cred and out_path is not None:
+        def validate():
+            from archivist.credentials import check_ingredients, validate_manifest
+
+            res = validate_manifest(out_path, pkg.layout.path(cred["path"]), trust_anchors_pem=trust_anchor)
+            checks = check_ingredients(res, root=pkg.root)
+            d = res.to_dict()
+            d["ingredient_checks"] = [{"title": c.title, "path": c.path, "relationship": c.relationship,
+                                       "ok": c.ok, "code": c.code} for c in checks]
+            d["manifest_path"] = cred["path"]
+            return d
+        s["c2pa"] = _guard(s, "C2PA credential", validate)
+    s["trust_anchor_given"] = trust_anchor is not None
+    from archivist.credentials import SEAL_FILE
+
+    if (pkg.root / SEAL_FILE).is_file():
+        def seal():
+            from archivist.credentials import validate_seal
+
+            return validate_seal(pkg.root, trust_anchors_pem=trust_anchor).to_dict()
+        s["seal"] = _guard(s, "package seal", seal)
+    return s
+
+
+def _plain(value):
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def verify_section(root: Path) -> dict:
+    from archivist.verify import verify
+
+    s: dict = {}
+    rep = _guard(s, "verify", lambda: verify(root))
+    if rep is not None:
+        s["result"] = rep.to_dict()
+    return s
+
+
+def gather(root: Path | str, *, trust_anchor: bytes | None = None) -> dict:
+    """All the report's data for the package at ``root``."""
+    pkg = Package.open(root)
+    qc = qc_section(pkg)
+    return {
+        "generated": utcnow(), "archivist_version": __version__, "path": str(pkg.root),
+        "package": package_section(pkg), "dataset": dataset_section(pkg), "training": training_section(pkg),
+        "qc": qc, "provenance": provenance_section(pkg, qc.get("records") or [], trust_anchor),
+        "verify": verify_section(pkg.root),
+    }
