@@ -26,8 +26,12 @@ def _print_infer(d: dict) -> None:
         click.echo(f"run {d['run']} already made these frames ({f['skipped']}); nothing to do")
         return
     how = "resumed" if d["resumed"] else "run"
-    click.echo(f"{how} {d['run']}: {f['computed']} frame(s) inferred, {f['reused']} taken from an interrupted "
-               f"session, {f['skipped']} already in the package ({d['status']})")
+    parts = [f"{f['computed']} frame(s) inferred"]
+    if f["reused"]:
+        parts.append(f"{f['reused']} finished by an interrupted session")
+    if f["skipped"]:
+        parts.append(f"{f['skipped']} already in the package (re-hashed)")
+    click.echo(f"{how} {d['run']}: {', '.join(parts)}; {d['status']}")
     b = d["backend"]
     click.echo(f"  backend {b['name']} ({b['engine']['name']} {b['engine']['version']})"
                + (f", parity with ort-cpu {'passed' if d['parity']['passed'] else 'FAILED'} "
