@@ -296,3 +296,15 @@ def test_signed_run_has_a_valid_credential_per_frame_and_no_key_in_the_package(p
         assert key_pem not in data and b"PRIVATE KEY" not in data and str(keydir).encode() not in data, name
     assert ident is not None
     assert verify(pkg.root).ok
+
+
+def test_a_commit_waits_for_another_writer(pkg):
+    import threading
+
+    from archivist.locking import WriteLock
+
+    lock = WriteLock(pkg.root, "another command").acquire()
+    threading.Timer(1.0, lock.release).start()
+    result = runner.infer(pkg.root, runner.InferOptions(frames="1001"))
+    assert result["status"] == "complete"
+    assert verify(pkg.root).ok

@@ -28,12 +28,14 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from archivist import __version__, events, records
-from archivist.errors import InputError, InterruptedTransactionError, PackageError
+from archivist.errors import InputError, InterruptedTransactionError, LockedError, PackageError
 from archivist.hashing import hash_file, map_files
 from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY
 from archivist.inference import aces, archived, backends, pipeline, policy, provenance, task
@@ -46,6 +48,7 @@ from archivist.transaction import utcnow
 LABEL = "archivist/inference-run/1"
 AUTO_TILE_PIXELS = 2048 * 2048  # larger frames are tiled by default
 AUTO_TILE = 1024
+LOCK_WAIT = 120.0  # seconds a batch commit waits for another command's write lock
 
 # bioimage.io's names. Between backends, half-float outputs differ by a unit
 # in the last place where float32 results straddle a rounding boundary.
@@ -153,6 +156,9 @@ def _elements(pkg: Package, model: archived.ArchivedModel, wanted: str | None) -
     source = pkg.element(source_id)
     if source["role"] != "source":
         raise InputError("INFER-ELEMENT", f"element {source_id!r} is a {source['role']}, not a source")
+    if source["scan"]["channels"] < 3:
+        raise InputError("INFER-CHANNELS", f"element {source_id!r} has {source['scan']['channels']} channel(s); "
+                         "the models work on R'G'B' frames")
     ref_id = ds.get("reference_element")
     reference = pkg.element(ref_id) if ref_id and ref_id in pkg.element_ids() else None
     return source, reference
@@ -332,7 +338,7 @@ class Committer:
         scratch = Path(spec.scratch)
         run_rel = Layout.record("inference", spec.run)
         entries = []
-        with self.pkg.transaction("infer") as txn:
+        with _transaction(self.pkg) as txn:
             for res in self.pending:
                 job = self.jobs[res.number]
                 for kind, ref in res.files.items():
@@ -375,6 +381,29 @@ class Committer:
         self.pending = []
         self.last = time.monotonic()
         self.commits += 1
+
+
+@contextmanager
+def _transaction(pkg: Package, wait: float = LOCK_WAIT):
+    """The package's transaction, waiting a while for another writer: a long run should not die of a short ``add``."""
+    deadline = time.monotonic() + wait
+    delay = 0.2
+    while True:
+        txn = pkg.transaction("infer")
+        try:
+            txn.__enter__()
+            break
+        except LockedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    try:
+        yield txn
+    except BaseException:
+        txn.__exit__(*sys.exc_info())
+        raise
+    txn.__exit__(None, None, None)
 
 
 def _ranges(nums: list[int]) -> str:
