@@ -16,9 +16,9 @@ away from that baseline only as far as the data asks.
   correction is low-frequency by construction, so the source's grain and
   detail pass through unchanged.
 - ``SpatialNet`` (spatial mode): a full-resolution U-Net predicts a luma
-  residual that is band-limited by a fixed Gaussian (sigma 1 px) before it
-  is added to Y. It can add mid-frequency detail but has almost no gain
-  near the Nyquist frequency, where film grain lives, so it cannot smooth
+  residual that is band-limited by a fixed Gaussian (sigma 1.25 px) before
+  it is added to Y. It can add mid-frequency detail but has almost no gain
+  at periods of 3 px and less, where film grain lives, so it cannot smooth
   the grain away. Cb and Cr pass through bit-exactly.
 
 Shapes are dynamic: any batch, height and width work (upsampled features
@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archivist import targets
+
 ARCH_VERSION = 1
 MODES = ("chroma", "spatial")
 SIZES = ("small", "medium", "large")
@@ -47,7 +49,7 @@ WIDTHS = {
     "spatial": {"small": (8, 16, 32), "medium": (16, 32, 64), "large": (24, 48, 96)},
 }
 CHROMA_SCALE = 4  # the chroma U-Net works at 1/4 resolution
-GRAIN_SIGMA = 1.0  # the spatial residual's band limit, in pixels
+GRAIN_SIGMA = targets.GRAIN_SIGMA  # the spatial residual's band limit, in pixels
 NEGATIVE_SLOPE = 0.1
 
 

@@ -9,9 +9,13 @@ black and white clamp before training).
   filtered by the dataset).
 - chroma with tone: as chroma, plus the low-frequency part of the luma
   difference, Y = Ys + G(Yr - Ys): the reference's tone, the source's grain.
-- spatial: the reference colour-matched to the source by a low-frequency
-  colour transfer, Y = Yr + G(Ys - Yr), with the source's Cb, Cr; only the
-  spatial detail of the reference remains to be learned.
+- spatial: the source with the reference's band-pass detail added and the
+  source's Cb, Cr: Y = Ys + Gg(Yr' - Ys), where Yr' = Yr + G(Ys - Yr) is the
+  reference colour-matched to the source by a low-frequency transfer. Gg
+  is the grain band limit (``GRAIN_SIGMA``, the same Gaussian that limits
+  the spatial model's residual), so the target keeps the source's grain
+  above that band instead of asking the model to remove it, and the
+  difference to learn is exactly the kind the model can produce.
 
 G is a Gaussian low-pass of the recorded ``sigma`` (pixels).
 """
@@ -25,6 +29,9 @@ from archivist.colour import rgb_to_ycbcr, ycbcr_to_rgb
 
 TONE_SIGMA = 4.0  # matches the tone field's 1/4-resolution grid
 SPATIAL_SIGMA = 8.0  # colour transfer scale: coarser than the detail to learn
+# Grain band limit: Gaussian gain 0.5 at 0.15 cycles/px, 0.14 at 0.25, 0.02 at 0.35,
+# so periods of 3 px and less (where grain lives) stay the source's.
+GRAIN_SIGMA = 1.25
 
 
 def lowpass(plane: np.ndarray, sigma: float) -> np.ndarray:
@@ -69,8 +76,8 @@ def tone_target(source: np.ndarray, reference: np.ndarray, kr: float, kb: float,
 
 
 def spatial_target(source: np.ndarray, reference: np.ndarray, kr: float, kb: float,
-                   sigma: float = SPATIAL_SIGMA) -> np.ndarray:
-    """Reference detail on the source's low-frequency tone and the source's chroma.
+                   sigma: float = SPATIAL_SIGMA, grain_sigma: float = GRAIN_SIGMA) -> np.ndarray:
+    """The source plus the reference's detail below the grain band; the source's tone and chroma.
 
     >>> src = np.full((8, 8, 3), 0.3, np.float32); ref = np.full((8, 8, 3), 0.7, np.float32)
     >>> bool(np.allclose(spatial_target(src, ref, 0.2126, 0.0722), 0.3, atol=1e-6))
@@ -78,7 +85,8 @@ def spatial_target(source: np.ndarray, reference: np.ndarray, kr: float, kb: flo
     """
     ys = rgb_to_ycbcr(source.astype(np.float64), kr, kb)
     yr = rgb_to_ycbcr(reference.astype(np.float64), kr, kb)
-    y = yr[..., 0] + lowpass(ys[..., 0] - yr[..., 0], sigma)
+    matched = yr[..., 0] + lowpass(ys[..., 0] - yr[..., 0], sigma)
+    y = ys[..., 0] + lowpass(matched - ys[..., 0], grain_sigma)
     return _finish(np.concatenate([y[..., None], ys[..., 1:]], axis=-1), kr, kb)
 
 

@@ -551,6 +551,8 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
     target = {"kind": "tone" if settings.tone else settings.mode}
     if sigma is not None:
         target["sigma"] = sigma
+    if settings.mode == "spatial":
+        target["grain_sigma"] = targets.GRAIN_SIGMA
     now = utcnow()
     rec = {
         "schema": LABEL, "id": run_id, "status": "running", "mode": settings.mode, "tone": settings.tone,

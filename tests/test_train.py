@@ -231,20 +231,25 @@ def test_tone_mode_corrects_luma_smoothly_and_keeps_its_detail(chroma):
 def test_spatial_mode_keeps_the_source_grain_and_colour(tmp_path):
     pkg = make_package(tmp_path, degrade=soften_and_grain, median=0)
     rec = training.train(pkg, settings(mode="spatial", steps=2 * STEPS, lr=1e-2, contact_every=0))
-    assert rec["id"] == "spatial-01" and rec["settings"]["target"]["kind"] == "spatial"
+    assert rec["id"] == "spatial-01"
+    assert rec["settings"]["target"] == {"kind": "spatial", "sigma": targets.SPATIAL_SIGMA, "grain_sigma": targets.GRAIN_SIGMA}
     model = load_checkpoint_model(pkg, rec, rec["checkpoints"][-1])
-    src, _, record = preview_arrays(pkg)
-    x = torch.from_numpy(targets.to_ycbcr(src, record["colour"]["kr"], record["colour"]["kb"]).transpose(2, 0, 1)[None].copy())
+    src, _ref, record = preview_arrays(pkg)
+    kr, kb = record["colour"]["kr"], record["colour"]["kb"]
+    x = torch.from_numpy(targets.to_ycbcr(src, kr, kb).transpose(2, 0, 1)[None].copy())
     with torch.no_grad():
         y = model(x)
     assert torch.equal(y[:, 1:], x[:, 1:])  # colour passes through bit for bit
     y_in, y_out = x[0, 0].numpy().astype(np.float64), y[0, 0].numpy().astype(np.float64)
     assert np.abs(y_out - y_in).max() > 1e-3  # the luma changed ...
-    # ... and the finest band, where the grain is, is the source's: the residual cannot reach it.
-    fine_in = y_in - _box3(y_in)
-    fine_out = y_out - _box3(y_out)
-    corr = np.corrcoef(fine_in.ravel(), fine_out.ravel())[0, 1]
-    assert corr > 0.97 and 0.9 < fine_out.std() / fine_in.std() < 1.1
+    # ... but the grain band (periods of 3 px and less) is the source's: neither the target nor the
+    # band-limited residual touches it, so the grain is neither smoothed nor amplified.
+    assert 0.97 < _band_power(y_out, 0.35) / _band_power(y_in, 0.35) < 1.03
+    fine_in, fine_out = y_in - _box3(y_in), y_out - _box3(y_out)
+    assert np.corrcoef(fine_in.ravel(), fine_out.ravel())[0, 1] > 0.97
+    # The target itself keeps the source's grain band.
+    gt = targets.to_ycbcr(targets.spatial_target(src, _ref, kr, kb), kr, kb)[..., 0].astype(np.float64)
+    assert 0.95 < _band_power(gt, 0.35) / _band_power(y_in, 0.35) < 1.05
     assert_valid(pkg)
 
 
@@ -252,6 +257,13 @@ def _box3(plane: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     return ndimage.uniform_filter(plane, 3, mode="reflect")
+
+
+def _band_power(plane: np.ndarray, cutoff: float) -> float:
+    """Power of a plane at spatial frequencies >= ``cutoff`` cycles per pixel."""
+    power = np.abs(np.fft.fft2(plane - plane.mean())) ** 2
+    f = np.hypot(np.fft.fftfreq(plane.shape[0])[:, None], np.fft.fftfreq(plane.shape[1])[None, :])
+    return float(power[f >= cutoff].sum())
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -71,7 +71,7 @@ def _print_run(d: dict) -> None:
     s, loss = r["settings"], r["loss_summary"]
     click.echo(f"run {r['id']} {r['status']}: {r['mode']}{' + tone' if r['tone'] else ''}, "
                f"{r['architecture']['size']} ({r['architecture']['parameters']:,} parameters), "
-               f"{r['step']} of {s['steps']} steps on {s['device']} ({s['threads']} threads)")
+               f"{r['step']} of {s['steps']} steps on {s['device']} ({s['threads']} thread{'' if s['threads'] == 1 else 's'})")
     if loss.get("steps"):
         click.echo(f"  loss        {loss['first']:.5f} -> {loss['last']:.5f} (mean of last 100: {loss['mean_last_100']:.5f})")
     if "holdout_l1_last" in loss:
