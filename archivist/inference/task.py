@@ -38,7 +38,7 @@ from archivist.errors import InputError
 from archivist.hashing import hash_file
 from archivist.inference import aces, convert, provenance, tiling
 from archivist.inference.provenance import RunProvenance
-from archivist.transaction import FAULT_ENV
+from archivist.transaction import FAULT_ENV, atomic_write
 
 KINDS = ("exr", "json", "txt", "xmp", "c2pa")
 MARKER = ".done.json"
@@ -106,15 +106,6 @@ def _fault(point: str) -> None:
     """Die here if the test suite asked to (interruption tests only)."""
     if os.environ.get(FAULT_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _ref(path: Path) -> dict:
@@ -205,7 +196,7 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
                        ("txt", provenance.text_sidecar(record).encode("utf-8")),
                        ("xmp", provenance.xmp_sidecar(record))):
         path = out_dir / files[kind]
-        _write_atomic(path, data)
+        atomic_write(path, data)
         refs[kind] = {"name": path.name, "sha256": _sha256(data), "size": len(data)}
     t3 = time.perf_counter()
     if spec.sign:
@@ -224,7 +215,7 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
     t4 = time.perf_counter()
     marker = {"frame": job.number, "source": {"path": job.source_path, "sha256": job.source_sha256},
               "files": refs}
-    _write_atomic(out_dir / f"{names_stem(spec, job.number)}{MARKER}",
+    atomic_write(out_dir / f"{names_stem(spec, job.number)}{MARKER}",
                   json.dumps(marker, sort_keys=True, indent=1).encode())
     timings.update({"encode_exr": t1 - t0, "hash_output": t2 - t1, "sidecars": t3 - t2, "sign": t4 - t3})
     return FrameResult(job.number, refs, timings)
