@@ -235,6 +235,14 @@ def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None
         raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
                            hint=f"run 'archivist recover {pkg.root}' first")
     bar = start(progress, total=4, desc=f"exporting {model_id}", unit="stage")
+    try:
+        return _export(pkg, rec, run_sha, ckpt, model_id, card_rel, onnx_rel, bar)
+    finally:
+        bar.close()
+
+
+def _export(pkg: Package, rec: dict, run_sha: str, ckpt: dict, model_id: str, card_rel: str, onnx_rel: str,
+            bar) -> dict:
     data = training.verified_bytes(pkg, ckpt, "EXPORT-CHECKPOINT-ALTERED", "checkpoint")
     meta, tensors = checkpoints.unpack(data)
     if meta.get("settings_digest") != rec["settings_digest"] or int(meta["step"]) != ckpt["step"]:
@@ -331,5 +339,4 @@ def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None
                    f"{check['max_abs_error']:.2g}"))
         txn.commit()
     bar.update(1)
-    bar.close()
     return card

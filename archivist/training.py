@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from archivist import checkpoints, contact, devices, events, imaging, models, records, targets
-from archivist.errors import InputError, LockedError, PackageError
+from archivist.errors import ArchivistError, InputError, LockedError, PackageError
 from archivist.hashing import hash_bytes
 from archivist.layout import Layout
 from archivist.package import Package
@@ -83,6 +83,12 @@ class TrainSettings:
             raise InputError("TRAIN-SETTING", "threads must be at least 1")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InputError("TRAIN-SETTING", "lr must be a positive number")
+
+
+class TrainingInterrupted(ArchivistError):
+    """Ctrl-C during training: the package is valid and holds the run up to its last commit."""
+
+    exit_code = 130
 
 
 # Settings that may differ when a run is resumed; every other one shapes the weights.
@@ -477,6 +483,7 @@ class _Run:
         bar = start(progress, total=end_step - start_step, desc=f"training {self.rec['id']}", unit="step")
         model, opt = self.model, self.optimizer
         model.train()
+        step = start_step
         try:
             for step in range(start_step + 1, end_step + 1):
                 xb, yb = self.sampler.batch_of(self.data, self.fmt)
@@ -497,6 +504,14 @@ class _Run:
                 if is_ckpt or len(self.pending_contacts) >= MAX_PENDING_CONTACTS:
                     self.commit(step, checkpoint=is_ckpt, final=last)
                 bar.update(1)
+        except KeyboardInterrupt:
+            last = self.rec["checkpoints"][-1]["step"] if self.rec["checkpoints"] else 0
+            hint = f"continue with 'archivist train {self.pkg.root} --resume {self.rec['id']}'"
+            if self.pkg.interrupted():
+                hint = f"run 'archivist recover {self.pkg.root}' first, then " + hint[0].lower() + hint[1:]
+            raise TrainingInterrupted("TRAIN-INTERRUPTED", f"training run {self.rec['id']} stopped at step {step}; "
+                                      f"the package holds it up to its last checkpoint (step {last})",
+                                      hint=hint) from None
         finally:
             bar.close()
 

@@ -319,3 +319,28 @@ def test_commits_wait_for_another_writer_and_refuse_a_run_changed_underneath(chr
                        progress=lambda **kw: Meddler(**kw))
     assert exc.value.code == "TRAIN-CONCURRENT"
     assert pkg.read_record(Layout.record("training", "meddled"), training.LABEL)["step"] == 99
+
+
+def test_ctrl_c_stops_cleanly_with_the_package_at_the_last_checkpoint(chroma):
+    pkg, _ = chroma
+
+    class CtrlC:
+        def __init__(self, **_):
+            self.n = 0
+
+        def update(self, n=1):
+            self.n += n
+            if self.n == 7:
+                raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    with pytest.raises(training.TrainingInterrupted) as exc:
+        training.train(pkg, settings(steps=10, checkpoint_every=5, contact_every=0), run_id="ctrl-c",
+                       progress=lambda **kw: CtrlC(**kw))
+    assert exc.value.code == "TRAIN-INTERRUPTED" and exc.value.exit_code == 130
+    assert "--resume ctrl-c" in exc.value.hint and "step 5" in exc.value.message
+    rec = pkg.read_record(Layout.record("training", "ctrl-c"), training.LABEL)
+    assert rec["status"] == "running" and rec["checkpoints"][-1]["step"] == 5
+    assert_valid(pkg)
