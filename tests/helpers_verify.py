@@ -9,10 +9,14 @@ manifests, Payload-Oxum), so the rule under test is the only one raised.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
+import threading
 import unicodedata
+from contextlib import contextmanager
 from pathlib import Path
 
 import bagit
@@ -26,14 +30,57 @@ from archivist.verify import profile as profile_mod
 ALGS = ("sha512", "sha256")
 
 
+# -- watching what verify opens ------------------------------------------------------------------
+
+_opened: list | None = None
+_lock = threading.Lock()
+
+
+def _audit(event, args):
+    if _opened is not None and event in ("open", "os.scandir", "os.listdir") and args and \
+            isinstance(args[0], (str, bytes, os.PathLike)):
+        with _lock:
+            _opened.append((event, os.fsdecode(args[0])))
+
+
+sys.addaudithook(_audit)
+
+
+@contextmanager
+def watching_opens():
+    """Record every path Python opens or lists while the block runs (all threads)."""
+    global _opened
+    _opened = []
+    try:
+        yield _opened
+    finally:
+        _opened = None
+
+
+def snapshot(root: Path) -> dict:
+    """Mode, size, mtime and content hash of everything under ``root``: equal before and after means untouched."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath, name)
+            st = p.lstat()
+            content = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink() else None
+            out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns, content)
+    return out
+
+
 # -- building valid bags ---------------------------------------------------------------------
 
 class Bags:
-    """Fresh copies of a valid archivist package and of plain bags."""
+    """Fresh copies of a valid archivist package and of plain bags.
 
-    def __init__(self, work: Path, template: Path):
+    ``signed`` gives the signed inference package (``helpers_verify_outputs``), built on first use.
+    """
+
+    def __init__(self, work: Path, template: Path, signed=None):
         self.work = work
         self.template = template
+        self.signed = signed
         self.cleanups: list = []
         self._n = 0
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import sys
-import threading
 import unicodedata
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import bagit
@@ -19,50 +15,13 @@ from archivist.hashing import hash_file
 from archivist.layout import PROFILE_IDENTIFIER, Layout
 from archivist.verify import verify
 from conftest import REPO, run_cli, write_shot
-from helpers_verify import ALGS, FRAME, append_line, refresh_tagmanifests
-
-# -- watching what verify opens ------------------------------------------------------------------
-
-_opened: list | None = None
-_lock = threading.Lock()
-
-
-def _audit(event, args):
-    if _opened is not None and event in ("open", "os.scandir", "os.listdir") and args and \
-            isinstance(args[0], (str, bytes, os.PathLike)):
-        with _lock:
-            _opened.append((event, os.fsdecode(args[0])))
-
-
-sys.addaudithook(_audit)
-
-
-@contextmanager
-def watching_opens():
-    """Record every path Python opens or lists while the block runs (all threads)."""
-    global _opened
-    _opened = []
-    try:
-        yield _opened
-    finally:
-        _opened = None
+from helpers_verify import ALGS, FRAME, append_line, refresh_tagmanifests, snapshot, watching_opens
 
 
 def flip(path: Path, at: int | None = None) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2 if at is None else at] ^= 0x01
     path.write_bytes(bytes(data))
-
-
-def snapshot(root: Path) -> dict:
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath, name)
-            st = p.lstat()
-            content = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink() else None
-            out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns, content)
-    return out
 
 
 # -- a valid package ------------------------------------------------------------------------------
@@ -78,9 +37,11 @@ def test_valid_package_verifies_clean(package):
 
 
 def test_package_seal_is_an_allowed_unlisted_tag_file(package):
+    # Allowed where it is (no BAG-025, no PRO-010), and validated: these bytes are no C2PA manifest.
     (package.root / Layout.PACKAGE_SEAL).write_bytes(b"detached C2PA manifest bytes")
     report = verify(package.root)
-    assert report.problems == []
+    assert [(p.code, p.path) for p in report.problems] == [("C2PA-005", Layout.PACKAGE_SEAL)]
+    assert "archivist.manifest.unreadable" in report.problems[0].message
 
 
 def test_same_report_with_one_or_many_workers(package):
@@ -297,7 +258,9 @@ def test_cli_exit_codes_and_json(package, tmp_path):
     assert ok.returncode == 0
     data = json.loads(ok.stdout)
     assert set(data) == {"ok", "path", "archivist", "profile", "counts", "problems"}
-    assert data["ok"] is True and data["problems"] == [] and set(data["counts"]) == {"errors", "warnings", "files", "bytes"}
+    assert data["ok"] is True and data["problems"] == []
+    assert set(data["counts"]) == {"errors", "warnings", "files", "bytes", "outputs", "credentials"}
+    assert data["counts"]["outputs"] == data["counts"]["credentials"] == 0
 
     flip(package.root / FRAME)
     (package.root / "bag-info.txt").write_text((package.root / "bag-info.txt").read_text() + "no colon here\n")

@@ -12,7 +12,12 @@ from archivist.verify import RULES, verify
 from archivist.verify import profile as profile_mod
 from archivist.verify.rules import markdown
 from conftest import REPO, write_shot
-from helpers_verify import FIXTURES, Bags, build_template
+from helpers_verify import FIXTURES as BAG_FIXTURES
+from helpers_verify import Bags, build_template
+from helpers_verify_outputs import FIXTURES as OUTPUT_FIXTURES
+from helpers_verify_outputs import copy_signed, signed_package
+
+FIXTURES = {**BAG_FIXTURES, **OUTPUT_FIXTURES}
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +26,8 @@ def template(tmp_path_factory):
 
 
 @pytest.fixture
-def bags(tmp_path, template):
-    b = Bags(tmp_path, template)
+def bags(tmp_path, template, tmp_path_factory):
+    b = Bags(tmp_path, template, signed=lambda: signed_package(tmp_path_factory))
     yield b
     b.close()
 
@@ -30,6 +35,14 @@ def bags(tmp_path, template):
 def test_template_package_is_clean(bags):
     report = verify(bags.package())
     assert report.ok and report.problems == [] and report.archivist
+
+
+def test_signed_inference_package_is_clean(bags):
+    """The template of the OUT and C2PA fixtures, sealed, with its signer's CA as trust anchor."""
+    signed = bags.signed()
+    report = verify(copy_signed(signed, bags._dest("signed"), seal=True), trust_anchors_pem=signed.ca)
+    assert report.ok and report.problems == [] and report.archivist
+    assert report.outputs == report.credentials == 4
 
 
 def test_plain_bag_is_clean(bags):
@@ -61,7 +74,7 @@ def test_docs_are_generated_from_the_registry():
 
 def test_rule_codes_are_well_formed():
     for code, rule in RULES.items():
-        assert re.fullmatch(r"(PKG|BAG|PRO|REC|CON)-[0-9]{3}", code) and rule.code == code
+        assert re.fullmatch(r"(PKG|BAG|PRO|REC|CON|OUT|C2PA)-[0-9]{3}", code) and rule.code == code
         assert rule.severity in ("error", "warning")
 
 
@@ -111,7 +124,7 @@ def test_an_invalid_profile_file_is_a_usage_error(bags, tmp_path):
     assert exc.value.code == "VERIFY-PROFILE"
 
 
-@pytest.mark.parametrize("name", ["bag", "profile", "report", "consistency"])
+@pytest.mark.parametrize("name", ["bag", "profile", "report", "consistency", "outputs", "sidecars", "lineage"])
 def test_doctests(name):
     import doctest
     import importlib

@@ -27,8 +27,10 @@ def _print(d: dict) -> None:
     c = d["counts"]
     state = "valid" if d["ok"] else "INVALID"
     kind = "archivist package" if d["archivist"] else "bag"
+    outputs = [_count(c[k], noun) for k, noun in (("outputs", "output frame"), ("credentials", "credential")) if c.get(k)]
     click.echo(f"{d['path']}: {state} {kind} ({_count(c['errors'], 'error')}, {_count(c['warnings'], 'warning')}; "
                f"{_count(c['files'], 'file')}, {_size(c['bytes'])} checked"
+               + (f"; {', '.join(outputs)}" if outputs else "")
                + (f"; profile {d['profile']}" if d["profile"] else "") + ")")
     for severity, heading in (("error", "errors"), ("warning", "warnings")):
         found = [p for p in d["problems"] if p["severity"] == severity]
@@ -46,14 +48,22 @@ def _print(d: dict) -> None:
 @click.argument("pkg", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Check against this BagIt profile (JSON, BagIt Profiles 1.4) instead of the one the bag declares.")
+@click.option("--trust-anchor", "trust_anchors", multiple=True,
+              type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Trust Content Credentials whose signer chains to this CA certificate (PEM; repeatable). "
+                   "Without one, every signer is reported as untrusted (a warning).")
 @json_option
-def verify(pkg, profile_path, as_json):
-    """Check PKG: BagIt structure and fixity, profile, records, consistency.
+def verify(pkg, profile_path, trust_anchors, as_json):
+    """Check PKG: BagIt structure and fixity, profile, records, consistency, and the lineage, sidecars and
+    Content Credentials of inference outputs.
 
     Reports every problem with its rule code. Exit status 0 when valid (warnings allowed), 1 when invalid,
     2 when PKG is not a bag or the options are wrong. Never writes to PKG.
     """
-    report = verify_package(pkg, profile_path=profile_path, progress=progress_for(as_json))
+    from archivist.verify.credentials import load_anchors
+
+    report = verify_package(pkg, profile_path=profile_path, progress=progress_for(as_json),
+                            trust_anchors_pem=load_anchors(trust_anchors))
     emit(as_json, report.to_dict(), _print)
     if not report.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,22 +111,33 @@ def _hash_file(path: Path, alg: str) -> str:
     return h.hexdigest()
 
 
+def _asset_digest(path: Path, data: bytes | None, alg: str = "sha256") -> str:
+    if data is not None:
+        return hashlib.new(alg, data).hexdigest()
+    return sha256_file(path) if alg == "sha256" else _hash_file(path, alg)
+
+
 def validate_manifest(asset_path: Path, manifest_path: Path, *, trust_anchors_pem: bytes | None = None,
-                      asset_format: str | None = None) -> ValidationResult:
+                      asset_format: str | None = None, asset_bytes: bytes | None = None,
+                      manifest_bytes: bytes | None = None) -> ValidationResult:
     """Validate the detached manifest ``manifest_path`` against ``asset_path``.
 
     A damaged manifest file is reported as ``invalid`` (code
     ``archivist.manifest.unreadable``), not raised: it is a finding.
+    ``asset_bytes`` and ``manifest_bytes`` are the files' contents when the
+    caller has already read them (``verify`` reads each file once); the
+    paths then only name the files.
     """
     asset_path, manifest_path = Path(asset_path), Path(manifest_path)
-    for p, what in ((asset_path, "asset"), (manifest_path, "manifest")):
-        if not p.is_file():
+    for p, what, data in ((asset_path, "asset", asset_bytes), (manifest_path, "manifest", manifest_bytes)):
+        if data is None and not p.is_file():
             raise InputError("C2PA-MISSING", f"the {what} {p} does not exist or is not a file")
     anchors = _check_anchors(trust_anchors_pem)
     fmt = asset_format or mf.mime_type(asset_path.name)
-    store = manifest_path.read_bytes()
+    store = manifest_bytes if manifest_bytes is not None else manifest_path.read_bytes()
     try:
-        with open(asset_path, "rb") as f, c2pa.Reader(fmt, f, store, context=reader_context(anchors)) as reader:
+        with (io.BytesIO(asset_bytes) if asset_bytes is not None else open(asset_path, "rb")) as f, \
+                c2pa.Reader(fmt, f, store, context=reader_context(anchors)) as reader:
             state = reader.get_validation_state()
             results = reader.get_validation_results() or {}
             report = json.loads(reader.json())
@@ -133,7 +145,7 @@ def validate_manifest(asset_path: Path, manifest_path: Path, *, trust_anchors_pe
     except c2pa.C2paError as exc:
         return ValidationResult(INVALID, None, failures=[{
             "code": "archivist.manifest.unreadable", "explanation": f"the C2PA SDK cannot read the manifest: {exc}"}],
-            asset_sha256=sha256_file(asset_path))
+            asset_sha256=_asset_digest(asset_path, asset_bytes))
 
     active = results.get("activeManifest") or {}
     failures = _entries(active.get("failure"))
@@ -155,7 +167,7 @@ def validate_manifest(asset_path: Path, manifest_path: Path, *, trust_anchors_pe
         i["code"] == "timeStamp.untrusted" for i in informational + failures)
     _read_assertions(result, manifest)
     store_detail = ((detailed.get("manifests") or {}).get(label) or {}).get("assertion_store") or {}
-    _check_binding(result, asset_path, store_detail)
+    _check_binding(result, asset_path, store_detail, asset_bytes)
     result.status = _status(state, result.failures)
     return result
 
@@ -180,10 +192,10 @@ def _read_assertions(result: ValidationResult, manifest: dict) -> None:
         })
 
 
-def _check_binding(result: ValidationResult, asset_path: Path, store: dict) -> None:
+def _check_binding(result: ValidationResult, asset_path: Path, store: dict, asset_bytes: bytes | None = None) -> None:
     """The data hash must cover every byte and match archivist's own digest."""
     dh = store.get("c2pa.hash.data")
-    result.asset_sha256 = sha256_file(asset_path)
+    result.asset_sha256 = _asset_digest(asset_path, asset_bytes)
     if not isinstance(dh, dict) or "hash" not in dh:
         result.failures.append({"code": "archivist.binding.missing",
                                 "explanation": "the manifest has no c2pa.hash.data binding to the file"})
@@ -191,7 +203,7 @@ def _check_binding(result: ValidationResult, asset_path: Path, store: dict) -> N
     alg = dh.get("alg") or "sha256"
     try:
         recorded = base64.b64decode(dh["hash"]).hex()
-        actual = result.asset_sha256 if alg == "sha256" else _hash_file(asset_path, alg)
+        actual = result.asset_sha256 if alg == "sha256" else _asset_digest(asset_path, asset_bytes, alg)
     except (ValueError, TypeError):
         result.failures.append({"code": "archivist.binding.unreadable", "explanation": "the data hash is malformed"})
         return
@@ -265,23 +277,34 @@ def check_ingredients(result: ValidationResult, *, root: Path | None = None,
 
 # -- the package seal -----------------------------------------------------------------
 def validate_seal(package_root: Path, *, trust_anchors_pem: bytes | None = None,
-                  seal_path: Path | None = None) -> ValidationResult:
-    """Validate a package seal against the package's current tag manifests and bag-info."""
+                  seal_path: Path | None = None, files: Mapping[str, bytes] | None = None) -> ValidationResult:
+    """Validate a package seal against the package's current tag manifests and bag-info.
+
+    ``files`` holds the contents of tag files the caller has already read,
+    by name (``tagmanifest-sha256.txt``, ``tagmanifest-sha512.txt``,
+    ``bag-info.txt`` and, unless ``seal_path`` is given, the seal).
+    """
     root = Path(package_root)
+    files = files or {}
     seal = Path(seal_path) if seal_path is not None else root / SEAL_FILE
     result = validate_manifest(root / tagmanifest_name("sha256"), seal, trust_anchors_pem=trust_anchors_pem,
-                               asset_format=mf.TEXT)
+                               asset_format=mf.TEXT, asset_bytes=files.get(tagmanifest_name("sha256")),
+                               manifest_bytes=files.get(SEAL_FILE) if seal_path is None else None)
     if result.failures and result.failure_codes == ["archivist.manifest.unreadable"]:
         return result
     params = result.parameters or {}
-    info = dict(parse_bag_info((root / BAG_INFO_TXT).read_text("utf-8"))[0])
+    info_bytes = files.get(BAG_INFO_TXT)
+    info_text = info_bytes.decode("utf-8", "replace") if info_bytes is not None else (root / BAG_INFO_TXT).read_text("utf-8")
+    info = dict(parse_bag_info(info_text)[0])
     if params.get("package") != info.get("External-Identifier"):
         result.failures.append({"code": "archivist.seal.otherPackage",
                                 "explanation": f"the seal is for {params.get('package')!r}, the package is"
                                                f" {info.get('External-Identifier')!r}"})
     tm512 = root / tagmanifest_name("sha512")
+    tm512_bytes = files.get(tagmanifest_name("sha512"))
     signed512 = (params.get("tagmanifest-sha512.txt") or {}).get("sha512")
-    if signed512 is not None and (not tm512.is_file() or _hash_file(tm512, "sha512") != signed512):
+    if signed512 is not None and (hashlib.sha512(tm512_bytes).hexdigest() if tm512_bytes is not None else
+                                  _hash_file(tm512, "sha512") if tm512.is_file() else None) != signed512:
         result.failures.append({"code": "archivist.seal.tagmanifestMismatch",
                                 "explanation": "tagmanifest-sha512.txt is not the one that was sealed"})
     result.status = _status(result.sdk_state, result.failures)

@@ -3,11 +3,16 @@
     report = verify(path)            # or verify(path, profile_path="profile.json")
     report.ok, report.problems, report.to_dict()
 
+    report = verify(path, trust_anchors_pem=ca_pem)   # C2PA signers to trust
+
 The steps, each in its own module: package state (``state``), one walk of
 the bag that never follows links (``inventory``), strict RFC 8493
-structure (``bag``), fixity in one read per file (``fixity``), the BagIt
-profile (``profile``), records and event log (``records``) and the
-agreement between records, manifests and bag-info (``consistency``).
+structure (``bag``), fixity in one read per file (``fixity``), inference
+outputs read once per frame for fixity and provenance together
+(``outputs``, ``sidecars``, ``credentials``), the BagIt profile
+(``profile``), records and event log (``records``), the agreement between
+records, manifests and bag-info (``consistency``), the lineage of every
+inference run (``lineage``) and the package seal (``credentials``).
 Rule codes and their explanations live in ``rules``. Nothing here writes
 to the package, so it works on read-only storage.
 """
@@ -20,7 +25,7 @@ from pathlib import Path
 
 from archivist.errors import PackageError
 from archivist.layout import BAGIT_TXT, PROFILE_IDENTIFIER, Layout
-from archivist.verify import bag, consistency, fixity, inventory, profile, records, state
+from archivist.verify import bag, consistency, credentials, fixity, inventory, lineage, outputs, profile, records, state
 from archivist.verify.report import Problem, Report
 from archivist.verify.rules import ERROR, RULES, WARNING, Rule
 
@@ -39,15 +44,19 @@ def _check_readable(root: Path) -> None:
 
 
 def verify(root: Path | str, *, profile_path: Path | str | None = None, progress=None,
-           workers: int | None = None) -> Report:
+           workers: int | None = None, trust_anchors_pem: bytes | None = None) -> Report:
     """Check the bag at ``root``; return a report of every problem found.
 
+    ``trust_anchors_pem`` holds the PEM certificates of the authorities
+    whose signers' Content Credentials are trusted (``--trust-anchor``).
     Raises ``PackageError`` when ``root`` is not a bag at all, and
-    ``InputError`` when ``profile_path`` is not a valid BagIt profile.
+    ``InputError`` when ``profile_path`` is not a valid BagIt profile or
+    the trust anchors are not PEM certificates.
     """
     root = Path(root)
     _check_readable(root)
     doc = profile.load(profile_path) if profile_path is not None else None  # a bad profile stops us first
+    anchors = credentials.check_anchors(trust_anchors_pem)
     report = Report(str(root))
     state.check(root, report)
     tree = inventory.walk(root)
@@ -56,7 +65,11 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
     report.archivist = PROFILE_IDENTIFIER in declared or Layout.PACKAGE_RECORD in tree.files
     if report.archivist:
         records.read(root, tree, view)
-    fixity.check(root, tree, view, report, progress=progress, workers=workers)
+    work = outputs.plan(tree, view)
+    actual = fixity.check(root, tree, view, report, progress=progress, workers=workers, skip=work.claimed)
+    facts, unusable = outputs.run_facts(work)
+    frames = outputs.read(root, tree, view, work, outputs.checker(root, work, facts, actual, anchors), report,
+                          progress=progress, workers=workers) if work.frames else []
     if doc is None and report.archivist:
         doc = profile.load()
     if doc is not None:
@@ -69,4 +82,17 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
     if report.archivist:
         recs = records.check(tree, view, report)
         consistency.check(tree, view, recs, report)
+        for path, message in unusable:
+            report.add("REC-002", path, message)
+        lineage.check(work.runs, recs, work.package_id, report)
+    for outcome in frames:
+        outcome.checks.into(report)
+    orphans = credentials.check_orphans(root, tree, work, actual, anchors, report)
+    for outcome in orphans:
+        outcome.checks.into(report)
+    credentials.ingredients(frames + orphans, report)
+    credentials.untrusted(frames + orphans, anchors, report)
+    credentials.check_seal(root, tree, view.blobs, anchors, report)
+    report.outputs = len(work.frames)
+    report.credentials = sum(1 for o in frames + orphans if o.credential is not None)
     return report

@@ -5,6 +5,12 @@ once for all of them. Files run in a thread pool (``hashing.map_files``;
 hashlib releases the GIL), each read in fixed-size chunks, so memory is
 flat in the number and size of files. Tag files and records were already
 read into memory by the earlier steps and are hashed from those bytes.
+The files of inference outputs are left to ``outputs``, which reads each
+of them once for its fixity and its provenance checks together (``skip``).
+
+``check`` returns the SHA-256 of every file it hashed, so that later
+checks compare recorded hashes with the files as they are, not with the
+manifests.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from archivist.verify.inventory import Tree
 from archivist.verify.report import Report
 
 
-def _expected(view: BagView, tree: Tree) -> dict[str, dict[str, str]]:
+def expected(view: BagView, tree: Tree) -> dict[str, dict[str, str]]:
     """{path: {algorithm: digest}} for every safe, present entry of every manifest."""
     out: dict[str, dict[str, str]] = defaultdict(dict)
     for group in (view.payload, view.tags):
@@ -30,7 +36,8 @@ def _expected(view: BagView, tree: Tree) -> dict[str, dict[str, str]]:
     return out
 
 
-def _compare(report: Report, path: str, want: dict[str, str], got: dict[str, str]) -> None:
+def compare(report: Report, path: str, want: dict[str, str], got: dict[str, str]) -> None:
+    """Report ``path`` when a digest it has now (``got``) differs from its manifests (``want``)."""
     bad = sorted(a for a, d in want.items() if got[a] != d)
     if not bad:
         return
@@ -40,14 +47,21 @@ def _compare(report: Report, path: str, want: dict[str, str], got: dict[str, str
                f"({bad[0]} is {got[bad[0]][:16]}..., manifest says {want[bad[0]][:16]}...)")
 
 
-def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress=None, workers: int | None = None) -> None:
-    expected = _expected(view, tree)
+def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress=None, workers: int | None = None,
+          skip: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
+    """Hash every listed file but those in ``skip``; return {path: sha256 of the file as it is}."""
+    want = expected(view, tree)
+    actual: dict[str, str] = {}
     jobs = []
-    for path in sorted(expected):
-        algs = tuple(sorted(expected[path]))
+    for path in sorted(want):
+        if path in skip:
+            continue
+        algs = tuple(sorted(want[path]))
         if path in view.blobs:
             data = view.blobs[path]
-            _compare(report, path, expected[path], hash_bytes(data, algorithms=algs).digests)
+            digests = hash_bytes(data, algorithms=algs).digests
+            compare(report, path, want[path], digests)
+            actual[path] = digests.get("sha256")
             report.files += 1
             report.bytes += len(data)
         else:
@@ -62,8 +76,10 @@ def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress=Non
             if isinstance(result, BaseException):
                 report.add("BAG-021", path, f"cannot be read: {result}")
                 continue
-            _compare(report, path, expected[path], result.digests)
+            compare(report, path, want[path], result.digests)
+            actual[path] = result.digests.get("sha256")
             report.files += 1
             report.bytes += result.size
     finally:
         bar.close()
+    return {p: d for p, d in actual.items() if d is not None}

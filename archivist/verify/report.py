@@ -36,6 +36,8 @@ class Report:
     profile: str | None = None  # identifier of the profile checked, if any
     files: int = 0  # files whose digests were computed
     bytes: int = 0
+    outputs: int = 0  # inference output frames checked against their run records
+    credentials: int = 0  # C2PA credentials validated
 
     def add(self, code: str, path: str | None, message: str) -> None:
         rule = RULES[code]  # an unregistered code is a bug, not a finding
@@ -64,6 +66,6 @@ class Report:
             "archivist": self.archivist,
             "profile": self.profile,
             "counts": {"errors": len(self.errors), "warnings": len(self.warnings), "files": self.files,
-                       "bytes": self.bytes},
+                       "bytes": self.bytes, "outputs": self.outputs, "credentials": self.credentials},
             "problems": [p.to_dict() for p in self.problems],
         }

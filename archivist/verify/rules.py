@@ -7,7 +7,9 @@ and a test keeps the two in step.
 
 Families: ``PKG`` package state, ``BAG`` RFC 8493, ``PRO`` BagIt profile,
 ``REC`` records and event log, ``CON`` consistency between records,
-manifests and ``bag-info.txt``.
+manifests and ``bag-info.txt``, ``OUT`` inference outputs (lineage and the
+agreement of each frame's header, sidecars and credential with its run
+record), ``C2PA`` Content Credentials and the package seal.
 """
 
 from __future__ import annotations
@@ -318,6 +320,125 @@ _RULES = [
          "`External-Identifier`, `Source-Organization` and `Archivist-Recovery-Type`.",
          "One of the two edited without the other.",
          "Restore the wrong one from a copy of the package."),
+    # -- inference outputs -----------------------------------------------------------------------------
+    Rule("OUT-001", ERROR, "Inference run belongs to another package",
+         "An inference run record (`data/records/inference/<run>.json`) names the package it was made in "
+         "(`package` and `provenance.package`). It must be this package's identifier: a run record from another "
+         "package describes outputs made elsewhere.",
+         "A run record and its outputs copied from another package, or an edited identifier.",
+         "Restore the run record and its outputs from a copy of this package."),
+    Rule("OUT-002", ERROR, "Output's source frame is not in the package",
+         "Every output names the source frame it was made from. That frame must be a frame of the run's source "
+         "element with the same SHA-256 in the element record as in the run record; otherwise the output was "
+         "made from a frame the package does not hold, or the frame was replaced after the run.",
+         "A source frame replaced and its element record updated to match; a run record naming a frame of "
+         "another element, or an element that is not in the package.",
+         "Restore the source frame and its element record from a copy of the package. If the frame was "
+         "replaced on purpose, run the inference again."),
+    Rule("OUT-003", ERROR, "Model lineage broken",
+         "The run record names the model card (`data/records/models/<id>.json`) and the ONNX file it ran. The "
+         "card must be in the package, valid, and name the same model id and the same ONNX file with the same "
+         "SHA-256; the run's `provenance.model` must say the same.",
+         "A model swapped and its card or the run record edited to match; a model card removed or edited.",
+         "Restore the model, its card and the run record from a copy of the package."),
+    Rule("OUT-004", ERROR, "Dataset lineage broken",
+         "The run record names the dataset record the model was trained on. It must be the one the model card "
+         "names (`data/records/datasets/<id>.json`, with the same SHA-256), and it must be in the package and "
+         "valid.",
+         "A dataset record replaced or edited and the run record updated to match; a dataset record removed.",
+         "Restore the dataset record, the model card and the run record from a copy of the package."),
+    Rule("OUT-005", ERROR, "Complete run lacks frames",
+         "A run marked `complete` holds an output for every planned frame, once each. Frames missing from it "
+         "were removed after the run.",
+         "Outputs removed from a complete run, and its record edited to match.",
+         "Restore the outputs and the run record from a copy of the package."),
+    Rule("OUT-006", WARNING, "Inference run not finished",
+         "The run record says `running`: the run was interrupted (or is still running on another copy) and "
+         "not every planned frame has an output yet. The frames it has are checked like any other.",
+         "`archivist infer` killed before its last commit.",
+         "Run the same `archivist infer` command again: it resumes the run."),
+    Rule("OUT-007", ERROR, "EXR header disagrees with the run record",
+         "Each output EXR carries the provenance keys `MLProcessing`, `RecoveryType`, `SourceElement`, "
+         "`ReferenceSource`, `ModelCheckpoint`, `IPTCDigitalSourceType`, `ArchivistPackage`, `InferenceRun`, "
+         "`ModelSHA256`, `SourceFrame`, `SourceFrameSHA256`, `FrameNumber`, `ProcessingDate` and "
+         "`ArchivistVersion`, and ACES AP0 `chromaticities`. Each must say what the run record says about that "
+         "frame.",
+         "An EXR copied from another frame or run (the message says which frame it claims to be), a rewritten "
+         "header, a header that cannot be read.",
+         "Restore the frame from a copy of the package, or run the inference again."),
+    Rule("OUT-008", ERROR, "JSON sidecar disagrees with the run record",
+         "The JSON sidecar (`<frame>.json`, schema `archivist/output-sidecar/1`) must be what archivist writes "
+         "from the run record for its frame: frame number, run, package, the EXR's path, SHA-256 and size, the "
+         "header keys, source frame, model, dataset, digital source type, colour conversion, backend and "
+         "credential.",
+         "A sidecar copied from another frame (the message names that frame), edited, or not valid JSON "
+         "against its schema.",
+         "Restore the sidecar from a copy of the package."),
+    Rule("OUT-009", ERROR, "Text sidecar disagrees with the run record",
+         "The text sidecar (`<frame>.txt`) gives the JSON sidecar's facts to people. Each of its `Label: value` "
+         "lines must say what the run record says; a sidecar written by this version of archivist must be "
+         "exactly the text archivist writes.",
+         "A text sidecar copied from another frame or edited.",
+         "Restore the sidecar from a copy of the package."),
+    Rule("OUT-010", ERROR, "XMP sidecar disagrees with the run record",
+         "The XMP sidecar (`<frame>.xmp`) must be a well-formed XMP packet whose "
+         "`Iptc4xmpExt:DigitalSourceType`, Dublin Core fields and `archivist:` provenance keys (including "
+         "`OutputSHA256`) say what the run record says; one written by this version of archivist must be "
+         "exactly the packet archivist writes.",
+         "An XMP sidecar copied from another frame, edited or damaged.",
+         "Restore the sidecar from a copy of the package."),
+    Rule("OUT-011", ERROR, "Content Credential disagrees with the run record",
+         "A frame's C2PA manifest must say what the run record says: the IPTC digital source type and software "
+         "agent of its `c2pa.edited` action, its parameters (mode, model, model SHA-256, run, backend, "
+         "recovery type, frame), the source frame (`parentOf`) and the model and dataset record (`inputTo`) by "
+         "package path and SHA-256, and the signing certificate the run record names.",
+         "A credential copied from another frame or run, or a frame re-signed with another identity.",
+         "Restore the credential from a copy of the package, or run the inference again with the run's signer."),
+    # -- Content Credentials ----------------------------------------------------------------------------
+    Rule("C2PA-001", ERROR, "Content Credential invalid",
+         "A detached C2PA manifest (`<asset>.c2pa`) does not validate against its asset: the signature, the "
+         "data hash that binds every byte of the asset, or the signing certificate failed (for example "
+         "`assertion.dataHash.mismatch` for a changed frame, `claimSignature.mismatch` for a changed manifest, "
+         "`signingCredential.expired` when the certificate has expired and the credential has no timestamp), "
+         "or the manifest cannot be read at all, or it signs no file of the package (no run record names it and "
+         "no file beside it has its name with an image extension). When the signed data hash is that of another "
+         "output, the message names it. About a fifth of a `.c2pa` file's bytes (box headers, signature padding) are not "
+         "covered by its signature; a change there is caught by the payload manifests (BAG-010) and the run "
+         "record (CON-001).",
+         "A changed byte in a frame or in its `.c2pa` file; a credential copied from another frame; the frame "
+         "a credential signed removed.",
+         "Restore the frame and its credential from a copy of the package. An expired, untimestamped "
+         "credential cannot be repaired; sign the outputs again, with `--tsa-url`."),
+    Rule("C2PA-002", WARNING, "Content Credential signer not trusted",
+         "The credentials validate, but no trust anchor given with `--trust-anchor` vouches for their signer. "
+         "This is the normal state for a test identity, or when no anchors are given. Reported once per signer "
+         "and directory, with the number of credentials.",
+         "Credentials signed by a certificate that does not chain to a `--trust-anchor`.",
+         "If you trust the signer, give its CA certificate with `--trust-anchor FILE` (PEM)."),
+    Rule("C2PA-003", ERROR, "Ingredient differs from its file",
+         "Each ingredient of a credential (the source frame, the ONNX model, the dataset record) carries the "
+         "SHA-256 and package path of its file. The C2PA SDK does not check them, so verify recomputes them "
+         "from the files as they are now. A difference means an ingredient was replaced or changed after "
+         "signing.",
+         "A replaced source frame or model, an edited dataset record, an ingredient path not in the package.",
+         "Restore the ingredient from a copy of the package. If it was replaced on purpose, run the inference "
+         "again."),
+    Rule("C2PA-004", ERROR, "Output of a signed run has no credential",
+         "The run was signed (its record has `signing`), so each of its frames has a credential; this one has "
+         "none.",
+         "A credential removed and the run record edited to match.",
+         "Restore the credential and the run record from a copy of the package."),
+    Rule("C2PA-005", ERROR, "Package seal invalid",
+         "The package seal `tagmanifest-sha256.c2pa` does not validate against `tagmanifest-sha256.txt`, "
+         "`tagmanifest-sha512.txt` and `bag-info.txt`: the package changed after it was sealed (every later "
+         "command rewrites the tag manifests), the seal was damaged, or it seals another package.",
+         "A command run after the seal was made; an edited manifest or tag manifest; a seal copied from another "
+         "package.",
+         "If the later change is legitimate, seal the package again; otherwise restore it from a copy."),
+    Rule("C2PA-006", WARNING, "Package seal signer not trusted",
+         "The seal validates, but no trust anchor given with `--trust-anchor` vouches for its signer.",
+         "A seal signed by a certificate that does not chain to a `--trust-anchor`.",
+         "If you trust the signer, give its CA certificate with `--trust-anchor FILE` (PEM)."),
 ]
 
 RULES: dict[str, Rule] = {r.code: r for r in _RULES}
@@ -327,6 +448,8 @@ FAMILIES = {
     "PRO": "BagIt profile",
     "REC": "Records and event log",
     "CON": "Consistency",
+    "OUT": "Inference outputs",
+    "C2PA": "Content Credentials",
 }
 
 
@@ -346,15 +469,28 @@ def markdown() -> str:
         "- `PRO` rules run when the bag declares the archivist profile (`BagIt-Profile-Identifier`), when it "
         "is an archivist package (it has `data/records/package.json`), or when `--profile FILE` is given.",
         "- `REC` and `CON` rules run on archivist packages.",
+        "- `OUT` rules run on archivist packages with inference runs, `C2PA` rules on packages with `.c2pa` "
+        "credentials or a package seal.",
         "",
-        "Each layer compares one pair of things, so one fault gives one report: `BAG` compares the files on "
-        "disk with the manifests, `CON` the records with the manifests, `REC` the records with their "
-        "schemas and `PRO` the bag with its profile.",
+        "Each layer compares one pair of things, so one fault gives one report per layer that sees it: `BAG` "
+        "compares the files on disk with the manifests, `CON` the records with the manifests, `REC` the "
+        "records with their schemas, `PRO` the bag with its profile, `OUT` each inference run record with "
+        "the records it depends on (lineage) and each output frame's EXR header, sidecars and credential "
+        "with its run record, and `C2PA` each credential with its asset, its ingredients with their files, "
+        "and the seal with the tag manifests. A tamperer who rewrites the manifests so that fixity passes is "
+        "still caught by the later layers: a replaced source frame breaks the lineage and the credential's "
+        "ingredient hash, a sidecar copied from another frame disagrees with the run record.",
+        "",
+        "Trust: credentials are validated with the C2PA SDK, never fetching anything from the network. "
+        "`--trust-anchor FILE` (PEM, repeatable) names the certificate authorities to trust; a credential "
+        "whose signer no anchor vouches for is a warning, an invalid one an error.",
         "",
         "Safety: `verify` walks the bag once without following links and opens only what that walk found to "
         "be a regular file, so a manifest entry with `..`, an absolute path or a path through a link is "
         "reported and never opened. It never writes to the package, so it runs on read-only storage. Each "
-        "file is read once, all its digests computed from that read, in parallel across files.",
+        "file is read once, all its digests computed from that read, in parallel across files; an output "
+        "frame's files are read together, and its fixity, header, sidecars and credential are checked from "
+        "that one read (the EXR header is a second, small read).",
         "",
         "Profiles: the archivist profile `profiles/archivist-restoration-v1.json` (identifier "
         "`urn:archivist:bagit-profile:restoration:1`) follows BagIt Profiles 1.4, including "

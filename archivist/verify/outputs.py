@@ -1,0 +1,268 @@
+"""Inference outputs: each frame's files read once, for fixity and provenance together.
+
+An inference run record (``data/records/inference/<run>.json``) names, for
+every output frame, the EXR, its JSON, text and XMP sidecars and its C2PA
+credential. ``plan`` finds them before fixity runs; fixity then skips
+them, and ``read`` gives each frame to one job that reads every one of its
+files once, hashes it for the manifests, and checks the header, the
+sidecars and the credential from the same bytes (``sidecars``,
+``credentials``). A frame's files are read whole (each is at most one
+frame), so memory is bounded by the number of jobs in flight; a file larger
+than ``WHOLE_LIMIT`` is hashed as a stream and validated from the disk.
+
+Findings are collected per frame and reported in a fixed order, after the
+record checks, whatever order the jobs finish in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from archivist import records as schemas
+from archivist.hashing import hash_bytes, hash_file, map_files
+from archivist.layout import Layout
+from archivist.progress import start
+from archivist.verify import fixity
+from archivist.verify.bag import BagView
+from archivist.verify.inventory import PAYLOAD_PREFIX, Tree, read_small
+from archivist.verify.report import Report
+
+RUN_LABEL = "archivist/inference-run/1"
+RUN_RECORDS = Layout.RECORDS + "/inference/"
+CREDENTIAL_SUFFIX = ".c2pa"
+WHOLE_LIMIT = 1 << 30  # a frame file larger than this is streamed (and read again to validate its credential)
+KINDS = ("exr", "json", "text", "xmp", "c2pa")
+
+
+class Findings:
+    """Problems found off the main thread, reported later in a fixed order (``Report.add``'s signature)."""
+
+    def __init__(self):
+        self.items: list[tuple[str, str | None, str]] = []
+
+    def add(self, code: str, path: str | None, message: str) -> None:
+        self.items.append((code, path, message))
+
+    def into(self, report: Report) -> None:
+        for code, path, message in self.items:
+            report.add(code, path, message)
+
+
+@dataclass
+class Run:
+    path: str  # the run record
+    rec: dict  # valid against archivist/inference-run/1
+
+
+@dataclass
+class Frame:
+    run: Run
+    entry: dict  # the run record's entry for this frame
+    files: dict[str, str]  # kind -> package path, for files the walk found
+
+
+@dataclass
+class Plan:
+    runs: list[Run] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # .c2pa files no run names
+    package_id: str | None = None
+    claimed: set[str] = field(default_factory=set)  # files read by the frame jobs, not by fixity
+    outputs: dict[tuple[str, int], str] = field(default_factory=dict)  # (run, frame) -> output path
+    output_sha256: dict[str, str] = field(default_factory=dict)  # recorded SHA-256 -> output path
+
+    def other_frame(self, run: str | None, number, here: str) -> str | None:
+        """The output of frame ``number`` of ``run`` if that is not ``here``: where a copy came from."""
+        try:
+            found = self.outputs.get((run, int(number)))
+        except (TypeError, ValueError):
+            return None
+        return found if found and found != here else None
+
+
+def _parsed(view: BagView, path: str):
+    data = view.blobs.get(path)
+    if data is None:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None  # reported by the record checks
+
+
+def plan(tree: Tree, view: BagView) -> Plan:
+    """The runs, their frames and every credential, from the records already read (``records.read``)."""
+    out = Plan()
+    pkg = _parsed(view, Layout.PACKAGE_RECORD)
+    if isinstance(pkg, dict) and isinstance(pkg.get("identifier"), str):
+        out.package_id = pkg["identifier"]
+    for path in sorted(p for p in tree.files if p.startswith(RUN_RECORDS) and p.endswith(".json")):
+        rec = _parsed(view, path)
+        if rec is not None and not schemas.problems(rec, RUN_LABEL):  # invalid ones are REC-002
+            out.runs.append(Run(path, rec))
+    present = {p for p in tree.files if p not in view.hostile}
+    for run in out.runs:
+        for entry in run.rec["frames"]:
+            out.outputs.setdefault((run.rec["id"], entry["number"]), entry["output"]["path"])
+            out.output_sha256.setdefault(entry["output"]["sha256"], entry["output"]["path"])
+            named = {"exr": entry["output"]["path"], "json": entry["sidecars"]["json"]["path"],
+                     "text": entry["sidecars"]["text"]["path"], "xmp": entry["sidecars"]["xmp"]["path"]}
+            # An unsigned frame may still have a credential beside it (named by no record: CON-003).
+            cred = entry["credential"]["path"] if entry["credential"] else _sidecar_name(named["exr"])
+            if cred:
+                named["c2pa"] = cred
+            files = {k: p for k, p in named.items() if p in present and p not in out.claimed}
+            out.claimed.update(files.values())
+            out.frames.append(Frame(run, entry, files))
+    out.orphans = sorted(p for p in present if p.startswith(PAYLOAD_PREFIX) and p.endswith(CREDENTIAL_SUFFIX)
+                         and p not in out.claimed)
+    return out
+
+
+def _sidecar_name(path: str) -> str | None:
+    """The c2pa-rs sidecar name of ``path`` (``x.exr`` -> ``x.c2pa``).
+
+    >>> _sidecar_name("data/outputs/r/f.1001.exr")
+    'data/outputs/r/f.1001.c2pa'
+    """
+    p = PurePosixPath(path)
+    return str(p.with_suffix(CREDENTIAL_SUFFIX)) if p.suffix else None
+
+
+# -- reading each frame once ---------------------------------------------------------------
+@dataclass
+class Read:
+    """One frame's files as read: bytes (None when streamed), SHA-256 and size."""
+
+    data: dict[str, bytes | None] = field(default_factory=dict)  # kind -> bytes
+    sha256: dict[str, str] = field(default_factory=dict)  # path -> digest
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Outcome:
+    fixity: Findings = field(default_factory=Findings)
+    checks: Findings = field(default_factory=Findings)
+    sha256: dict[str, str] = field(default_factory=dict)
+    files: int = 0
+    bytes: int = 0
+    untrusted: tuple | None = None  # (directory, signer) when the credential's signer is not trusted
+    ingredients: list = field(default_factory=list)  # (credential, IngredientCheck) that failed
+    credential: str | None = None  # validation status, when the frame has a credential
+
+
+def read_frame(root: Path, tree: Tree, want: dict[str, dict[str, str]], frame: Frame, found: Findings,
+               progress=None) -> Read:
+    """Read every file of ``frame`` once; report fixity problems into ``found``."""
+    out = Read()
+    for kind, path in frame.files.items():
+        algs = tuple(sorted(set(want.get(path, {})) | {"sha256"}))
+        size = tree.files[path]
+        try:
+            if size <= WHOLE_LIMIT:
+                data = read_small(root, path)
+                fx = hash_bytes(data, algorithms=algs)
+                if progress:
+                    progress(len(data))
+            else:
+                data = None
+                fx = hash_file(root / path, progress, algorithms=algs)
+        except OSError as exc:
+            found.add("BAG-021", path, f"cannot be read: {exc}")
+            continue
+        out.data[kind] = data
+        out.sha256[path] = fx.sha256
+        if path in want:
+            fixity.compare(found, path, want[path], {a: fx.digests[a] for a in want[path]})
+            out.files += 1
+            out.bytes += fx.size
+    return out
+
+
+def read(root: Path, tree: Tree, view: BagView, work: Plan, check_frame, report: Report, *, progress=None,
+         workers: int | None = None) -> list[Outcome]:
+    """Run ``check_frame(frame, read, outcome)`` over every frame, each frame's files read once.
+
+    Fixity problems go into ``report`` now (they are BAG findings, like
+    fixity's own); the frames' other findings stay in the outcomes.
+    """
+    want = fixity.expected(view, tree)
+
+    def one(frame: Frame, progress=None) -> Outcome:
+        outcome = Outcome()
+        got = read_frame(root, tree, want, frame, outcome.fixity, progress)
+        outcome.sha256, outcome.files, outcome.bytes = got.sha256, got.files, got.bytes
+        check_frame(frame, got, outcome)
+        return outcome
+
+    total = sum(tree.files[p] for f in work.frames for p in f.files.values())
+    bar = start(progress, total=total, desc="checking outputs")
+    outcomes = []
+    try:
+        for _, outcome in map_files(one, [(f,) for f in work.frames], workers=workers, progress=bar.update):
+            if isinstance(outcome, BaseException):  # an OSError outside reading: a file vanished
+                outcome = _failed(outcome)
+            outcome.fixity.into(report)
+            report.files += outcome.files
+            report.bytes += outcome.bytes
+            outcomes.append(outcome)
+    finally:
+        bar.close()
+    return outcomes
+
+
+def _failed(exc: BaseException) -> Outcome:
+    out = Outcome()
+    out.fixity.add("BAG-021", None, f"a file of an output frame cannot be read: {exc}")
+    return out
+
+
+# -- what each frame is checked for ----------------------------------------------------------------
+def run_facts(work: Plan) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """What each run's frames should say; runs whose record cannot say it, with the reason."""
+    from archivist.verify import sidecars
+
+    facts, unusable = {}, []
+    for run in work.runs:
+        try:
+            facts[run.path] = sidecars.run_facts(run.rec)
+        except (KeyError, TypeError, ValueError) as exc:
+            unusable.append((run.path, f"the run record cannot be read for its provenance ({type(exc).__name__}: "
+                                       f"{exc})"))
+    return facts, unusable
+
+
+def checker(root: Path, work: Plan, facts: dict, actual: dict[str, str], anchors: bytes | None):
+    """The per-frame check that ``read`` runs on each frame's bytes."""
+    from archivist import imaging
+    from archivist.verify import credentials, sidecars
+
+    def check_frame(frame: Frame, got: Read, outcome: Outcome) -> None:
+        found, files, data = outcome.checks, frame.files, got.data
+        f = facts.get(frame.run.path)
+        exp = sidecars.expected(f, frame.entry) if f is not None else None
+        if exp is not None:
+            if "exr" in data:
+                try:
+                    header = imaging.header(root / files["exr"])
+                except Exception as exc:  # a damaged or hostile file: whatever the reader raised is the finding
+                    header = exc
+                sidecars.check_header(files["exr"], header, exp, work, found)
+            if data.get("json") is not None:
+                sidecars.check_json(files["json"], data["json"], exp, work, found)
+            if data.get("text") is not None:
+                sidecars.check_text(files["text"], data["text"], exp, f, work, found)
+            if data.get("xmp") is not None:
+                sidecars.check_xmp(files["xmp"], data["xmp"], exp, f, work, found)
+        if "c2pa" in data and "exr" in data:
+            result = credentials.validate(root, files["exr"], files["c2pa"], anchors, data["exr"], data["c2pa"])
+            credentials.judge(result, files["exr"], files["c2pa"], work, found, outcome)
+            if result.label is not None:
+                credentials.check_ingredients(result, files["c2pa"], actual, outcome)
+                if exp is not None:
+                    credentials.check_claim(result, files["c2pa"], exp, f, work, found)
+
+    return check_frame
