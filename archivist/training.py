@@ -355,6 +355,7 @@ class _Run:
         self.fmt = torch.channels_last if s["channels_last"] else torch.contiguous_format
         self.device = s["device"]
         self.session_start = time.monotonic()
+        self.spent = {"commits": 0.0, "contact_sheets": 0.0}  # seconds, for "where the time went"
         self.wall_before = rec.get("wall_seconds", 0.0)
         self.record_sha = record_sha
         self.done_contacts = {c["step"] for c in rec["contact_sheets"]}
@@ -374,6 +375,13 @@ class _Run:
         self.pending_losses.clear()
 
     def _contact(self, step: int) -> None:
+        t0 = time.monotonic()
+        try:
+            self._draw_contact(step)
+        finally:
+            self.spent["contact_sheets"] += time.monotonic() - t0
+
+    def _draw_contact(self, step: int) -> None:
         d = self.data
         with torch.no_grad():
             out = self.model(d.preview_input)
@@ -382,12 +390,17 @@ class _Run:
         if step not in self.done_contacts:
             self.pending_contacts.append((step, contact.sheet([d.preview_source, d.preview_target, rgb])))
 
-    def _session(self, step: int) -> None:
+    def _session(self, step: int, in_commit: float = 0.0) -> None:
         sess = self.rec["sessions"][-1]
         sess["to_step"] = step
         sess["wall_seconds"] = round(time.monotonic() - self.session_start, 3)
         done = step - sess["from_step"]
         sess["steps_per_second"] = round(done / sess["wall_seconds"], 4) if sess["wall_seconds"] > 0 and done else 0.0
+        commits = self.spent["commits"] + in_commit  # this commit so far counts too
+        other = commits + self.spent["contact_sheets"]
+        sess["seconds"] = {"training_steps": round(max(0.0, sess["wall_seconds"] - other), 3),
+                           "commits": round(commits, 3),
+                           "contact_sheets": round(self.spent["contact_sheets"], 3)}
         self.rec["wall_seconds"] = round(self.wall_before + sess["wall_seconds"], 3)
 
     def _begin(self):
@@ -413,6 +426,13 @@ class _Run:
                                hint="only one process may train a run at a time")
 
     def commit(self, step: int, *, checkpoint: bool, final: bool, first: bool = False) -> None:
+        t0 = time.monotonic()
+        try:
+            self._commit(step, checkpoint, final, first, t0)
+        finally:
+            self.spent["commits"] += time.monotonic() - t0
+
+    def _commit(self, step: int, checkpoint: bool, final: bool, first: bool, t0: float) -> None:
         self._flush_losses()
         rec = self.rec
         rid = rec["id"]
@@ -448,7 +468,7 @@ class _Run:
                 rec["finished"] = now
             rec["step"] = step
             rec["loss_summary"] = _loss_summary(self.loss_values, self.holdout)
-            self._session(step)
+            self._session(step, in_commit=time.monotonic() - t0)
             rel = Layout.record("training", rid)
             existed = txn.exists(rel)
             fx = txn.write_bytes(rel, records.dumps(rec, LABEL), replace=existed)
