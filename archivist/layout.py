@@ -125,6 +125,11 @@ class Layout:
         """An exported model: ``data/models/<id>/model.onnx``."""
         return f"{cls.stage_dir('models', model)}/model.onnx"
 
+    @classmethod
+    def model_training_record(cls, model: str) -> str:
+        """The training-run record as it was at export: ``data/models/<id>/training-run.json``."""
+        return f"{cls.stage_dir('models', model)}/training-run.json"
+
     # -- inference outputs ------------------------------------------------------
     @classmethod
     def output_file(cls, run: str, name: str) -> str:
