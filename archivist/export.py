@@ -103,25 +103,23 @@ def parity(model: torch.nn.Module, onnx_bytes: bytes, x: np.ndarray, passthrough
     }
 
 
-def _pick_run(pkg: Package, run: str | None) -> dict:
-    if run:
-        return training.read_run(pkg, run)
-    ids = training.run_ids(pkg)
-    if not ids:
-        raise InputError("EXPORT-NO-RUN", "the package has no training runs", hint="run 'archivist train' first")
-    if len(ids) > 1:
-        raise InputError("EXPORT-RUN-AMBIGUOUS", f"the package has {len(ids)} training runs ({', '.join(ids)})",
-                         hint="say which with --run")
-    return training.read_run(pkg, ids[0])
-
-
-def _record_sha256(pkg: Package, rel: str) -> str:
-    """The record's SHA-256, refused unless it matches the manifest."""
-    actual = hash_bytes(pkg.layout.path(rel).read_bytes()).sha256
-    if pkg.manifest("sha256").get(rel) != actual:
+def _pick_run(pkg: Package, run: str | None) -> tuple[dict, bytes]:
+    """The run record and its bytes, read once and refused unless they match the manifest."""
+    if not run:
+        ids = training.run_ids(pkg)
+        if not ids:
+            raise InputError("EXPORT-NO-RUN", "the package has no training runs", hint="run 'archivist train' first")
+        if len(ids) > 1:
+            raise InputError("EXPORT-RUN-AMBIGUOUS", f"the package has {len(ids)} training runs ({', '.join(ids)})",
+                             hint="say which with --run")
+        run = ids[0]
+    training.read_run(pkg, run)  # a clear error for a missing run
+    rel = Layout.record("training", run)
+    data = pkg.layout.path(rel).read_bytes()
+    if pkg.manifest("sha256").get(rel) != hash_bytes(data).sha256:
         raise InputError("EXPORT-RECORD-ALTERED", f"{rel} does not match the package manifest",
                          hint="run 'archivist verify' to see what changed")
-    return actual
+    return records.loads(data, training.LABEL, where=rel), data
 
 
 def _pick_checkpoint(rec: dict, checkpoint: str | int | None) -> dict:
@@ -224,8 +222,7 @@ def _current_rights(pkg: Package, rec: dict) -> list[dict]:
 def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None = None,
            model_id: str | None = None, progress=None) -> dict:
     """Export one checkpoint; returns the model card."""
-    rec = _pick_run(pkg, run)
-    run_sha = _record_sha256(pkg, Layout.record("training", rec["id"]))
+    rec, rec_bytes = _pick_run(pkg, run)
     ckpt = _pick_checkpoint(rec, checkpoint)
     model_id = model_id or _next_model_id(pkg, rec, ckpt["step"])
     card_rel, onnx_rel = Layout.record("models", model_id), Layout.onnx_model(model_id)
@@ -236,12 +233,12 @@ def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None
                            hint=f"run 'archivist recover {pkg.root}' first")
     bar = start(progress, total=4, desc=f"exporting {model_id}", unit="stage")
     try:
-        return _export(pkg, rec, run_sha, ckpt, model_id, card_rel, onnx_rel, bar)
+        return _export(pkg, rec, rec_bytes, ckpt, model_id, card_rel, onnx_rel, bar)
     finally:
         bar.close()
 
 
-def _export(pkg: Package, rec: dict, run_sha: str, ckpt: dict, model_id: str, card_rel: str, onnx_rel: str,
+def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, model_id: str, card_rel: str, onnx_rel: str,
             bar) -> dict:
     data = training.verified_bytes(pkg, ckpt, "EXPORT-CHECKPOINT-ALTERED", "checkpoint")
     meta, tensors = checkpoints.unpack(data)
@@ -299,6 +296,9 @@ def _export(pkg: Package, rec: dict, run_sha: str, ckpt: dict, model_id: str, ca
     now = utcnow()
     with pkg.transaction("export") as txn:
         fx = txn.write_bytes(onnx_rel, onnx_bytes)
+        # The run record can still change (a resumed run); the model keeps the version it came from.
+        snap_rel = Layout.model_training_record(model_id)
+        sfx = txn.write_bytes(snap_rel, rec_bytes)
         card = {
             "schema": CARD_LABEL, "id": model_id, "created": now, "archivist_version": __version__,
             "model": {"path": onnx_rel, "sha256": fx.sha256, "size": fx.size},
@@ -306,9 +306,9 @@ def _export(pkg: Package, rec: dict, run_sha: str, ckpt: dict, model_id: str, ca
                        "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
                        "exporter": "torch.onnx.export(dynamo=True)", "external_data": False,
                        "metadata_props": props},
-            "run": {"id": rec["id"], "status": rec["status"],
-                    "record": {"path": Layout.record("training", rec["id"]),
-                               "sha256": run_sha}},
+            "run": {"id": rec["id"], "status": rec["status"], "step": rec["step"],
+                    "record": {"path": snap_rel, "sha256": sfx.sha256, "size": sfx.size},
+                    "live_record": Layout.record("training", rec["id"])},
             "checkpoint": {"step": ckpt["step"], "path": ckpt["path"], "sha256": ckpt["sha256"]},
             "dataset": {"id": rec["dataset"]["id"], "sha256": rec["dataset"]["sha256"]},
             "mode": rec["mode"], "tone": rec["tone"],
@@ -333,6 +333,7 @@ def _export(pkg: Package, rec: dict, run_sha: str, ckpt: dict, model_id: str, ca
         events.append(txn, events.new_event(
             "export", "creation", now,
             [{"path": onnx_rel, "role": "created", "sha256": fx.sha256},
+             {"path": snap_rel, "role": "created", "sha256": sfx.sha256},
              {"path": card_rel, "role": "created", "sha256": cfx.sha256},
              {"path": ckpt["path"], "role": "source", "sha256": ckpt["sha256"]}],
             detail=f"model {model_id}: ONNX export of run {rec['id']} step {ckpt['step']}, parity max "

@@ -40,7 +40,8 @@ def test_export_writes_a_checked_single_file_model_and_its_card(exported):
     assert card["id"] == "run-s20"
     rel = Layout.onnx_model("run-s20")
     assert card["model"]["path"] == rel and pkg.manifest("sha256")[rel] == card["model"]["sha256"]
-    assert sorted(p.name for p in pkg.layout.path(rel).parent.iterdir()) == ["model.onnx"]  # no external data
+    # one ONNX file (no external data) and the run record as it was at export
+    assert sorted(p.name for p in pkg.layout.path(rel).parent.iterdir()) == ["model.onnx", "training-run.json"]
     proto = onnx.load(str(pkg.layout.path(rel)))
     onnx.checker.check_model(proto, full_check=True)
     assert all(not t.HasField("data_location") or t.data_location == TensorProto.DEFAULT for t in proto.graph.initializer)
@@ -148,3 +149,17 @@ def test_export_needs_a_run_when_there_are_several(tmp_path):
     with pytest.raises(ArchivistError) as exc:
         export.export(pkg)
     assert exc.value.code == "EXPORT-RUN-AMBIGUOUS" and "chroma-01, chroma-02" in exc.value.message
+
+
+def test_the_card_keeps_the_run_record_it_came_from_when_the_run_goes_on(exported):
+    pkg, rec, card = exported
+    snap = pkg.layout.path(card["run"]["record"]["path"]).read_bytes()
+    assert snap == pkg.layout.path(card["run"]["live_record"]).read_bytes()
+    training.resume(pkg, "run", steps=30)
+    live = pkg.read_record(card["run"]["live_record"], training.LABEL)
+    assert live["step"] == 30 and card["run"]["step"] == 20
+    # the copy kept with the model still matches the card and the manifest
+    assert pkg.manifest("sha256")[card["run"]["record"]["path"]] == card["run"]["record"]["sha256"]
+    kept = records.loads(pkg.layout.path(card["run"]["record"]["path"]).read_bytes(), training.LABEL)
+    assert kept["step"] == 20 and kept["checkpoints"][-1]["sha256"] == card["checkpoint"]["sha256"]
+    bagit.Bag(str(pkg.root)).validate()
