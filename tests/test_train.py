@@ -344,3 +344,13 @@ def test_ctrl_c_stops_cleanly_with_the_package_at_the_last_checkpoint(chroma):
     rec = pkg.read_record(Layout.record("training", "ctrl-c"), training.LABEL)
     assert rec["status"] == "running" and rec["checkpoints"][-1]["step"] == 5
     assert_valid(pkg)
+
+
+def test_channels_last_is_recorded_and_changes_nothing_but_the_memory_format(chroma):
+    pkg, full = chroma
+    rec = training.train(pkg, settings(steps=10, channels_last=True, contact_every=0), run_id="cl")
+    assert rec["settings"]["channels_last"] is True and rec["settings_digest"] != full["settings_digest"]
+    model = load_checkpoint_model(pkg, rec, rec["checkpoints"][-1])
+    ref = load_checkpoint_model(pkg, full, full["checkpoints"][0])  # contiguous run, same step
+    for (name, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-4), name  # same training up to float rounding

@@ -80,6 +80,10 @@ def _print_run(d: dict) -> None:
         click.echo(f"  checkpoint  {r['checkpoints'][-1]['path']}")
     sess = r["sessions"][-1]
     click.echo(f"  time        {r['wall_seconds']:.1f} s in all; this session {sess['steps_per_second']:.2f} steps/s")
+    for right in r["rights"]:
+        if right["training_use"] != "authorised":
+            click.echo(f"  warning     {right['role']} element {right['element']} has no recorded authorisation "
+                       f"for training (training use {right['training_use']})", err=True)
 
 
 @click.command("export")
