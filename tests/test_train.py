@@ -354,3 +354,33 @@ def test_channels_last_is_recorded_and_changes_nothing_but_the_memory_format(chr
     ref = load_checkpoint_model(pkg, full, full["checkpoints"][0])  # contiguous run, same step
     for (name, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-4), name  # same training up to float rounding
+
+
+def test_resume_after_a_progress_commit_redoes_the_steps_and_keeps_the_sheets(chroma):
+    """Contact sheets pile up, are committed without a checkpoint, then Ctrl-C; resume redoes those steps."""
+    pkg, _ = chroma
+    kw = dict(steps=12, checkpoint_every=20, contact_every=1)
+    whole = training.train(pkg, settings(**kw), run_id="sheets-a")
+
+    class CtrlC:
+        def __init__(self, **_):
+            self.n = 0
+
+        def update(self, n=1):
+            self.n += n
+            if self.n == 10:
+                raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    with pytest.raises(training.TrainingInterrupted):
+        training.train(pkg, settings(**kw), run_id="sheets-b", progress=lambda **k: CtrlC(**k))
+    cut = pkg.read_record(Layout.record("training", "sheets-b"), training.LABEL)
+    assert cut["checkpoints"] == [] and cut["step"] == training.MAX_PENDING_CONTACTS
+    assert len(cut["contact_sheets"]) == training.MAX_PENDING_CONTACTS
+    done = training.resume(pkg, "sheets-b")
+    assert done["checkpoints"][-1]["sha256"] == whole["checkpoints"][-1]["sha256"]
+    assert [c["sha256"] for c in done["contact_sheets"]] == [c["sha256"] for c in whole["contact_sheets"]]
+    assert pkg.layout.path(done["loss_log"]["path"]).read_bytes() == pkg.layout.path(whole["loss_log"]["path"]).read_bytes()
+    assert_valid(pkg)
