@@ -27,7 +27,8 @@ def _print(d: dict) -> None:
     c = d["counts"]
     state = "valid" if d["ok"] else "INVALID"
     kind = "archivist package" if d["archivist"] else "bag"
-    outputs = [_count(c[k], noun) for k, noun in (("outputs", "output frame"), ("credentials", "credential")) if c.get(k)]
+    outputs = [_count(c[k], noun) for k, noun in (("outputs", "output frame"), ("credentials", "credential"))
+               if c.get(k)]
     click.echo(f"{d['path']}: {state} {kind} ({_count(c['errors'], 'error')}, {_count(c['warnings'], 'warning')}; "
                f"{_count(c['files'], 'file')}, {_size(c['bytes'])} checked"
                + (f"; {', '.join(outputs)}" if outputs else "")

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
 
-from archivist.errors import InputError
+from archivist.errors import ArchivistError, InputError
 from archivist.layout import BAG_INFO_TXT, Layout, tagmanifest_name
 from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
-from archivist.verify.sidecars import Expected, RunFacts, copy_note, differences, listing, short
+from archivist.verify.sidecars import Expected, RunFacts, copy_note, differences, flatten, listing, short
 
 ASSET_SUFFIXES = (".exr", ".png", ".tif", ".tiff", ".dpx")
 _INGREDIENT_PROBLEMS = {
@@ -81,12 +81,18 @@ def validate(root: Path, asset: str, credential: str, anchors: bytes | None, ass
     from archivist.credentials import validate_manifest
     from archivist.credentials.manifest import mime_type
 
+    from archivist.credentials.validate import INVALID, ValidationResult
+
     try:
         fmt = mime_type(asset)
     except InputError:
         fmt = "application/octet-stream"
-    return validate_manifest(root / asset, root / credential, trust_anchors_pem=anchors, asset_format=fmt,
-                             asset_bytes=asset_bytes, manifest_bytes=manifest_bytes)
+    try:
+        return validate_manifest(root / asset, root / credential, trust_anchors_pem=anchors, asset_format=fmt,
+                                 asset_bytes=asset_bytes, manifest_bytes=manifest_bytes)
+    except (ArchivistError, OSError, ValueError, RuntimeError) as exc:  # a hostile manifest must not stop verify
+        return ValidationResult(INVALID, None, failures=[{"code": "archivist.manifest.unreadable",
+                                                          "explanation": f"{type(exc).__name__}: {exc}"}])
 
 
 def judge(result, asset: str, credential: str, plan, found, outcome) -> None:
@@ -132,21 +138,27 @@ def ingredients(outcomes, report: Report) -> None:
 
 def check_claim(result, credential: str, exp: Expected, facts: RunFacts, plan, found) -> None:
     """OUT-011: what the credential says against the run record (ingredient hashes are C2PA-003's)."""
+    def by_relationship(pairs) -> dict:
+        out = defaultdict(list)
+        for relationship, path in pairs:
+            out[str(relationship)].append(path)
+        return {k: sorted(v, key=str) for k, v in out.items()}
+
     said = {
         "digitalSourceType": result.digital_source_type,
         "softwareAgent": result.software_agent,
         "parameters": result.parameters,
         "title": result.title,
-        "ingredients": sorted([i.get("relationship"), i.get("path")] for i in result.ingredients),
+        "ingredients": by_relationship((i.get("relationship"), i.get("path")) for i in result.ingredients),
     }
     wanted = {
         "digitalSourceType": facts.digital_source_type,
         "softwareAgent": facts.agent,
         "parameters": {**facts.c2pa_parameters, "frame": exp.number},
         "title": PurePosixPath(exp.output).name,
-        "ingredients": sorted([["parentOf", exp.source["path"]], *[list(i) for i in facts.inputs]]),
+        "ingredients": by_relationship([("parentOf", exp.source["path"]), *facts.inputs]),
     }
-    diffs = differences(said, wanted)
+    diffs = differences(flatten(said), flatten(wanted))
     serial = (result.signature or {}).get("cert_serial_number")
     if facts.signer_serial is not None and serial is not None:
         try:

@@ -134,10 +134,9 @@ def _sidecar_name(path: str) -> str | None:
 # -- reading each frame once ---------------------------------------------------------------
 @dataclass
 class Read:
-    """One frame's files as read: bytes (None when streamed), SHA-256 and size."""
+    """One frame's files as read: bytes (None when streamed), and what was hashed for the manifests."""
 
     data: dict[str, bytes | None] = field(default_factory=dict)  # kind -> bytes
-    sha256: dict[str, str] = field(default_factory=dict)  # path -> digest
     files: int = 0
     bytes: int = 0
 
@@ -146,7 +145,6 @@ class Read:
 class Outcome:
     fixity: Findings = field(default_factory=Findings)
     checks: Findings = field(default_factory=Findings)
-    sha256: dict[str, str] = field(default_factory=dict)
     files: int = 0
     bytes: int = 0
     untrusted: tuple | None = None  # (directory, signer) when the credential's signer is not trusted
@@ -159,7 +157,7 @@ def read_frame(root: Path, tree: Tree, want: dict[str, dict[str, str]], frame: F
     """Read every file of ``frame`` once; report fixity problems into ``found``."""
     out = Read()
     for kind, path in frame.files.items():
-        algs = tuple(sorted(set(want.get(path, {})) | {"sha256"}))
+        algs = tuple(sorted(want.get(path, {}))) or ("sha256",)
         size = tree.files[path]
         try:
             if size <= WHOLE_LIMIT:
@@ -174,9 +172,8 @@ def read_frame(root: Path, tree: Tree, want: dict[str, dict[str, str]], frame: F
             found.add("BAG-021", path, f"cannot be read: {exc}")
             continue
         out.data[kind] = data
-        out.sha256[path] = fx.sha256
         if path in want:
-            fixity.compare(found, path, want[path], {a: fx.digests[a] for a in want[path]})
+            fixity.compare(found, path, want[path], fx.digests)
             out.files += 1
             out.bytes += fx.size
     return out
@@ -194,7 +191,7 @@ def read(root: Path, tree: Tree, view: BagView, work: Plan, check_frame, report:
     def one(frame: Frame, progress=None) -> Outcome:
         outcome = Outcome()
         got = read_frame(root, tree, want, frame, outcome.fixity, progress)
-        outcome.sha256, outcome.files, outcome.bytes = got.sha256, got.files, got.bytes
+        outcome.files, outcome.bytes = got.files, got.bytes
         check_frame(frame, got, outcome)
         return outcome
 
