@@ -8,6 +8,7 @@ workspace it needs for them; TF32 is off so float32 means float32.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -33,6 +34,28 @@ def resolve(device: str) -> str:
 
 def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def pinned(threads: int, device: str):
+    """``make_deterministic`` for the duration of a block; the process's own settings come back after.
+
+    Training is a library call: a caller that goes on to do other work in
+    the same process (inference, say) gets its thread count and
+    deterministic-algorithm settings back as they were.
+    """
+    saved = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
+             torch.is_deterministic_algorithms_warn_only_enabled(), torch.utils.deterministic.fill_uninitialized_memory,
+             torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    try:
+        yield make_deterministic(threads, device)
+    finally:
+        torch.set_num_threads(saved[0])
+        torch.use_deterministic_algorithms(saved[1], warn_only=saved[2])
+        torch.utils.deterministic.fill_uninitialized_memory = saved[3]
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[4], saved[5]
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[6], saved[7]
 
 
 def make_deterministic(threads: int, device: str) -> dict:

@@ -25,7 +25,7 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -171,7 +171,8 @@ def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, ch
     src, ref = ds.pair_arrays(pkg, record, entry)
     y, x, h, w = contact.centre_window(src.shape[0], src.shape[1], PREVIEW_MAX)
     src, ref = src[y:y + h, x:x + w], ref[y:y + h, x:x + w]
-    preview = {"held_out": bool(holdout), "frame": _frame_number(entry), "window": {"x": x, "y": y, "width": w, "height": h}}
+    preview = {"held_out": bool(holdout), "frame": _frame_number(entry),
+               "window": {"x": x, "y": y, "width": w, "height": h}}
     pin = _chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt)
     return TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb)
 
@@ -570,59 +571,60 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
     if (pkg.root / rel).exists():
         raise InputError("TRAIN-EXISTS", f"training run {run_id!r} already exists",
                          hint=f"use --resume {run_id} to continue it, or choose another --run")
-    flags = devices.make_deterministic(threads, device)
-    data = load_data(pkg, ds_record, settings.mode, settings.tone, device, settings.channels_last)
-    patch = min([settings.patch] + [min(hw) for hw in data.sizes])
-    if patch < MIN_PATCH:
-        raise InputError("TRAIN-PATCH", f"the dataset's crop ({data.sizes[0][1]}x{data.sizes[0][0]}) is too small "
-                         f"for training patches of at least {MIN_PATCH} px")
-    arch = models.architecture(settings.mode, settings.size, settings.tone)
-    model = build_model(arch, settings.seed, device, settings.channels_last)
-    sigma = None
-    if settings.mode == "spatial":
-        sigma = targets.SPATIAL_SIGMA
-    elif settings.tone:
-        sigma = targets.TONE_SIGMA
-    target = {"kind": "tone" if settings.tone else settings.mode}
-    if sigma is not None:
-        target["sigma"] = sigma
-    if settings.mode == "spatial":
-        target["grain_sigma"] = targets.GRAIN_SIGMA
-    now = utcnow()
-    rec = {
-        "schema": LABEL, "id": run_id, "status": "running", "mode": settings.mode, "tone": settings.tone,
-        "architecture": {"name": arch["name"], "size": settings.size, "config": arch,
-                         "parameters": models.parameter_count(model),
-                         "macs_per_pixel": models.complexity(settings.mode, settings.size, settings.tone)["macs_per_pixel"]},
-        "dataset": {"id": ds_record["id"], "sha256": ds_sha,
-                    "record": {"path": Layout.record("datasets", ds_record["id"]), "sha256": ds_sha},
-                    "pairs": len(ds_record["pairs"]), "holdout": len(ds_record.get("holdout") or []),
-                    "colour": dict(ds_record["colour"])},
-        "rights": rights,
-        "settings": {
-            "steps": settings.steps, "batch": settings.batch, "patch": settings.patch, "patch_effective": patch,
-            "lr": settings.lr, "optimizer": optimizer_settings(settings.lr, device), "loss": LOSS,
-            "lr_schedule": "constant", "target": target, "checkpoint_every": settings.checkpoint_every,
-            "contact_every": settings.contact_every, "seed": settings.seed, "threads": threads, "device": device,
-            "channels_last": settings.channels_last,
-        },
-        "determinism": flags,
-        "preview": data.preview,
-        "environment": devices.environment(device),
-        "checkpoints": [], "contact_sheets": [], "step": 0,
-        "loss_summary": {"steps": 0},
-        "started": now, "updated": now, "wall_seconds": 0.0,
-        "sessions": [{"started": now, "from_step": 0, "to_step": 0, "resumed": False, "wall_seconds": 0.0,
-                      "steps_per_second": 0.0, "device": device, "threads": threads,
-                      "environment": devices.environment(device)}],
-    }
-    rec["settings_digest"] = checkpoints.settings_digest(_weight_settings(rec))
-    optimizer = build_optimizer(model, rec["settings"]["optimizer"])
-    sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch)
-    run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[], holdout=[])
-    run.commit(0, checkpoint=False, final=False, first=True)
-    run.loop(0, settings.steps, progress)
-    return rec
+    with devices.pinned(threads, device) as flags:
+        data = load_data(pkg, ds_record, settings.mode, settings.tone, device, settings.channels_last)
+        patch = min([settings.patch] + [min(hw) for hw in data.sizes])
+        if patch < MIN_PATCH:
+            raise InputError("TRAIN-PATCH", f"the dataset's crop ({data.sizes[0][1]}x{data.sizes[0][0]}) is too small "
+                             f"for training patches of at least {MIN_PATCH} px")
+        arch = models.architecture(settings.mode, settings.size, settings.tone)
+        model = build_model(arch, settings.seed, device, settings.channels_last)
+        sigma = None
+        if settings.mode == "spatial":
+            sigma = targets.SPATIAL_SIGMA
+        elif settings.tone:
+            sigma = targets.TONE_SIGMA
+        target = {"kind": "tone" if settings.tone else settings.mode}
+        if sigma is not None:
+            target["sigma"] = sigma
+        if settings.mode == "spatial":
+            target["grain_sigma"] = targets.GRAIN_SIGMA
+        now = utcnow()
+        rec = {
+            "schema": LABEL, "id": run_id, "status": "running", "mode": settings.mode, "tone": settings.tone,
+            "architecture": {"name": arch["name"], "size": settings.size, "config": arch,
+                             "parameters": models.parameter_count(model),
+                             "macs_per_pixel": models.complexity(settings.mode, settings.size,
+                                                                 settings.tone)["macs_per_pixel"]},
+            "dataset": {"id": ds_record["id"], "sha256": ds_sha,
+                        "record": {"path": Layout.record("datasets", ds_record["id"]), "sha256": ds_sha},
+                        "pairs": len(ds_record["pairs"]), "holdout": len(ds_record.get("holdout") or []),
+                        "colour": dict(ds_record["colour"])},
+            "rights": rights,
+            "settings": {
+                "steps": settings.steps, "batch": settings.batch, "patch": settings.patch, "patch_effective": patch,
+                "lr": settings.lr, "optimizer": optimizer_settings(settings.lr, device), "loss": LOSS,
+                "lr_schedule": "constant", "target": target, "checkpoint_every": settings.checkpoint_every,
+                "contact_every": settings.contact_every, "seed": settings.seed, "threads": threads, "device": device,
+                "channels_last": settings.channels_last,
+            },
+            "determinism": flags,
+            "preview": data.preview,
+            "environment": devices.environment(device),
+            "checkpoints": [], "contact_sheets": [], "step": 0,
+            "loss_summary": {"steps": 0},
+            "started": now, "updated": now, "wall_seconds": 0.0,
+            "sessions": [{"started": now, "from_step": 0, "to_step": 0, "resumed": False, "wall_seconds": 0.0,
+                          "steps_per_second": 0.0, "device": device, "threads": threads,
+                          "environment": devices.environment(device)}],
+        }
+        rec["settings_digest"] = checkpoints.settings_digest(_weight_settings(rec))
+        optimizer = build_optimizer(model, rec["settings"]["optimizer"])
+        sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch)
+        run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[], holdout=[])
+        run.commit(0, checkpoint=False, final=False, first=True)
+        run.loop(0, settings.steps, progress)
+        return rec
 
 
 def _differences(rec: dict, given: dict) -> list[str]:
@@ -679,45 +681,36 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
     loss_bytes = b""
     if rec.get("loss_log"):
         loss_bytes = verified_bytes(pkg, rec["loss_log"], "TRAIN-LOSS-ALTERED", "loss log")
-    flags = devices.make_deterministic(s["threads"], device)
-    data = load_data(pkg, ds_record, rec["mode"], rec["tone"], device, s["channels_last"])
-    model = build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
-    optimizer = build_optimizer(model, s["optimizer"])
-    sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
-    if ckpt is not None:
-        meta, tensors = checkpoints.unpack(ckpt)
-        checkpoints.restore(model, optimizer, sampler.generator, meta, {k: v.to(device) if k.startswith("model/")
-                                                                         else v for k, v in tensors.items()})
-    # Keep the log up to the checkpoint; the steps after it are trained again.
-    lines, values, holdout = [], [], []
-    for raw in loss_bytes.splitlines(keepends=True):
-        entry = json.loads(raw)
-        if entry["step"] > done:
-            break
-        lines.append(raw)
-        values.append((entry["step"], entry["loss"]))
-        if "holdout_l1" in entry:
-            holdout.append((entry["step"], entry["holdout_l1"]))
-    now = utcnow()
-    rec["status"] = "running"
-    rec.pop("finished", None)
-    rec["settings"]["steps"] = target_steps
-    rec["determinism"] = flags
-    rec["sessions"].append({"started": now, "from_step": done, "to_step": done, "resumed": True, "wall_seconds": 0.0,
-                            "steps_per_second": 0.0, "device": device, "threads": s["threads"],
-                            "environment": devices.environment(device)})
-    run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=lines, loss_values=values, holdout=holdout,
-               record_sha=record_sha)
-    run.commit(done, checkpoint=False, final=False, first=True)
-    run.loop(done, target_steps, progress)
-    return rec
+    with devices.pinned(s["threads"], device) as flags:
+        data = load_data(pkg, ds_record, rec["mode"], rec["tone"], device, s["channels_last"])
+        model = build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
+        optimizer = build_optimizer(model, s["optimizer"])
+        sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
+        if ckpt is not None:
+            meta, tensors = checkpoints.unpack(ckpt)
+            checkpoints.restore(model, optimizer, sampler.generator, meta, {k: v.to(device) if k.startswith("model/")
+                                                                             else v for k, v in tensors.items()})
+        # Keep the log up to the checkpoint; the steps after it are trained again.
+        lines, values, holdout = [], [], []
+        for raw in loss_bytes.splitlines(keepends=True):
+            entry = json.loads(raw)
+            if entry["step"] > done:
+                break
+            lines.append(raw)
+            values.append((entry["step"], entry["loss"]))
+            if "holdout_l1" in entry:
+                holdout.append((entry["step"], entry["holdout_l1"]))
+        now = utcnow()
+        rec["status"] = "running"
+        rec.pop("finished", None)
+        rec["settings"]["steps"] = target_steps
+        rec["determinism"] = flags
+        rec["sessions"].append({"started": now, "from_step": done, "to_step": done, "resumed": True,
+                                "wall_seconds": 0.0, "steps_per_second": 0.0, "device": device, "threads": s["threads"],
+                                "environment": devices.environment(device)})
+        run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=lines, loss_values=values, holdout=holdout,
+                   record_sha=record_sha)
+        run.commit(done, checkpoint=False, final=False, first=True)
+        run.loop(done, target_steps, progress)
+        return rec
 
-
-def settings_from_record(rec: dict) -> dict:
-    """The settings of a recorded run as ``TrainSettings`` fields (for display and comparisons)."""
-    s = rec["settings"]
-    return asdict(TrainSettings(mode=rec["mode"], tone=rec["tone"], size=rec["architecture"]["size"],
-                                steps=s["steps"], batch=s["batch"], patch=s["patch"], lr=s["lr"],
-                                checkpoint_every=s["checkpoint_every"], contact_every=s["contact_every"],
-                                seed=s["seed"], threads=s["threads"], device=s["device"],
-                                channels_last=s["channels_last"], dataset=rec["dataset"]["id"]))
