@@ -211,9 +211,13 @@ class PatchSampler:
 
 
 def build_model(arch: dict, seed: int, device: str, channels_last: bool) -> torch.nn.Module:
-    """The architecture with weights drawn from ``seed`` (CPU RNG, so every device starts alike)."""
-    torch.manual_seed(seed)
-    model = models.build(arch)
+    """The architecture with weights drawn from ``seed`` (CPU RNG, so every device starts alike).
+
+    The caller's global RNG state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = models.build(arch)
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
