@@ -257,6 +257,25 @@ def test_an_output_whose_source_frame_was_replaced(pkg, signed, attacker):
         assert "SourceFrameSHA256" in next(p.message for p in report.problems if p.code == "OUT-007")
 
 
+def test_damaged_files_are_findings_not_crashes(pkg, signed):
+    exr = pkg / out(1001, "exr")
+    exr.write_bytes(exr.read_bytes()[:200])  # the header cut short
+    (pkg / out(1002, "c2pa")).write_bytes(b"\x00" * 64)  # no manifest at all
+    (pkg / out(1003, "xmp")).write_bytes(b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
+    (pkg / out(1004, "json")).write_bytes(b"{not json")
+    changed = [out(1001, "exr"), out(1002, "c2pa"), out(1003, "xmp"), out(1004, "json")]
+    cover_up(pkg, changed)
+    report = verify(pkg, trust_anchors_pem=signed.ca)
+    assert found(report) == {("OUT-007", out(1001, "exr")), ("C2PA-001", out(1001, "c2pa")),
+                             ("C2PA-001", out(1002, "c2pa")), ("OUT-010", out(1003, "xmp")),
+                             ("OUT-008", out(1004, "json"))}
+    by_path = {p.path: p.message for p in report.problems}
+    assert "the EXR header cannot be read" in by_path[out(1001, "exr")]
+    assert "archivist.manifest.unreadable" in by_path[out(1002, "c2pa")]
+    assert "not an XMP packet" in by_path[out(1003, "xmp")] and "root:" not in by_path[out(1003, "xmp")]
+    assert "not valid UTF-8 JSON" in by_path[out(1004, "json")]
+
+
 def test_the_seal_catches_an_attacker_who_leaves_it(pkg, signed):
     flip(pkg / EXR, at=-50)
     rehash_manifests(pkg, [EXR])

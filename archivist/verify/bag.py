@@ -40,6 +40,7 @@ class BagView:
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     hostile: set[str] = field(default_factory=set)
     blobs: dict[str, bytes] = field(default_factory=dict)  # small files already read: reused for fixity
+    schema_problems: dict[str, list[str]] = field(default_factory=dict)  # records already validated: reused
 
     def info_values(self, label: str) -> list[str]:
         return [v for k, v in self.info if k.lower() == label.lower()]

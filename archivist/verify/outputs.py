@@ -100,7 +100,11 @@ def plan(tree: Tree, view: BagView) -> Plan:
         out.package_id = pkg["identifier"]
     for path in sorted(p for p in tree.files if p.startswith(RUN_RECORDS) and p.endswith(".json")):
         rec = _parsed(view, path)
-        if rec is not None and not schemas.problems(rec, RUN_LABEL):  # invalid ones are REC-002
+        if not isinstance(rec, dict) or rec.get("schema") != RUN_LABEL:
+            continue  # not a run record: the record checks judge it
+        # The record checks report an invalid one (REC-002), reusing this validation.
+        view.schema_problems[path] = schemas.problems(rec)
+        if not view.schema_problems[path]:
             out.runs.append(Run(path, rec))
     present = {p for p in tree.files if p not in view.hostile}
     for run in out.runs:

@@ -70,7 +70,9 @@ def check(tree: Tree, view: BagView, report: Report) -> Records:
             report.add("REC-001", path, f"not valid UTF-8 JSON: {exc}")
             continue
         out.parsed[path] = value
-        found = schemas.problems(value, expected_label(path))
+        found = view.schema_problems.get(path)
+        if found is None:
+            found = schemas.problems(value, expected_label(path))
         if found:
             more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
             report.add("REC-002", path, "; ".join(found[:5]) + more)

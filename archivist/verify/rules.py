@@ -390,8 +390,9 @@ _RULES = [
     Rule("OUT-011", ERROR, "Content Credential disagrees with the run record",
          "A frame's C2PA manifest must say what the run record says: the IPTC digital source type and software "
          "agent of its `c2pa.edited` action, its parameters (mode, model, model SHA-256, run, backend, "
-         "recovery type, frame), the source frame (`parentOf`) and the model and dataset record (`inputTo`) by "
-         "package path and SHA-256, and the signing certificate the run record names.",
+         "recovery type, frame), the title, the source frame (`parentOf`) and the model and dataset record "
+         "(`inputTo`) by package path, and the signing certificate the run record names. (The ingredients' "
+         "SHA-256 are compared with the files themselves: C2PA-003.)",
          "A credential copied from another frame or run, or a frame re-signed with another identity.",
          "Restore the credential from a copy of the package, or run the inference again with the run's signer."),
     # -- Content Credentials ----------------------------------------------------------------------------
@@ -419,7 +420,8 @@ _RULES = [
          "Each ingredient of a credential (the source frame, the ONNX model, the dataset record) carries the "
          "SHA-256 and package path of its file. The C2PA SDK does not check them, so verify recomputes them "
          "from the files as they are now. A difference means an ingredient was replaced or changed after "
-         "signing.",
+         "signing. Reported once per ingredient file and difference, with the number of credentials that "
+         "name it, so a replaced model is one finding, not one per frame.",
          "A replaced source frame or model, an edited dataset record, an ingredient path not in the package.",
          "Restore the ingredient from a copy of the package. If it was replaced on purpose, run the inference "
          "again."),
