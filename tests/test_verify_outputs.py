@@ -257,6 +257,20 @@ def test_an_output_whose_source_frame_was_replaced(pkg, signed, attacker):
         assert "SourceFrameSHA256" in next(p.message for p in report.problems if p.code == "OUT-007")
 
 
+def test_a_run_record_copied_to_claim_another_runs_outputs(pkg, signed):
+    copy = Layout.record("inference", "infer-02")
+    rec = read_json(pkg, RUN_RECORD)
+    rec["id"] = "infer-02"
+    (pkg / copy).write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    cover_up(pkg, [copy])
+    report = verify(pkg, trust_anchors_pem=signed.ca)
+    codes = Counter(p.code for p in report.problems)
+    assert codes == {"OUT-001": 1, "OUT-007": 4, "OUT-008": 4, "OUT-009": 4, "OUT-010": 4, "OUT-011": 4}
+    assert "lie outside data/outputs/infer-02/" in next(p.message for p in report.problems if p.code == "OUT-001")
+    assert all("InferenceRun is 'infer-01', the run record says 'infer-02'" in p.message
+               for p in report.problems if p.code == "OUT-007")
+
+
 def test_damaged_files_are_findings_not_crashes(pkg, signed):
     exr = pkg / out(1001, "exr")
     exr.write_bytes(exr.read_bytes()[:200])  # the header cut short

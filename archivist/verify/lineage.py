@@ -50,11 +50,7 @@ def _record(recs: Records, path: str, label: str) -> dict | None:
 def check(runs, recs: Records, package_id: str | None, report: Report) -> None:
     for run in runs:
         rec, where = run.rec, run.path
-        if package_id is not None:
-            said = {"package": rec["package"], "provenance.package": rec["provenance"]["package"]}
-            diffs = differences(said, {k: package_id for k in said}, "the package is")
-            if diffs:
-                report.add("OUT-001", where, listing(diffs))
+        _place(rec, where, package_id, report)
         _sources(rec, where, recs, report)
         card = _model(rec, where, recs, report)
         _dataset(rec, where, card, recs, report)
@@ -64,6 +60,36 @@ def check(runs, recs: Records, package_id: str | None, report: Report) -> None:
                 if not entry["credential"]:
                     report.add("C2PA-004", entry["output"]["path"],
                                f"run {rec['id']} was signed, but frame {entry['number']} has no credential")
+
+
+def _place(rec: dict, where: str, package_id: str | None, report: Report) -> None:
+    """OUT-001: the record's own name, its package, and where its outputs lie."""
+    problems = []
+    try:
+        home = Layout.record("inference", rec["id"])
+    except ArchivistError:
+        home = None
+    if home != where:
+        problems.append(f"its id is {rec['id']!r}, but it is {where}")
+    if package_id is not None:
+        said = {"package": rec["package"], "provenance.package": rec["provenance"]["package"]}
+        problems += differences(said, {k: package_id for k in said}, "the package is")
+    try:
+        folder = Layout.stage_dir("outputs", rec["id"]) + "/"
+    except ArchivistError:
+        folder = None
+    away = sorted({ref["path"] for entry in rec["frames"] for ref in _frame_files(entry)
+                   if folder is None or not ref["path"].startswith(folder) or "/" in ref["path"][len(folder):]})
+    if away:
+        problems.append(f"{len(away)} of its output files lie outside {folder or 'its output folder'} (first: "
+                        f"{away[0]})")
+    if problems:
+        report.add("OUT-001", where, listing(problems))
+
+
+def _frame_files(entry: dict) -> list[dict]:
+    refs = [entry["output"], *entry["sidecars"].values()]
+    return refs + [entry["credential"]] if entry["credential"] else refs
 
 
 def _sources(rec: dict, where: str, recs: Records, report: Report) -> None:

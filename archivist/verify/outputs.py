@@ -61,6 +61,7 @@ class Frame:
     run: Run
     entry: dict  # the run record's entry for this frame
     files: dict[str, str]  # kind -> package path, for files the walk found
+    owned: frozenset[str] = frozenset()  # the files whose fixity this frame checks (each file has one owner)
 
 
 @dataclass
@@ -117,9 +118,11 @@ def plan(tree: Tree, view: BagView) -> Plan:
             cred = entry["credential"]["path"] if entry["credential"] else _sidecar_name(named["exr"])
             if cred:
                 named["c2pa"] = cred
-            files = {k: p for k, p in named.items() if p in present and p not in out.claimed}
-            out.claimed.update(files.values())
-            out.frames.append(Frame(run, entry, files))
+            files = {k: p for k, p in named.items() if p in present}
+            # A file two run records name (a copied record) is checked for both, but hashed for one.
+            owned = frozenset(files.values()) - out.claimed
+            out.claimed |= owned
+            out.frames.append(Frame(run, entry, files, owned))
     out.orphans = sorted(p for p in present if p.startswith(PAYLOAD_PREFIX) and p.endswith(CREDENTIAL_SUFFIX)
                          and p not in out.claimed)
     return out
@@ -176,7 +179,7 @@ def read_frame(root: Path, tree: Tree, want: dict[str, dict[str, str]], frame: F
             found.add("BAG-021", path, f"cannot be read: {exc}")
             continue
         out.data[kind] = data
-        if path in want:
+        if path in want and path in frame.owned:
             fixity.compare(found, path, want[path], fx.digests)
             out.files += 1
             out.bytes += fx.size

@@ -321,11 +321,13 @@ _RULES = [
          "One of the two edited without the other.",
          "Restore the wrong one from a copy of the package."),
     # -- inference outputs -----------------------------------------------------------------------------
-    Rule("OUT-001", ERROR, "Inference run belongs to another package",
-         "An inference run record (`data/records/inference/<run>.json`) names the package it was made in "
-         "(`package` and `provenance.package`). It must be this package's identifier: a run record from another "
-         "package describes outputs made elsewhere.",
-         "A run record and its outputs copied from another package, or an edited identifier.",
+    Rule("OUT-001", ERROR, "Inference run record does not match its place",
+         "An inference run record (`data/records/inference/<run>.json`) has its file name as `id`, names this "
+         "package's identifier (`package` and `provenance.package`) and keeps its outputs in "
+         "`data/outputs/<run>/`. Otherwise it describes a run of another package, or claims another run's "
+         "outputs.",
+         "A run record and its outputs copied from another package; a run record copied or renamed to claim "
+         "the outputs of another run; an edited identifier.",
          "Restore the run record and its outputs from a copy of this package."),
     Rule("OUT-002", ERROR, "Output's source frame is not in the package",
          "Every output names the source frame it was made from. That frame must be a frame of the run's source "
