@@ -115,10 +115,19 @@ def bare_loop(settings, rec, data, steps: int) -> tuple[float, float]:
     """Steps/s of the same model, optimizer and loss on one fixed in-memory batch."""
     import torch
 
-    from archivist import training
+    from archivist import devices
 
     s = rec["settings"]
     device, fmt = s["device"], torch.channels_last if s["channels_last"] else torch.contiguous_format
+    with devices.pinned(s["threads"], device):  # the same threads and flags as the library's run
+        return _bare(s, rec, data, steps, device, fmt)
+
+
+def _bare(s, rec, data, steps, device, fmt) -> tuple[float, float]:
+    import torch
+
+    from archivist import training
+
     model = training.build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
     opt = training.build_optimizer(model, s["optimizer"])
     sampler = training.PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
