@@ -68,7 +68,7 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
     work = outputs.plan(tree, view)
     actual = fixity.check(root, tree, view, report, progress=progress, workers=workers, skip=work.claimed)
     facts, unusable = outputs.run_facts(work)
-    frames = outputs.read(root, tree, view, work, outputs.checker(root, work, facts, actual, anchors), report,
+    frames = outputs.read(root, tree, view, work, outputs.checker(root, work, facts, anchors), report,
                           progress=progress, workers=workers) if work.frames else []
     if doc is None and report.archivist:
         doc = profile.load()
@@ -87,10 +87,10 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
         lineage.check(work.runs, recs, work.package_id, report)
     for outcome in frames:
         outcome.checks.into(report)
-    orphans = credentials.check_orphans(root, tree, work, actual, anchors, report)
+    orphans = credentials.check_orphans(root, tree, work, anchors)
     for outcome in orphans:
         outcome.checks.into(report)
-    credentials.ingredients(frames + orphans, report)
+    credentials.ingredients(frames + orphans, actual, report)
     credentials.untrusted(frames + orphans, anchors, report)
     credentials.check_seal(root, tree, view.blobs, anchors, report)
     report.outputs = len(work.frames)

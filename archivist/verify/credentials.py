@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path, PurePosixPath
+from types import SimpleNamespace
 
 from archivist.errors import ArchivistError, InputError
 from archivist.layout import BAG_INFO_TXT, Layout, tagmanifest_name
@@ -78,10 +79,8 @@ def _failures(result, explain: bool = True) -> str:
 
 def validate(root: Path, asset: str, credential: str, anchors: bytes | None, asset_bytes=None,
              manifest_bytes=None):
-    from archivist.credentials import validate_manifest
+    from archivist.credentials import INVALID, ValidationResult, validate_manifest
     from archivist.credentials.manifest import mime_type
-
-    from archivist.credentials.validate import INVALID, ValidationResult
 
     try:
         fmt = mime_type(asset)
@@ -112,19 +111,22 @@ def judge(result, asset: str, credential: str, plan, found, outcome) -> None:
         outcome.untrusted = (str(PurePosixPath(credential).parent), signer_of(result))
 
 
-def check_ingredients(result, credential: str, actual: dict[str, str], outcome) -> None:
-    """Each ingredient's signed SHA-256 against the file as fixity found it (reported by ``ingredients``)."""
+def ingredients(outcomes, actual: dict[str, str], report: Report) -> None:
+    """C2PA-003: every ingredient's signed SHA-256 against its file as it was read (by fixity or a frame).
+
+    Reported once per ingredient file and difference: a replaced model is one finding, not one per frame.
+    """
     from archivist.credentials import check_ingredients as recompute
 
-    outcome.ingredients += [(credential, c) for c in recompute(result, actual=actual) if not c.ok]
-
-
-def ingredients(outcomes, report: Report) -> None:
-    """C2PA-003, once per ingredient file and difference: a replaced model is one finding, not one per frame."""
+    digests = dict(actual)
+    for o in outcomes:
+        digests.update(o.sha256)
     groups: dict[tuple, list[str]] = defaultdict(list)
     for o in outcomes:
-        for credential, c in o.ingredients:
-            groups[(c.path, c.code, c.recorded, c.actual, c.title, c.relationship)].append(credential)
+        for credential, signed in o.ingredients:
+            for c in recompute(SimpleNamespace(ingredients=signed), actual=digests):
+                if not c.ok:
+                    groups[(c.path, c.code, c.recorded, c.actual, c.title, c.relationship)].append(credential)
     for (path, code, recorded, actual, title, relationship), creds in sorted(groups.items(), key=lambda kv: (
             kv[0][0] or "", kv[0][1] or "", kv[0][2] or "", kv[0][3] or "")):
         who = creds[0] if len(creds) == 1 else f"{len(creds)} credentials ({creds[0]} and {len(creds) - 1} more)"
@@ -180,7 +182,7 @@ def asset_of(credential: str, tree: Tree) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def check_orphans(root: Path, tree: Tree, plan, actual: dict[str, str], anchors, report: Report) -> list:
+def check_orphans(root: Path, tree: Tree, plan, anchors) -> list:
     """Credentials no run record names: validated against the asset beside them, from the disk."""
     from archivist.verify.outputs import Outcome
 
@@ -195,7 +197,7 @@ def check_orphans(root: Path, tree: Tree, plan, actual: dict[str, str], anchors,
             result = validate(root, asset, credential, anchors)
             judge(result, asset, credential, plan, outcome.checks, outcome)
             if result.label is not None:
-                check_ingredients(result, credential, actual, outcome)
+                outcome.ingredients.append((credential, result.ingredients))
         outcomes.append(outcome)
     return outcomes
 

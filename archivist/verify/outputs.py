@@ -144,6 +144,7 @@ class Read:
     """One frame's files as read: bytes (None when streamed), and what was hashed for the manifests."""
 
     data: dict[str, bytes | None] = field(default_factory=dict)  # kind -> bytes
+    sha256: dict[str, str] = field(default_factory=dict)  # path -> digest, for the files this frame owns
     files: int = 0
     bytes: int = 0
 
@@ -152,10 +153,11 @@ class Read:
 class Outcome:
     fixity: Findings = field(default_factory=Findings)
     checks: Findings = field(default_factory=Findings)
+    sha256: dict[str, str] = field(default_factory=dict)
     files: int = 0
     bytes: int = 0
     untrusted: tuple | None = None  # (directory, signer) when the credential's signer is not trusted
-    ingredients: list = field(default_factory=list)  # (credential, IngredientCheck) that failed
+    ingredients: list = field(default_factory=list)  # (credential, its ingredients), checked once all is hashed
     credential: str | None = None  # validation status, when the frame has a credential
 
 
@@ -181,6 +183,8 @@ def read_frame(root: Path, tree: Tree, want: dict[str, dict[str, str]], frame: F
         out.data[kind] = data
         if path in want and path in frame.owned:
             fixity.compare(found, path, want[path], fx.digests)
+            if "sha256" in fx.digests:
+                out.sha256[path] = fx.digests["sha256"]
             out.files += 1
             out.bytes += fx.size
     return out
@@ -198,7 +202,7 @@ def read(root: Path, tree: Tree, view: BagView, work: Plan, check_frame, report:
     def one(frame: Frame, progress=None) -> Outcome:
         outcome = Outcome()
         got = read_frame(root, tree, want, frame, outcome.fixity, progress)
-        outcome.files, outcome.bytes = got.files, got.bytes
+        outcome.sha256, outcome.files, outcome.bytes = got.sha256, got.files, got.bytes
         check_frame(frame, got, outcome)
         return outcome
 
@@ -239,7 +243,7 @@ def run_facts(work: Plan) -> tuple[dict[str, object], list[tuple[str, str]]]:
     return facts, unusable
 
 
-def checker(root: Path, work: Plan, facts: dict, actual: dict[str, str], anchors: bytes | None):
+def checker(root: Path, work: Plan, facts: dict, anchors: bytes | None):
     """The per-frame check that ``read`` runs on each frame's bytes."""
     from archivist import imaging
     from archivist.verify import credentials, sidecars
@@ -265,7 +269,7 @@ def checker(root: Path, work: Plan, facts: dict, actual: dict[str, str], anchors
             result = credentials.validate(root, files["exr"], files["c2pa"], anchors, data["exr"], data["c2pa"])
             credentials.judge(result, files["exr"], files["c2pa"], work, found, outcome)
             if result.label is not None:
-                credentials.check_ingredients(result, files["c2pa"], actual, outcome)
+                outcome.ingredients.append((files["c2pa"], result.ingredients))
                 if exp is not None:
                     credentials.check_claim(result, files["c2pa"], exp, f, work, found)
 
