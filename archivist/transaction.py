@@ -7,7 +7,8 @@ A command stages every file it will add or replace under
 2. hard-links every file it will replace into ``.archivist/backup``;
 3. writes the journal (``.archivist/journal.json``, state ``applying``);
 4. renames the staged payload into ``data/``;
-5. renames the manifests, ``bag-info.txt`` and, last, the tag manifests;
+5. removes a package seal (it signed the old tag manifest), then renames
+   the manifests, ``bag-info.txt`` and, last, the tag manifests;
 6. marks the journal ``committed`` and removes ``.archivist``.
 
 A command killed before step 3 left only ``.archivist`` behind; one killed
@@ -260,13 +261,20 @@ class Transaction:
         for rel in replaced:
             (backup / rel).parent.mkdir(parents=True, exist_ok=True)
             os.link(self.root / rel, backup / rel)
+        # A seal signs one state of the tag manifest; this commit ends that state.
+        dropped = [Layout.PACKAGE_SEAL] if (self.root / Layout.PACKAGE_SEAL).exists() else []
+        for rel in dropped:
+            backup.mkdir(parents=True, exist_ok=True)
+            os.link(self.root / rel, backup / rel)
         journal = {"command": self.command, "pid": os.getpid(), "started": utcnow(), "state": "applying",
-                   "new": new, "replaced": replaced, "new_dirs": new_dirs}
+                   "new": new, "replaced": replaced + dropped, "new_dirs": new_dirs}
         atomic_write(self.root / Layout.JOURNAL, json.dumps(journal, indent=1).encode())
         _fsync_dir(self.root / WORK_DIR)
         _fault("applying")
 
-        for i, (src, rel) in enumerate(moves):
+        for rel in dropped:
+            (self.root / rel).unlink()
+        for src, rel in moves:
             dest = self.root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dest)

@@ -177,3 +177,25 @@ def test_percent_and_newline_in_names_are_encoded_in_manifests(tmp_path):
     manifest = pkg.manifest("sha256")
     assert "data/references/r/line\nbreak.0002.png" in manifest
     assert (pkg.root / "data/references/r/100%.0001.png").exists()
+
+
+def _fake_seal(root):
+    seal = root / "tagmanifest-sha256.c2pa"
+    seal.write_bytes(b"seal over the old tag manifest")
+    return seal
+
+
+def test_a_commit_drops_the_seal_of_the_state_it_replaces(base, tmp_path):
+    seal = _fake_seal(base.root)
+    base.add_element(role="reference", element="dvd", paths=[tmp_path / "ref"], description="PAL DVD 2003")
+    assert not seal.exists()
+    assert _valid_bag(base.root)
+
+
+def test_a_rolled_back_commit_restores_the_seal(base, tmp_path):
+    seal = _fake_seal(base.root)
+    before = snapshot(base.root)
+    proc = run_cli("add", base.root, *ADD_ARGS, tmp_path / "ref", env={FAULT_ENV: "tags-moved"})
+    assert proc.returncode == -signal.SIGKILL and not seal.exists()
+    recover_package(base.root)
+    assert snapshot(base.root) == before and seal.exists()

@@ -8,7 +8,7 @@ import click
 
 from archivist.cli.output import emit, json_option
 from archivist.credentials import keys as keymod
-from archivist.credentials.sign import preflight
+from archivist.credentials.sign import preflight, sign_tag_manifest
 from archivist.credentials.signer import ENV_ALG, ENV_CERT, ENV_KEY, ENV_TSA, resolve_signer
 
 
@@ -92,4 +92,22 @@ def check(sign_cert, sign_key, sign_alg, tsa_url, as_json):
     emit(as_json, data, human)
 
 
-COMMANDS = [keys]
+@click.command()
+@click.argument("pkg", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@signing_options
+@json_option
+def seal(pkg, sign_cert, sign_key, sign_alg, tsa_url, as_json):
+    """Sign PKG's tag manifest, so the package as a whole carries a signature.
+
+    The seal (tagmanifest-sha256.c2pa) covers one state of the package: the
+    next command that changes the package removes it, and it is made again
+    with this command.
+    """
+    with signer_from_options(sign_cert, sign_key, sign_alg, tsa_url) as signer:
+        signed = sign_tag_manifest(signer, pkg)
+        data = {"ok": True, "seal": str(signed.path), "tagmanifest_sha256": signed.asset_sha256,
+                "signer": signer.describe()}
+    emit(as_json, data, lambda d: click.echo(f"sealed {pkg}: {d['seal']}"))
+
+
+COMMANDS = [keys, seal]
