@@ -45,9 +45,11 @@ _RULES = [
          "Run `archivist recover PKG`: it rolls the package back to the state before the interrupted command."),
     Rule("PKG-003", WARNING, "Stale working files",
          "`.archivist/` holds leftovers of a command that died before it staged anything (for example a lock file "
-         "nobody holds). The bag itself is not affected.",
+         "nobody holds), or frames of an inference run that was stopped before it committed them. The bag itself "
+         "is not affected.",
          "`.archivist/` exists, no process holds the lock, and there is no journal or staging directory.",
-         "Run `archivist recover PKG`, which removes them."),
+         "Run `archivist recover PKG`, which removes them; for an unfinished inference run (`.archivist/runs/`), "
+         "run the same `archivist infer` command again, which finishes it."),
     # -- RFC 8493 ------------------------------------------------------------------------
     Rule("BAG-001", ERROR, "bagit.txt is malformed",
          "The bag declaration must be exactly two lines, `BagIt-Version: M.N` then `Tag-File-Character-Encoding: "

@@ -27,5 +27,11 @@ def check(root: Path, report: Report) -> None:
                                         f"'archivist recover {root}' to roll it back")
         return
     left = sorted(os.listdir(root / WORK_DIR))
+    runs = os.path.join(root, WORK_DIR, "runs")
+    if left == ["runs"] or (set(left) <= {"runs", "lock"} and os.path.isdir(runs)):
+        names = ", ".join(sorted(os.listdir(runs))) or "none"
+        report.add("PKG-003", WORK_DIR, f"unfinished inference runs wait in {WORK_DIR}/runs/ ({names}); run the "
+                                        "same 'archivist infer' command again to finish them")
+        return
     report.add("PKG-003", WORK_DIR, f"stale working files in {WORK_DIR}/ ({', '.join(left) or 'empty'}); "
                                     f"'archivist recover {root}' removes them")
