@@ -7,7 +7,7 @@ What a PAL DVD transfer does to a film, in order:
 2. a framing that is not the scan's: a small shift, scale and rotation,
    with black where the transfer saw past the picture;
 3. standard definition: 720x576 stored for a 4:3 picture (non-square
-   pixels), so both axes are resampled;
+   pixels), so both axes are resampled (Lanczos, through OpenImageIO);
 4. Rec.601 Y'CbCr in 8-bit video range with 4:2:0 chroma: Cb and Cr are
    kept at half resolution in both directions, as MPEG-2 stores them;
 5. decoding back to 8-bit R'G'B' as a player would (chroma upsampled
@@ -23,9 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import map_coordinates, zoom
-from skimage.transform import resize
-
-from archivist import colour
+from archivist import colour, imaging
 
 PAL = (576, 720)  # height, width of a PAL DVD frame
 FULL_SCAN = (720, 960)  # the full demo scan; smaller scans get a proportionally smaller "DVD"
@@ -114,7 +112,7 @@ def to_dvd(rgb: np.ndarray, settings: DvdSettings, size: tuple[int, int] | None 
     """The DVD frame of one original frame: uint8 (height, width, 3) R'G'B'."""
     size = size or size_for(rgb.shape[:2])
     x = reframe(grade(np.asarray(rgb, np.float64), settings), settings)
-    x = resize(x, size, order=3, anti_aliasing=True, mode="edge")
+    x = imaging.resize(np.ascontiguousarray(x, np.float32), size[1], size[0], filter="lanczos3")
     codes = subsample_420(_to_601_codes(np.clip(x, 0.0, 1.0)))
     codes = np.round(codes).clip(0, 255)  # 8-bit storage after chroma subsampling
     out = _from_601_codes(codes)

@@ -52,8 +52,8 @@ class Context:
     """The records a QC run rests on."""
 
     inference: dict
-    model_card: dict
     training: dict
+    training_ref: dict
     dataset: dict
     dataset_sha256: str
     space: str  # the source frames' OpenColorIO colour space
@@ -99,9 +99,10 @@ def context(pkg, run: str | None = None) -> Context:
         raise InputError("QC-RUN-INCOMPLETE", f"inference run {inf['id']} is not complete",
                          hint=f"run 'archivist infer {pkg.root}' again to finish it")
     card_ref = inf["model"]["card"]
-    card = pkg.read_record(card_ref["path"], "archivist/model-card/1")
     _checked(pkg, card_ref, "model card")
-    train_ref = inf["model"].get("training") or card["run"]["record"]
+    train_ref = inf["model"].get("training")
+    if train_ref is None:  # older runs name the training run only through the model card
+        train_ref = pkg.read_record(card_ref["path"], "archivist/model-card/1")["run"]["record"]
     _checked(pkg, train_ref, "training record")
     train = pkg.read_record(train_ref["path"], training.LABEL)
     if not inf.get("dataset"):
@@ -110,14 +111,15 @@ def context(pkg, run: str | None = None) -> Context:
     ds_record, ds_sha = dataset.load(pkg, ds_id)
     if ds_sha != inf["dataset"]["sha256"] or ds_sha != train["dataset"]["sha256"]:
         raise InputError("QC-DATASET", f"dataset {ds_id} is not the one the model was trained on and the run used")
-    recorded = inf["settings"]["colour"]["recorded"]
-    space = inf["settings"]["colour"]["conversion"]["source"]
-    if logspace.frame_space(recorded) != space:
-        raise InputError("QC-COLOUR", f"the run records colour space {recorded!r} as {space!r}, which this "
-                         f"version reads as {logspace.frame_space(recorded)!r}")
+    conversion = inf["settings"]["colour"]["conversion"]
+    space = conversion["source"]  # what the run actually converted from
+    if conversion["config"] != logspace.CONFIG:
+        raise InputError("QC-COLOUR", f"inference run {inf['id']} converted colours with {conversion['config']}; "
+                         f"this version of archivist measures with {logspace.CONFIG}",
+                         hint="judge the run with the archivist version that made it")
     colour = ds_record["colour"]
-    return Context(inf, card, train, ds_record, ds_sha, space, float(colour["kr"]), float(colour["kb"]),
-                   train["mode"], bool(train["tone"]))
+    return Context(inf, train, {"path": train_ref["path"], "sha256": train_ref["sha256"]}, ds_record, ds_sha, space,
+                   float(colour["kr"]), float(colour["kb"]), train["mode"], bool(train["tone"]))
 
 
 def training_pairs(pkg, ctx: Context) -> list[Pair]:
@@ -136,7 +138,10 @@ def original_frames(folder: Path | None) -> dict[int, Path]:
     """Frames of the true original by number (``name.####.ext``), or nothing."""
     if folder is None:
         return {}
-    return {f.number: f.path for f in frames.collect([Path(folder)])}
+    try:
+        return {f.number: f.path for f in frames.collect([Path(folder)])}
+    except InputError as exc:
+        raise InputError("QC-ORIGINAL", f"the original frames cannot be used: {exc.message}", hint=exc.hint) from None
 
 
 def held_out(pkg, ctx: Context, originals: dict[int, Path] | None = None) -> list[HeldOut]:

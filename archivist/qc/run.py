@@ -229,8 +229,7 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
             imaging.write(txn.staging_path(prel), plot, pixel_type="uint8")
             pfx = txn.adopt(prel)
             loss_ref = {"path": prel, "sha256": pfx.sha256, "size": pfx.size}
-        inf, card_ref = ctx.inference, ctx.inference["model"]["card"]
-        train_ref = inf["model"].get("training") or ctx.model_card["run"]["record"]
+        inf, card_ref, train_ref = ctx.inference, ctx.inference["model"]["card"], ctx.training_ref
         record = {
             "schema": LABEL, "id": qc_id, "created": now, "agent": {"name": "archivist", "version": __version__},
             "inference": {"id": inf["id"], "record": _record_ref(pkg, Layout.record("inference", inf["id"]))},
