@@ -32,7 +32,7 @@ def test_report_of_the_demo_has_every_section(quick_demo):  # noqa: F811
     strips = len(re.findall(r"<figcaption>Held-out frame \d+: source", page))
     assert strips == len(summary["verdict"]["frames_ml_better"]) + len(summary["verdict"]["frames_ml_not_better"])
     assert "Loss curve of training run" in page and "Last contact sheet" in page
-    assert page.count("data:image/png;base64,") >= strips + 3
+    assert page.count("src='data:image/") >= strips + 3
 
 
 def test_report_makes_no_network_requests_by_construction(quick_demo):  # noqa: F811

@@ -10,32 +10,47 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 from pathlib import Path
 
 from archivist import __version__, imaging
 from archivist.errors import ArchivistError
-from archivist.hashing import hash_file
+from archivist.hashing import hash_bytes
 from archivist.layout import Layout
 from archivist.package import Package
 from archivist.transaction import utcnow
 
-MAX_PREVIEWS = 12  # alignment previews embedded; the rest are listed
+MAX_PREVIEWS = 6  # alignment previews embedded; the rest are listed
+KEEP_BYTES = 250_000  # larger pictures are shown as JPEG
+MAX_WIDTH = 2400
 
 
 class Section(dict):
     """A section's data, plus ``problems``: what could not be read."""
 
 
-def _records(pkg: Package, kind: str, label: str) -> list[dict]:
+def _records(pkg: Package, kind: str, label: str, section: dict | None = None) -> list[dict]:
+    """Every record of ``kind`` that reads and validates; the others are noted in ``section``."""
     d = pkg.root / Layout.RECORDS / kind
     out = []
     for p in sorted(d.glob("*.json")) if d.is_dir() else []:
-        out.append(pkg.read_record(f"{Layout.RECORDS}/{kind}/{p.name}", label))
+        rel = f"{Layout.RECORDS}/{kind}/{p.name}"
+        if section is None:
+            out.append(pkg.read_record(rel, label))
+        else:
+            rec = _guard(section, rel, lambda rel=rel: pkg.read_record(rel, label))
+            if rec is not None:
+                out.append(rec)
     return out
 
 
 def image(pkg: Package, ref: dict | None) -> dict | None:
-    """A PNG the records name, as a data URI, after checking its SHA-256 (None when absent)."""
+    """A PNG the records name, as a data URI, after checking its SHA-256 (None when absent).
+
+    Pictures larger than ``KEEP_BYTES`` are shown re-encoded as JPEG
+    (quality 90, no chroma subsampling, at most ``MAX_WIDTH`` wide), so the
+    page stays a few megabytes; the caption names the package's own file.
+    """
     if not ref:
         return None
     out = {"path": ref["path"], "sha256": ref.get("sha256")}
@@ -45,11 +60,25 @@ def image(pkg: Package, ref: dict | None) -> dict | None:
     except (OSError, ArchivistError) as exc:
         out["problem"] = f"cannot be read: {exc}"
         return out
-    digest = hash_file(path).sha256
-    if ref.get("sha256") and digest != ref["sha256"]:
+    if ref.get("sha256") and hash_bytes(data).sha256 != ref["sha256"]:
         out["problem"] = "does not match the SHA-256 its record gives; not shown"
         return out
-    out["uri"] = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    if len(data) <= KEEP_BYTES:
+        out["uri"] = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        return out
+    try:
+        pixels = imaging.read(path, channels=3)
+    except ArchivistError as exc:
+        out["problem"] = f"cannot be decoded: {exc}"
+        return out
+    h, w = pixels.shape[:2]
+    if w > MAX_WIDTH:
+        pixels = imaging.resize(pixels, MAX_WIDTH, max(1, round(h * MAX_WIDTH / w)), filter="box")
+    with tempfile.TemporaryDirectory() as tmp:
+        jpg = Path(tmp) / "shown.jpg"
+        imaging.write(jpg, pixels, pixel_type="uint8", compression="jpeg:90", attributes={"jpeg:subsampling": "4:4:4"})
+        out["uri"] = "data:image/jpeg;base64," + base64.b64encode(jpg.read_bytes()).decode("ascii")
+    out["reduced"] = True
     return out
 
 
@@ -72,35 +101,35 @@ def package_section(pkg: Package) -> dict:
 
 def dataset_section(pkg: Package) -> dict:
     s: dict = {}
-    s["datasets"] = _guard(s, "dataset records", lambda: _records(pkg, "datasets", "archivist/dataset/1"), [])
-    shown = 0
+    s["datasets"] = _records(pkg, "datasets", "archivist/dataset/1", s)
     for ds in s["datasets"]:
+        previews = ds.get("previews") or []
+        # Held-out frames first: they are the ones the QC judges.
+        chosen = sorted(previews, key=lambda p: not p["holdout"])[:MAX_PREVIEWS]
         ds["_previews"] = []
-        for p in ds.get("previews") or []:
-            if shown >= MAX_PREVIEWS:
-                ds["_previews"].append({"path": p["path"], "source_number": p["source_number"],
-                                        "holdout": p["holdout"], "problem": "not embedded (limit reached)"})
-                continue
-            img = image(pkg, p) or {}
-            img.update(source_number=p["source_number"], holdout=p["holdout"])
+        for p in previews:
+            if p in chosen:
+                img = image(pkg, p) or {}
+                img.update(source_number=p["source_number"], holdout=p["holdout"])
+            else:
+                img = {"path": p["path"], "source_number": p["source_number"], "holdout": p["holdout"], "skipped": True}
             ds["_previews"].append(img)
-            shown += 1
     return s
 
 
 def training_section(pkg: Package) -> dict:
     s: dict = {}
-    s["runs"] = _guard(s, "training records", lambda: _records(pkg, "training", "archivist/training-run/1"), [])
+    s["runs"] = _records(pkg, "training", "archivist/training-run/1", s)
     for run in s["runs"]:
         sheets = run.get("contact_sheets") or []
         run["_contact"] = image(pkg, sheets[-1]) if sheets else None
-    s["models"] = _guard(s, "model cards", lambda: _records(pkg, "models", "archivist/model-card/1"), [])
+    s["models"] = _records(pkg, "models", "archivist/model-card/1", s)
     return s
 
 
 def qc_section(pkg: Package) -> dict:
     s: dict = {}
-    s["records"] = _guard(s, "QC records", lambda: _records(pkg, "qc", "archivist/qc/1"), [])
+    s["records"] = _records(pkg, "qc", "archivist/qc/1", s)
     for rec in s["records"]:
         rec["_loss"] = image(pkg, rec.get("loss_curve"))
         for f in rec["frames"]:
@@ -125,7 +154,7 @@ def _sample_frame(pkg: Package, runs: list[dict], qc: list[dict]) -> tuple[dict,
 
 def provenance_section(pkg: Package, qc: list[dict], trust_anchor: bytes | None) -> dict:
     s: dict = {}
-    runs = _guard(s, "inference records", lambda: _records(pkg, "inference", "archivist/inference-run/1"), [])
+    runs = _records(pkg, "inference", "archivist/inference-run/1", s)
     s["runs"] = [{k: v for k, v in r.items() if k != "frames"} | {"frame_count": len(r.get("frames") or [])}
                  for r in runs]
     picked = _sample_frame(pkg, runs, qc)
@@ -172,11 +201,11 @@ def _plain(value):
     return str(value)
 
 
-def verify_section(root: Path) -> dict:
+def verify_section(root: Path, trust_anchor: bytes | None = None) -> dict:
     from archivist.verify import verify
 
-    s: dict = {}
-    rep = _guard(s, "verify", lambda: verify(root))
+    s: dict = {"trust_anchor_given": trust_anchor is not None}
+    rep = _guard(s, "verify", lambda: verify(root, trust_anchors_pem=trust_anchor))
     if rep is not None:
         s["result"] = rep.to_dict()
     return s
@@ -190,5 +219,5 @@ def gather(root: Path | str, *, trust_anchor: bytes | None = None) -> dict:
         "generated": utcnow(), "archivist_version": __version__, "path": str(pkg.root),
         "package": package_section(pkg), "dataset": dataset_section(pkg), "training": training_section(pkg),
         "qc": qc, "provenance": provenance_section(pkg, qc.get("records") or [], trust_anchor),
-        "verify": verify_section(pkg.root),
+        "verify": verify_section(pkg.root, trust_anchor),
     }

@@ -67,8 +67,9 @@ def figure(img: dict | None, caption: str) -> str:
         return ""
     if "uri" not in img:
         return f"<p class='problem'>{e(img.get('path'))}: {e(img.get('problem'))}</p>"
+    shown = "shown reduced; the package's file: " if img.get("reduced") else ""
     return (f"<figure><img alt='{e(caption)}' src='{img['uri']}'><figcaption>{e(caption)} "
-            f"<span class='small'>({e(img['path'])}, SHA-256 {e((img.get('sha256') or '')[:16])}...)</span>"
+            f"<span class='small'>({shown}{e(img['path'])}, SHA-256 {e((img.get('sha256') or '')[:16])}...)</span>"
             f"</figcaption></figure>")
 
 
@@ -196,10 +197,15 @@ def dataset_html(data: dict) -> str:
                 rows.append([e(p["source"]["number"]), e(p["reference"]["number"]), e(kind), num(p["residual"], 4),
                              e(_transform_text(t))])
         out.append(table(["Source frame", "Reference frame", "Use", "Residual", "Alignment found"], rows, {3}))
-        for img in ds.get("_previews") or []:
+        shown = [i for i in ds.get("_previews") or [] if not i.get("skipped")]
+        skipped = [i for i in ds.get("_previews") or [] if i.get("skipped")]
+        for img in sorted(shown, key=lambda i: i["source_number"]):
             kind = "held out" if img.get("holdout") else "training pair"
             out.append(figure(img, f"Source frame {img.get('source_number')} ({kind}): source | aligned reference | "
                                    "luma difference"))
+        if skipped:
+            out.append("<p class='small'>More alignment previews in the package: "
+                       + ", ".join(f"<code>{e(i['path'])}</code>" for i in skipped) + "</p>")
     return "".join(out)
 
 
@@ -427,7 +433,10 @@ def verify_html(data: dict) -> str:
     if not res:
         return "".join(out)
     c = res["counts"]
+    anchors = ("the trust anchor given to the report" if s.get("trust_anchor_given")
+               else "none given: signatures can be checked, signers not trusted")
     out.append(kv([("Result", status(res["ok"], "valid", "NOT valid")), ("Profile", f"<code>{e(res.get('profile'))}</code>"),
+                   ("Trust anchors", e(anchors)),
                    ("Files checked", e(f"{c['files']} ({c['bytes']:,} bytes)")),
                    ("Errors / warnings", e(f"{c['errors']} / {c['warnings']}"))]))
     if res["problems"]:
