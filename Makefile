@@ -1,7 +1,7 @@
 # Set-up and everyday commands. Each target creates its own virtual
 # environment in .venv on first use; a stamp file makes later runs fast.
 #
-#   make demo    install, then build and verify a package from example frames
+#   make demo    install, then run the whole restoration demo (archivist demo) into demo-output
 #   make test    install, then run the whole test suite
 #   make bench   install, then run every benchmark at its default size
 
@@ -12,8 +12,6 @@ STAMP  := $(VENV)/.installed
 ARCHIVIST := $(VENV)/bin/archivist
 
 DEMO        := demo-output
-DEMO_FRAMES := $(DEMO)/frames
-DEMO_PKG    := $(DEMO)/package
 
 .PHONY: demo test bench clean distclean
 
@@ -29,25 +27,12 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15
 
-# The main job on bundled example material. Each step is one archivist
-# command, so later stages (dataset, train, export, ...) are added as lines.
+# The main job on bundled material: faded print and DVD made from a
+# scikit-image photograph, then init, add, dataset, train, export, infer with
+# Content Credentials, qc, seal, verify and report (docs/demo.md).
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(PY) examples/make_example_frames.py $(DEMO_FRAMES)
-	$(ARCHIVIST) init $(DEMO_PKG) --title "Example pan (astronaut)" --organization "Example Film Archive" \
-		--recovery chroma --description "Demonstration package built from scikit-image example photographs"
-	$(ARCHIVIST) add $(DEMO_PKG) --role source --element print16 --description "16mm positive print" \
-		--gauge 16mm --generation "release print" --colour-space "scene-linear Rec.709" --frame-rate 24 \
-		--rights "Example material, no restrictions" --training-use authorised --authorised-by "Example Film Archive" \
-		$(DEMO_FRAMES)/print16
-	$(ARCHIVIST) add $(DEMO_PKG) --role reference --element dvd --description "PAL DVD 2003" \
-		--colour-space "Rec.709" --frame-rate 25 \
-		--rights "Example material, no restrictions" --training-use authorised --authorised-by "Example Film Archive" \
-		$(DEMO_FRAMES)/dvd
-	$(ARCHIVIST) info $(DEMO_PKG)
-	$(ARCHIVIST) verify $(DEMO_PKG)
-	@echo
-	@echo "package written to $(abspath $(DEMO_PKG))"
+	$(ARCHIVIST) demo $(DEMO)
 
 # Every benchmark at its default size, one after another (they time CPU work,
 # so running them in parallel would spoil each other's figures).
