@@ -142,10 +142,13 @@ def test_a_seal_from_another_package_or_an_older_state_is_invalid(package, ident
     r = validate_seal(other.root, trust_anchors_pem=anchors)
     assert r.status == INVALID and "assertion.dataHash.mismatch" in r.failure_codes
 
-    # A later commit changes the tag manifest: the old seal no longer holds.
+    # A later commit changes the tag manifest and removes the seal; put back, the old seal no longer holds.
+    old_seal = (package.root / SEAL_FILE).read_bytes()
     with package.transaction("test") as txn:
         txn.write_bytes("data/metadata/m1/note.txt", b"later\n")
         txn.commit()
+    assert not (package.root / SEAL_FILE).exists()
+    (package.root / SEAL_FILE).write_bytes(old_seal)
     assert validate_seal(package.root, trust_anchors_pem=anchors).status == INVALID
 
 
