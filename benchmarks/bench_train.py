@@ -87,6 +87,9 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+WARMUP = 3  # steps left out of both timings
+
+
 class Probe:
     """A progress bar that notes the wall and CPU clocks at every step."""
 
@@ -102,12 +105,13 @@ class Probe:
     def rates(self) -> tuple[float, float]:
         """Steps per wall second and per CPU second between the first and the last step.
 
-        Both ends are left out: the last step carries the final commit and
-        contact sheet (reported apart); what is measured is a training step as
-        the loop runs it, with sampling, logging and progress.
+        The first three steps are warm-up, as in the bare loop, and the last
+        carries the final commit and contact sheet (reported apart); what is
+        measured is a training step as the loop runs it, with sampling,
+        logging and progress.
         """
-        (w0, c0), (w1, c1) = self.marks[0], self.marks[-2]
-        n = len(self.marks) - 2
+        (w0, c0), (w1, c1) = self.marks[WARMUP - 1], self.marks[-2]
+        n = len(self.marks) - 1 - WARMUP
         return n / (w1 - w0), n / (c1 - c0)
 
 
@@ -140,7 +144,7 @@ def _bare(s, rec, data, steps, device, fmt) -> tuple[float, float]:
         loss.backward()
         opt.step()
 
-    for _ in range(3):
+    for _ in range(WARMUP):
         step()
     _sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -166,6 +170,8 @@ def main(argv=None) -> int:
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
+    if args.steps < WARMUP + 3:
+        ap.error(f"--steps must be at least {WARMUP + 3}")
 
     import torch
 
@@ -182,9 +188,9 @@ def main(argv=None) -> int:
         base = dict(mode=args.mode, tone=args.tone, size=args.size, batch=args.batch, patch=args.patch,
                     threads=threads, device=device, channels_last=args.channels_last)
         lib, session, bare, wall, lib_cpu, bare_cpu = [], [], [], [], [], []
-        rec = data = None
-        for r in range(args.repeat):
-            settings = training.TrainSettings(steps=args.steps, **base)
+        settings = training.TrainSettings(steps=args.steps, **base)
+
+        def library(r):
             probe = Probe()
             t0 = time.perf_counter()
             rec = training.train(pkg, settings, run_id=f"bench-{r}", progress=lambda **kw: probe)
@@ -193,12 +199,20 @@ def main(argv=None) -> int:
             lib.append(w)
             lib_cpu.append(c)
             session.append(rec["sessions"][-1]["steps_per_second"])
-            if data is None:
-                record, _ = training._dataset_api().load(pkg)
-                data = training.load_data(pkg, record, args.mode, args.tone, device, args.channels_last)
-            w, c = bare_loop(settings, rec, data, args.steps)
-            bare.append(w)
-            bare_cpu.append(c)
+            return rec
+
+        rec = library("first")  # also gives the settings the bare loop copies
+        record, _ = training._dataset_api().load(pkg)
+        data = training.load_data(pkg, record, args.mode, args.tone, device, args.channels_last)
+        for r in range(args.repeat):
+            # Take turns, and swap who goes first, so that neither gains from the order.
+            for which in (("bare", "lib") if r % 2 == 0 else ("lib", "bare")):
+                if which == "lib" and r > 0:
+                    library(r)
+                elif which == "bare":
+                    w, c = bare_loop(settings, rec, data, args.steps)
+                    bare.append(w)
+                    bare_cpu.append(c)
 
         # Where the difference goes: sampling, one checkpoint, one contact sheet (under the run's settings).
         with devices.pinned(threads, device):
