@@ -70,31 +70,39 @@ def test_bad_options_are_refused(tmp_path, capsys):
         ex.make_example(tmp_path / "none", frames=0)
 
 
-def _demo_commands() -> list[list[str]]:
+def _make_demo_commands() -> list[list[str]]:
     """The ``archivist`` commands of the Makefile's demo target, variables expanded."""
     text = (REPO / "Makefile").read_text()
     variables = dict(re.findall(r"^([A-Z_]+)\s*:?=\s*(.*)$", text, re.M))
     recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", text, re.M).group(1)
-    joined = recipe.replace("\\\n", " ")
     commands = []
-    for line in joined.splitlines():
+    for line in recipe.replace("\\\n", " ").splitlines():
         line = line.strip()
         if line.startswith("$(ARCHIVIST)"):
-            for _ in range(3):  # nested variables
-                line = re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables.get(m.group(1), m.group(0)), line)
+            line = re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables.get(m.group(1), m.group(0)), line)
             commands.append(shlex.split(line)[1:])
     return commands
 
 
-def test_demo_commands_run_on_the_example_material(tmp_path):
-    """The demo's archivist commands, run through the real CLI on small example frames."""
-    commands = _demo_commands()
-    assert [c[0] for c in commands][:3] == ["init", "add", "add"]
-    ex.make_example(tmp_path / "demo-output" / "frames", frames=3, size=(48, 64))
-    for args in commands:
+def test_make_demo_runs_the_whole_restoration():
+    assert _make_demo_commands() == [["demo", "demo-output"]]
+
+
+def test_step_by_step_commands_run_on_the_example_material(tmp_path):
+    """README's first commands, through the real CLI, on small example frames."""
+    frames = tmp_path / "frames"
+    ex.make_example(frames, frames=3, size=(48, 64))
+    pkg = tmp_path / "package"
+    for args in (
+        ["init", pkg, "--title", "Example", "--organization", "Example Film Archive"],
+        ["add", pkg, "--role", "source", "--element", "print16", "--description", "16mm positive print",
+         "--training-use", "authorised", frames / "print16"],
+        ["add", pkg, "--role", "reference", "--element", "dvd", "--description", "PAL DVD 2003",
+         "--training-use", "authorised", frames / "dvd"],
+        ["verify", pkg],
+    ):
         proc = run_cli(*args, cwd=tmp_path)
-        assert proc.returncode == 0, f"archivist {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
-    pkg = next(c[1] for c in commands if c[0] == "init")
+        assert proc.returncode == 0, f"archivist {args}:\n{proc.stdout}\n{proc.stderr}"
     info = json.loads(run_cli("info", pkg, "--json", cwd=tmp_path, check=True).stdout)
     assert {e["id"]: e["digital_source_type"] for e in info["elements"]} == {
         "print16": "positiveFilm", "dvd": "digitalCapture"}
