@@ -196,7 +196,7 @@ def _intended_use(rec: dict, title: str) -> tuple[str, list[str]]:
     limits = [
         "Trained on one film's pairs; it is not a general restoration model and should not be used on other material.",
         "Recovers what the reference shows; it cannot restore colour or detail absent from both elements.",
-        f"Inputs outside the training range (Y' in [0, 1]) are processed but were never seen in training.",
+        "Inputs outside the training range (Y' in [0, 1]) are processed but were never seen in training.",
         "Judge results against the held-out preview frame and a LUT baseline before use; outputs are "
         "trained-model output and must be labelled as such.",
     ]
@@ -240,7 +240,7 @@ def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None
 
 def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, model_id: str, card_rel: str, onnx_rel: str,
             bar) -> dict:
-    data = training.verified_bytes(pkg, ckpt, "EXPORT-CHECKPOINT-ALTERED", "checkpoint")
+    data = pkg.verified_bytes(ckpt, "EXPORT-CHECKPOINT-ALTERED", "checkpoint")
     meta, tensors = checkpoints.unpack(data)
     if meta.get("settings_digest") != rec["settings_digest"] or int(meta["step"]) != ckpt["step"]:
         raise InputError("EXPORT-CHECKPOINT-ALTERED", f"checkpoint {ckpt['path']} does not belong to run {rec['id']}")

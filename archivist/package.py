@@ -7,6 +7,7 @@ It reads and writes through ``Layout`` (where things are), ``records``
 
 from __future__ import annotations
 
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 from archivist import __version__, events, frames, imaging, iptc, records
 from archivist.bagfiles import parse_bag_info, parse_manifest
 from archivist.errors import InputError, InterruptedTransactionError, PackageError
-from archivist.hashing import default_workers
+from archivist.hashing import default_workers, hash_bytes, hash_file
+from types import MappingProxyType
+
 from archivist.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
 from archivist.progress import start
 from archivist.safepath import check_element_id
@@ -30,6 +33,7 @@ class Package:
     def __init__(self, root: Path | str):
         self.root = Path(root)
         self.layout = Layout(self.root)
+        self._manifests: dict[str, tuple] = {}
 
     # -- opening ----------------------------------------------------------------
     @classmethod
@@ -115,8 +119,47 @@ class Package:
         pairs, _ = parse_bag_info((self.root / BAG_INFO_TXT).read_text("utf-8"))
         return dict(pairs)
 
-    def manifest(self, alg: str = "sha256") -> dict[str, str]:
-        return parse_manifest((self.root / manifest_name(alg)).read_text("utf-8")).as_dict()
+    def manifest(self, alg: str = "sha256") -> MappingProxyType:
+        """path -> digest, read-only; parsed again only after a commit replaced the file."""
+        path = self.root / manifest_name(alg)
+        st = os.stat(path)
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._manifests.get(alg)
+        if cached is None or cached[0] != key:
+            cached = (key, MappingProxyType(parse_manifest(path.read_text("utf-8")).as_dict()))
+            self._manifests[alg] = cached
+        return cached[1]
+
+    def _check_ref(self, ref: dict, actual: str, code: str, what: str) -> None:
+        listed = self.manifest("sha256").get(ref["path"])
+        if actual != ref["sha256"] or actual != listed:
+            raise InputError(code, f"{what} {ref['path']} has been altered: its SHA-256 is {actual}, the record "
+                             f"says {ref['sha256']} and the manifest {listed}",
+                             hint="restore the file from a copy of the package; archivist will not use it as it is")
+
+    def verified_bytes(self, ref: dict, code: str, what: str) -> bytes:
+        """The bytes of the payload file a record names, refused unless they match the record and the manifest."""
+        try:
+            data = self.layout.path(ref["path"]).read_bytes()
+        except FileNotFoundError:
+            raise InputError(code, f"{what} {ref['path']} is missing from the package") from None
+        self._check_ref(ref, hash_bytes(data).sha256, code, what)
+        return data
+
+    def verified_path(self, ref: dict, code: str, what: str) -> Path:
+        """Like ``verified_bytes`` for files read by path (frames): hashed, checked, then returned."""
+        path = self.layout.path(ref["path"])
+        try:
+            actual = hash_file(path).sha256
+        except FileNotFoundError:
+            raise InputError(code, f"{what} {ref['path']} is missing from the package") from None
+        self._check_ref(ref, actual, code, what)
+        return path
+
+    def record_ids(self, kind: str) -> list[str]:
+        """Ids of the records of one kind (``data/records/<kind>/<id>.json``)."""
+        d = self.root / Layout.RECORDS / kind
+        return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
     def is_archivist(self) -> bool:
         return (self.root / Layout.PACKAGE_RECORD).is_file()

@@ -243,26 +243,21 @@ def loss_fn(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor, kr: floa
 # -- the run record ------------------------------------------------------------------------
 
 
-def _run_ids(pkg: Package) -> list[str]:
-    d = pkg.root / Layout.RECORDS / "training"
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
-
-
 def run_ids(pkg: Package) -> list[str]:
     """Training runs recorded in the package."""
-    return _run_ids(pkg)
+    return pkg.record_ids("training")
 
 
 def read_run(pkg: Package, run: str) -> dict:
     rel = Layout.record("training", run)
     if not (pkg.root / rel).is_file():
-        known = ", ".join(_run_ids(pkg)) or "none"
+        known = ", ".join(run_ids(pkg)) or "none"
         raise InputError("TRAIN-NO-RUN", f"no training run {run!r} in the package (runs: {known})")
     return pkg.read_record(rel, LABEL)
 
 
 def _next_run_id(pkg: Package, mode: str) -> str:
-    taken = set(_run_ids(pkg))
+    taken = set(run_ids(pkg))
     n = 1
     while f"{mode}-{n:02d}" in taken:
         n += 1
@@ -275,22 +270,6 @@ def _record_sha256(pkg: Package, rel: str) -> str:
         raise InputError("TRAIN-RECORD-ALTERED", f"{rel} does not match the package manifest",
                          hint="run 'archivist verify' to see what changed")
     return actual
-
-
-def verified_bytes(pkg: Package, ref: dict, code: str, what: str) -> bytes:
-    """A payload file's bytes, refused unless they match both the record and the manifest."""
-    rel = ref["path"]
-    try:
-        data = pkg.layout.path(rel).read_bytes()
-    except FileNotFoundError:
-        raise InputError(code, f"{what} {rel} is missing from the package") from None
-    actual = hash_bytes(data).sha256
-    listed = pkg.manifest("sha256").get(rel)
-    if actual != ref["sha256"] or actual != listed:
-        raise InputError(code, f"{what} {rel} has been altered: its SHA-256 is {actual}, the record says "
-                         f"{ref['sha256']} and the manifest {listed}",
-                         hint="restore the file from a copy of the package; archivist will not use it as it is")
-    return data
 
 
 def _rights(pkg: Package, record: dict) -> list[dict]:
@@ -678,13 +657,13 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
     _check_dataset(pkg, ds_record, rec["mode"])
     ckpt = None
     if last:
-        ckpt = verified_bytes(pkg, last, "TRAIN-CHECKPOINT-ALTERED", "checkpoint")
+        ckpt = pkg.verified_bytes(last, "TRAIN-CHECKPOINT-ALTERED", "checkpoint")
         meta = checkpoints.header_metadata(ckpt)
         if meta.get("settings_digest") != rec["settings_digest"] or int(meta["step"]) != done:
             raise InputError("TRAIN-CHECKPOINT-ALTERED", f"checkpoint {last['path']} does not belong to run {run_id}")
     loss_bytes = b""
     if rec.get("loss_log"):
-        loss_bytes = verified_bytes(pkg, rec["loss_log"], "TRAIN-LOSS-ALTERED", "loss log")
+        loss_bytes = pkg.verified_bytes(rec["loss_log"], "TRAIN-LOSS-ALTERED", "loss log")
     with devices.pinned(s["threads"], device) as flags:
         data = load_data(pkg, ds_record, rec["mode"], rec["tone"], device, s["channels_last"])
         model = build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])

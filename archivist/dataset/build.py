@@ -25,12 +25,12 @@ from scipy import ndimage
 
 from archivist import __version__, align, colour, events, imaging, records
 from archivist.dataset import manual, selection
-from archivist.dataset.store import KIND, LABEL, next_id, record_path
+from archivist.dataset.store import LABEL, next_id, record_path
 from archivist.errors import ArchivistError, InputError
 from archivist.hashing import default_workers, hash_file
 from archivist.layout import Layout
 from archivist.preprocess import (Crop, apply_crop, check_crop, median, median_margin, resample_filter)
-from archivist.previews import contact_sheet, to_uint8, write_png
+from archivist.previews import contact_sheet, write_png
 from archivist.progress import start
 from archivist.transaction import utcnow
 

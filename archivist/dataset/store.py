@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 
 import numpy as np
 
 from archivist import imaging, records
 from archivist.errors import ArchivistError, InputError, PackageError
-from archivist.hashing import hash_file
 from archivist.layout import Layout
 from archivist.preprocess import Crop, apply_crop
 
@@ -26,8 +24,7 @@ _AUTO_ID = re.compile(r"^ds-([0-9]+)$")
 
 def dataset_ids(pkg) -> list[str]:
     """Ids of the datasets in ``pkg``, in name order."""
-    d = pkg.root / "data" / "records" / KIND
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+    return pkg.record_ids(KIND)
 
 
 def next_id(pkg) -> str:
@@ -84,19 +81,6 @@ def _load_one(pkg, dataset_id: str) -> tuple[dict, str]:
     return record, sha
 
 
-def checked_path(pkg, ref: dict, what: str) -> Path:
-    """The filesystem path of a payload file a record names, after checking its SHA-256."""
-    path = pkg.layout.path(ref["path"])
-    try:
-        digest = hash_file(path).sha256
-    except FileNotFoundError:
-        raise InputError("DATASET-HASH", f"{what} {ref['path']} is missing from the package") from None
-    if digest != ref["sha256"]:
-        raise InputError("DATASET-HASH", f"{what} {ref['path']} no longer matches the SHA-256 the dataset records",
-                         hint="the file was changed after the dataset was made; run 'archivist verify'")
-    return path
-
-
 def pair_arrays(pkg, record: dict, entry: dict) -> tuple[np.ndarray, np.ndarray]:
     """(source crop, aligned reference) for one pair or held-out entry, float32 (H, W, 3) R'G'B'.
 
@@ -105,8 +89,8 @@ def pair_arrays(pkg, record: dict, entry: dict) -> tuple[np.ndarray, np.ndarray]
     as stored (the working R'G'B'); convert with ``archivist.colour`` and
     the record's ``colour`` coefficients for Y'CbCr.
     """
-    src_path = checked_path(pkg, entry["source"], "source frame")
-    ref_path = checked_path(pkg, entry["aligned_reference"], "aligned reference")
+    src_path = pkg.verified_path(entry["source"], "DATASET-HASH", "source frame")
+    ref_path = pkg.verified_path(entry["aligned_reference"], "DATASET-HASH", "aligned reference")
     source = apply_crop(imaging.read(src_path, channels=3), Crop(**record["crop"]))
     aligned = imaging.read(ref_path, channels=3)
     if source.shape != aligned.shape or source.shape[2] != 3:

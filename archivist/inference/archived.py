@@ -19,7 +19,6 @@ import onnx
 
 from archivist import records
 from archivist.errors import InputError
-from archivist.hashing import hash_bytes
 from archivist.layout import Layout
 from archivist.package import Package
 
@@ -67,24 +66,7 @@ class ArchivedModel:
 
 
 def model_ids(pkg: Package) -> list[str]:
-    d = pkg.root / Layout.RECORDS / "models"
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
-
-
-def verified_bytes(pkg: Package, ref: dict, code: str, what: str) -> bytes:
-    """A payload file's bytes, refused unless they match the record and the manifest."""
-    rel = ref["path"]
-    try:
-        data = pkg.layout.path(rel).read_bytes()
-    except FileNotFoundError:
-        raise InputError(code, f"{what} {rel} is missing from the package") from None
-    actual = hash_bytes(data, algorithms=("sha256",)).sha256
-    listed = pkg.manifest("sha256").get(rel)
-    if actual != ref["sha256"] or actual != listed:
-        raise InputError(code, f"{what} {rel} has been altered: its SHA-256 is {actual}, the record says "
-                         f"{ref['sha256']} and the manifest {listed}",
-                         hint="restore the file from a copy of the package; archivist will not use it as it is")
-    return data
+    return pkg.record_ids("models")
 
 
 def check_onnx(data: bytes, where: str) -> onnx.ModelProto:
@@ -137,11 +119,11 @@ def load(pkg: Package, model_id: str | None = None) -> ArchivedModel:
         raise InputError("INFER-NO-MODEL", f"no model {model_id!r} in the package (models: {', '.join(ids) or 'none'})")
     card_rel = Layout.record("models", model_id)
     card_ref = {"path": card_rel, "sha256": pkg.manifest("sha256").get(card_rel, "")}
-    card_bytes = verified_bytes(pkg, card_ref, "INFER-RECORD-ALTERED", "model card")
+    card_bytes = pkg.verified_bytes(card_ref, "INFER-RECORD-ALTERED", "model card")
     card = records.loads(card_bytes, CARD_LABEL, where=card_rel)
 
     onnx_ref = {"path": card["model"]["path"], "sha256": card["model"]["sha256"]}
-    data = verified_bytes(pkg, onnx_ref, "INFER-MODEL-ALTERED", "model")
+    data = pkg.verified_bytes(onnx_ref, "INFER-MODEL-ALTERED", "model")
     onnx_ref["size"] = len(data)
     proto = check_onnx(data, onnx_ref["path"])
     iface = card["interface"]
@@ -152,7 +134,7 @@ def load(pkg: Package, model_id: str | None = None) -> ArchivedModel:
 
     training_ref = {"path": card["run"]["record"]["path"], "sha256": card["run"]["record"]["sha256"]}
     dataset_ref = {"path": Layout.record("datasets", card["dataset"]["id"]), "sha256": card["dataset"]["sha256"]}
-    dataset = records.loads(verified_bytes(pkg, dataset_ref, "INFER-RECORD-ALTERED", "dataset record"),
+    dataset = records.loads(pkg.verified_bytes(dataset_ref, "INFER-RECORD-ALTERED", "dataset record"),
                             DATASET_LABEL, where=dataset_ref["path"])
     cp = card["colour_pipeline"]
     kr, kb = float(cp["kr"]), float(cp["kb"])

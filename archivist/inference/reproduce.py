@@ -91,7 +91,7 @@ def reproduce(root: Path | str, *, run: str | None = None, frames: str | None = 
         raise InputError("REPRO-FRAMES", f"run {rec['id']} has no output frames to reproduce")
 
     model_ref = rec["model"]["onnx"]
-    data = archived.verified_bytes(pkg, model_ref, "REPRO-MODEL-ALTERED", "model")
+    data = pkg.verified_bytes(model_ref, "REPRO-MODEL-ALTERED", "model")
     archived.check_onnx(data, model_ref["path"])
     name = _backend_for(rec, backend, device)
     engine = backends.create(name, data, threads=threads)

@@ -118,8 +118,7 @@ def versions() -> dict:
 
 
 def run_ids(pkg: Package) -> list[str]:
-    d = pkg.root / Layout.RECORDS / "inference"
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+    return pkg.record_ids("inference")
 
 
 def read_run(pkg: Package, run: str) -> dict:

@@ -67,19 +67,6 @@ class Context:
         return targets.target(self.mode, self.tone, source, reference, self.kr, self.kb, sigma)
 
 
-def _checked(pkg, ref: dict, what: str) -> Path:
-    path = pkg.layout.path(ref["path"])
-    try:
-        digest = hash_file(path).sha256
-    except FileNotFoundError:
-        raise InputError("QC-HASH", f"{what} {ref['path']} is missing from the package") from None
-    listed = pkg.manifest("sha256").get(ref["path"])
-    if digest != ref["sha256"] or digest != listed:
-        raise InputError("QC-HASH", f"{what} {ref['path']} does not match its record and manifest",
-                         hint="run 'archivist verify' to see what changed")
-    return path
-
-
 def pick_run(pkg, run: str | None) -> dict:
     """The inference run to judge: the one named, else the latest complete one."""
     if run:
@@ -99,11 +86,11 @@ def context(pkg, run: str | None = None) -> Context:
         raise InputError("QC-RUN-INCOMPLETE", f"inference run {inf['id']} is not complete",
                          hint=f"run 'archivist infer {pkg.root}' again to finish it")
     card_ref = inf["model"]["card"]
-    _checked(pkg, card_ref, "model card")
+    pkg.verified_path(card_ref, "QC-HASH", "model card")
     train_ref = inf["model"].get("training")
     if train_ref is None:  # older runs name the training run only through the model card
         train_ref = pkg.read_record(card_ref["path"], "archivist/model-card/1")["run"]["record"]
-    _checked(pkg, train_ref, "training record")
+    pkg.verified_path(train_ref, "QC-HASH", "training record")
     train = pkg.read_record(train_ref["path"], training.LABEL)
     if not inf.get("dataset"):
         raise InputError("QC-NO-DATASET", f"inference run {inf['id']} names no dataset; the QC needs its held-out frames")
@@ -168,7 +155,7 @@ def held_out(pkg, ctx: Context, originals: dict[int, Path] | None = None) -> lis
         if fref["source"]["sha256"] != entry["source"]["sha256"]:
             raise InputError("QC-SOURCE", f"inference run {ctx.inference['id']} made frame {n} from another source "
                              "file than the dataset holds")
-        ml_path = _checked(pkg, fref["output"], "output frame")
+        ml_path = pkg.verified_path(fref["output"], "QC-HASH", "output frame")
         ml = logspace.undo_recorded(imaging.read(ml_path, channels=3), conversion)
         ml = apply_crop(ml, crop)
         if ml.shape != src.shape:

@@ -33,7 +33,6 @@ from archivist.hashing import hash_file
 from archivist.layout import Layout
 from archivist.progress import start
 from archivist.qc import compare, figures, inputs, logspace, lut, metrics
-from archivist.training import verified_bytes
 from archivist.transaction import utcnow
 
 LABEL = "archivist/qc/1"
@@ -54,8 +53,7 @@ class QCOptions:
 
 
 def qc_ids(pkg) -> list[str]:
-    d = pkg.root / Layout.RECORDS / KIND
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+    return pkg.record_ids(KIND)
 
 
 def next_id(pkg) -> str:
@@ -98,7 +96,7 @@ def loss_curve(pkg, training: dict) -> np.ndarray | None:
     ref = training.get("loss_log")
     if not ref:
         return None
-    data = verified_bytes(pkg, ref, "QC-HASH", "loss log")
+    data = pkg.verified_bytes(ref, "QC-HASH", "loss log")
     rows = [json.loads(line) for line in data.splitlines() if line.strip()]
     if not rows:
         return None
