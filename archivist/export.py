@@ -207,16 +207,7 @@ def _intended_use(rec: dict, title: str) -> tuple[str, list[str]]:
 
 
 def _current_rights(pkg: Package, rec: dict) -> list[dict]:
-    out = []
-    for r in rec["rights"]:
-        e = pkg.element(r["element"])
-        cur = {"element": r["element"], "role": e["role"], "description": e["description"],
-               "training_use": e["rights"]["training_use"], "statement": e["rights"]["statement"]}
-        for k in ("holder", "authorised_by"):
-            if e["rights"].get(k):
-                cur[k] = e["rights"][k]
-        out.append(cur)
-    return out
+    return [pkg.element_rights(r["element"]) for r in rec["rights"]]
 
 
 def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None = None,

@@ -161,6 +161,32 @@ class Package:
         d = self.root / Layout.RECORDS / kind
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
+    def next_id(self, kind: str, prefix: str) -> str:
+        """The first free ``<prefix>-NN`` among the records of one kind."""
+        taken = set(self.record_ids(kind))
+        n = 1
+        while f"{prefix}-{n:02d}" in taken:
+            n += 1
+        return f"{prefix}-{n:02d}"
+
+    def read_kind(self, kind: str, ident: str, label: str, code: str, what: str) -> dict:
+        """One record of a kind, with an error that lists the ones there are."""
+        rel = Layout.record(kind, ident)
+        if not (self.root / rel).is_file():
+            known = ", ".join(self.record_ids(kind)) or "none"
+            raise InputError(code, f"no {what} {ident!r} in the package ({what}s: {known})")
+        return self.read_record(rel, label)
+
+    def element_rights(self, element: str) -> dict:
+        """What an element's record says about its use for training, for the records that rely on it."""
+        e = self.element(element)
+        out = {"element": element, "role": e["role"], "description": e["description"],
+               "training_use": e["rights"]["training_use"], "statement": e["rights"]["statement"]}
+        for k in ("holder", "authorised_by"):
+            if e["rights"].get(k):
+                out[k] = e["rights"][k]
+        return out
+
     def is_archivist(self) -> bool:
         return (self.root / Layout.PACKAGE_RECORD).is_file()
 

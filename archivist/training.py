@@ -249,19 +249,11 @@ def run_ids(pkg: Package) -> list[str]:
 
 
 def read_run(pkg: Package, run: str) -> dict:
-    rel = Layout.record("training", run)
-    if not (pkg.root / rel).is_file():
-        known = ", ".join(run_ids(pkg)) or "none"
-        raise InputError("TRAIN-NO-RUN", f"no training run {run!r} in the package (runs: {known})")
-    return pkg.read_record(rel, LABEL)
+    return pkg.read_kind("training", run, LABEL, "TRAIN-NO-RUN", "training run")
 
 
 def _next_run_id(pkg: Package, mode: str) -> str:
-    taken = set(run_ids(pkg))
-    n = 1
-    while f"{mode}-{n:02d}" in taken:
-        n += 1
-    return f"{mode}-{n:02d}"
+    return pkg.next_id("training", mode)
 
 
 def _record_sha256(pkg: Package, rel: str) -> str:
@@ -274,16 +266,7 @@ def _record_sha256(pkg: Package, rel: str) -> str:
 
 def _rights(pkg: Package, record: dict) -> list[dict]:
     """Training-use rights of the elements the dataset draws on."""
-    out = []
-    for element in dict.fromkeys((record["source_element"], record["reference_element"])):
-        e = pkg.element(element)
-        r = {"element": element, "role": e["role"], "description": e["description"],
-             "training_use": e["rights"]["training_use"], "statement": e["rights"]["statement"]}
-        for k in ("holder", "authorised_by"):
-            if e["rights"].get(k):
-                r[k] = e["rights"][k]
-        out.append(r)
-    return out
+    return [pkg.element_rights(e) for e in dict.fromkeys((record["source_element"], record["reference_element"]))]
 
 
 def _weight_settings(rec: dict) -> dict:

@@ -122,18 +122,11 @@ def run_ids(pkg: Package) -> list[str]:
 
 
 def read_run(pkg: Package, run: str) -> dict:
-    rel = Layout.record("inference", run)
-    if not (pkg.root / rel).is_file():
-        raise InputError("INFER-NO-RUN", f"no inference run {run!r} in the package (runs: {', '.join(run_ids(pkg)) or 'none'})")
-    return pkg.read_record(rel, LABEL)
+    return pkg.read_kind("inference", run, LABEL, "INFER-NO-RUN", "inference run")
 
 
 def _next_run_id(pkg: Package, model: str) -> str:
-    taken = set(run_ids(pkg))
-    n = 1
-    while f"infer-{n:02d}" in taken:
-        n += 1
-    return f"infer-{n:02d}"
+    return pkg.next_id("inference", "infer")
 
 
 def _output_prefix(element: str) -> str:
