@@ -29,8 +29,8 @@ from typing import Mapping
 
 import c2pa
 
+from archivist.anchors import check_trust_anchors
 from archivist.bagfiles import parse_bag_info
-from archivist.credentials import keys
 from archivist.credentials import manifest as mf
 from archivist.credentials.context import reader_context
 from archivist.credentials.sign import SEAL_FILE, sha256_file
@@ -90,19 +90,6 @@ def _status(sdk_state: str | None, failures: list[dict]) -> str:
     return VALID if sdk_state == "Trusted" else INVALID
 
 
-def _check_anchors(pem: bytes | None) -> bytes | None:
-    if not pem:
-        return None
-    try:
-        certs = keys.load_chain(pem)
-    except ArchivistError:
-        certs = []
-    if not certs:
-        raise InputError("C2PA-ANCHORS", "the trust anchors are not PEM certificates",
-                         hint="give the CA certificate(s) as PEM, e.g. ca.pem from 'archivist keys init'")
-    return pem
-
-
 def _hash_file(path: Path, alg: str) -> str:
     h = hashlib.new(alg)
     with open(path, "rb") as f:
@@ -132,7 +119,7 @@ def validate_manifest(asset_path: Path, manifest_path: Path, *, trust_anchors_pe
     for p, what, data in ((asset_path, "asset", asset_bytes), (manifest_path, "manifest", manifest_bytes)):
         if data is None and not p.is_file():
             raise InputError("C2PA-MISSING", f"the {what} {p} does not exist or is not a file")
-    anchors = _check_anchors(trust_anchors_pem)
+    anchors = check_trust_anchors(trust_anchors_pem, "C2PA-ANCHORS")
     fmt = asset_format or mf.mime_type(asset_path.name)
     store = manifest_bytes if manifest_bytes is not None else manifest_path.read_bytes()
     try:

@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 
+from archivist.anchors import check_trust_anchors
 from archivist.errors import ArchivistError, InputError
 from archivist.layout import BAG_INFO_TXT, Layout, tagmanifest_name
 from archivist.verify.inventory import Tree, read_small
@@ -34,18 +35,7 @@ _INGREDIENT_PROBLEMS = {
 
 def check_anchors(pem: bytes | None) -> bytes | None:
     """Refuse trust anchors that are not PEM certificates (a usage error, before anything is checked)."""
-    if not pem:
-        return None
-    from cryptography import x509
-
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except ValueError:
-        certs = []
-    if not certs:
-        raise InputError("VERIFY-TRUST-ANCHOR", "the trust anchors are not PEM certificates",
-                         hint="give CA certificates as PEM, e.g. ca.pem from 'archivist keys init'")
-    return pem
+    return check_trust_anchors(pem, "VERIFY-TRUST-ANCHOR")
 
 
 def load_anchors(paths) -> bytes | None:
