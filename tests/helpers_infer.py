@@ -7,6 +7,14 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
+
+def _serialise(graph) -> bytes:
+    """An opset-20 model around ``graph``, checked as the archived models are."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 10
+    onnx.checker.check_model(model, full_check=True)
+    return model.SerializeToString()
+
 def conv_stack_model(channels: int = 3, layers: int = 2, seed: int = 0) -> bytes:
     """A real ONNX model: ``layers`` 3x3 convolutions with LeakyReLU, (N, C, H, W) -> (N, C, H, W).
 
@@ -27,10 +35,7 @@ def conv_stack_model(channels: int = 3, layers: int = 2, seed: int = 0) -> bytes
     dims = ["n", channels, "h", "w"]
     graph = helper.make_graph(nodes, "conv_stack", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, dims)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    model.ir_version = 10
-    onnx.checker.check_model(model, full_check=True)
-    return model.SerializeToString()
+    return _serialise(graph)
 
 
 def unet_model(seed: int = 0) -> bytes:
@@ -87,10 +92,7 @@ def unet_model(seed: int = 0) -> bytes:
     dims = ["batch", 3, "height", "width"]
     graph = helper.make_graph(nodes, "unet", [helper.make_tensor_value_info("ycc", TensorProto.FLOAT, dims)],
                               [helper.make_tensor_value_info("restored", TensorProto.FLOAT, dims)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    model.ir_version = 10
-    onnx.checker.check_model(model, full_check=True)
-    return model.SerializeToString()
+    return _serialise(graph)
 
 
 def ycc_image(h: int, w: int, seed: int = 0) -> np.ndarray:
