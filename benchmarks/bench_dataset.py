@@ -46,8 +46,8 @@ def _photo(width: int, height: int) -> np.ndarray:
 
 
 def make_frames(folder: Path, n: int, size, ref_size, transform) -> tuple[Path, Path]:
-    from archivist import imaging
-    from archivist.align import Transform, stretch
+    from archivist.dataset.align import Transform, stretch
+    from archivist.imaging import oiio
 
     (ws, hs), (wr, hr) = size, ref_size
     big = _photo(ws + 64 * n + 256, hs + 256)
@@ -61,10 +61,10 @@ def make_frames(folder: Path, n: int, size, ref_size, transform) -> tuple[Path, 
         grey = window.mean(axis=2, keepdims=True)
         scan = np.clip(grey + 0.4 * (window - grey) + np.array([0.03, -0.02, 0.03], np.float32), 0, 1) ** 2.2
         scan = np.clip(scan + rng.standard_normal(scan.shape).astype(np.float32) * 0.02 * np.sqrt(scan + 0.01), 0, None)
-        imaging.write(src_dir / f"scan.{1001 + i}.exr", scan, pixel_type="half", compression="piz")
+        oiio.write(src_dir / f"scan.{1001 + i}.exr", scan, pixel_type="half", compression="piz")
         to_photo = Transform.from_array([[1, 0, ox], [0, 1, oy]]).compose(transform).compose(stretch((wr, hr), (ws, hs)))
-        ref = imaging.warp(big, to_photo.inverse().array, window=(0, 0, wr, hr), filter="lanczos3")
-        imaging.write(ref_dir / f"dvd.{1 + i:04d}.png", np.clip(ref, 0, 1), pixel_type="uint8")
+        ref = oiio.warp(big, to_photo.inverse().array, window=(0, 0, wr, hr), filter="lanczos3")
+        oiio.write(ref_dir / f"dvd.{1 + i:04d}.png", np.clip(ref, 0, 1), pixel_type="uint8")
     return src_dir, ref_dir
 
 
@@ -78,11 +78,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one, removed after)")
     args = parser.parse_args(argv)
 
-    from archivist import align, dataset, imaging
-    from archivist.align import Transform, stretch
+    from archivist import dataset
+    from archivist.dataset import align
+    from archivist.dataset.align import Transform, stretch
     from archivist.dataset.build import covered_crop
+    from archivist.dataset.preprocess import median
+    from archivist.imaging import oiio
     from archivist.package import Package
-    from archivist.preprocess import median
 
     true = Transform.similarity(1.03, 0.7, (-14.0, 9.0))
     size, ref_size = (args.width, args.height), (720, 576)
@@ -99,8 +101,8 @@ def main(argv=None) -> int:
 
         stages = {}
         t = time.perf_counter()
-        src = imaging.read(sorted(src_dir.iterdir())[0], channels=3)
-        ref = imaging.read(sorted(ref_dir.iterdir())[0], channels=3)
+        src = oiio.read(sorted(src_dir.iterdir())[0], channels=3)
+        ref = oiio.read(sorted(ref_dir.iterdir())[0], channels=3)
         stages["decode both frames"] = time.perf_counter() - t
         t = time.perf_counter()
         est = align.register(src, ref)
@@ -109,7 +111,7 @@ def main(argv=None) -> int:
         crop = covered_crop(total, ref_size, size)
         crop = type(crop)(crop.x + 8, crop.y + 8, crop.width - 16, crop.height - 16)
         t = time.perf_counter()
-        warped = imaging.warp(ref, total.array, window=crop.window, filter="lanczos3")
+        warped = oiio.warp(ref, total.array, window=crop.window, filter="lanczos3")
         stages["warp (lanczos3, one pass)"] = time.perf_counter() - t
         t = time.perf_counter()
         src_crop = src[crop.y:crop.y + crop.height, crop.x:crop.x + crop.width]
@@ -119,7 +121,7 @@ def main(argv=None) -> int:
         filtered = median(warped, args.median)
         stages[f"median {args.median}"] = time.perf_counter() - t
         t = time.perf_counter()
-        imaging.write(work / "out.exr", filtered, pixel_type="float", compression="zip")
+        oiio.write(work / "out.exr", filtered, pixel_type="float", compression="zip")
         stages["write float EXR (zip)"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -58,8 +58,11 @@ def base_image(width: int, height: int) -> np.ndarray:
 
 
 def build(root: Path, *, width: int, height: int, frames: int, size: str, steps: int) -> None:
-    from archivist import dataset, export, imaging, training
+    from archivist import dataset
+    from archivist.imaging import oiio
     from archivist.package import Package
+    from archivist.training import export
+    from archivist.training import run as training
 
     frames_dir = root.parent / "frames"
     (frames_dir / "scan").mkdir(parents=True)
@@ -71,10 +74,10 @@ def build(root: Path, *, width: int, height: int, frames: int, size: str, steps:
         grey = window.mean(axis=2, keepdims=True)
         faded = np.clip(grey + 0.4 * (window - grey) + np.array([0.03, -0.02, 0.03], np.float32), 0, 1)
         grain = rng.standard_normal(window.shape, dtype=np.float32) * 0.01
-        imaging.write(frames_dir / "scan" / f"scan.{1001 + i}.exr", np.clip(faded + grain, 0, None),
+        oiio.write(frames_dir / "scan" / f"scan.{1001 + i}.exr", np.clip(faded + grain, 0, None),
                       pixel_type="half", compression="piz")
-        ref = imaging.resize(window, width // 2, height // 2)
-        imaging.write(frames_dir / "ref" / f"ref.{1001 + i}.png", np.clip(ref, 0, 1), pixel_type="uint8")
+        ref = oiio.resize(window, width // 2, height // 2)
+        oiio.write(frames_dir / "ref" / f"ref.{1001 + i}.png", np.clip(ref, 0, 1), pixel_type="uint8")
     pkg = Package.create(root, title="Inference benchmark", organization="archivist benchmarks", recovery="chroma")
     pkg.add_element(role="source", element="print35", paths=[frames_dir / "scan"], description="35mm positive print",
                     training_use="authorised", rights="Synthetic benchmark frames", colour_space="Rec.709")
@@ -97,14 +100,15 @@ def cpu_seconds() -> float:
 
 def bare_onnxruntime(root: Path, threads: int | None, repeat: int) -> tuple[float, int, float]:
     """Seconds per frame of the archived model alone, inputs already in memory."""
-    from archivist import imaging, targets
+    from archivist.imaging import oiio
     from archivist.inference import archived, backends
     from archivist.package import Package
+    from archivist.training import targets
 
     pkg = Package.open(root)
     model = archived.load(pkg)
     engine = backends.create("ort-cpu", model.data, threads=threads)
-    inputs = [targets.to_ycbcr(imaging.read(root / f["path"], channels=3), model.kr, model.kb)
+    inputs = [targets.to_ycbcr(oiio.read(root / f["path"], channels=3), model.kr, model.kb)
               .transpose(2, 0, 1)[None].copy() for f in pkg.element("print35")["frames"]]
     engine(inputs[0])  # warm-up: the first run plans memory
     best, cpu = float("inf"), float("inf")

@@ -4,7 +4,7 @@ Builds a package with a real dataset (faded photographs as the source, the
 originals as the reference, through ``archivist.dataset.build``), then, in
 one process, takes turns between
 
-* ``archivist train``: ``archivist.training.train`` as the command runs it,
+* ``archivist train``: ``archivist.training.run.train`` as the command runs it,
   with the guide's checkpoint and contact-sheet intervals (so a short run
   writes its first commit, its final checkpoint and one contact sheet into
   the package); its steps/s is timed from inside, between the first and the
@@ -60,7 +60,8 @@ def _fade(rgb: np.ndarray, seed: int) -> np.ndarray:
 
 
 def make_package(folder: Path, pairs: int, width: int, height: int, median: int):
-    from archivist import dataset, imaging
+    from archivist import dataset
+    from archivist.imaging import oiio
     from archivist.package import Package
 
     src_dir, ref_dir = folder / "scan", folder / "dvd"
@@ -68,8 +69,8 @@ def make_package(folder: Path, pairs: int, width: int, height: int, median: int)
     ref_dir.mkdir(parents=True)
     for i in range(pairs + 1):
         ref = _photo(width, height, i)
-        imaging.write(ref_dir / f"dvd.{i + 1:04d}.png", ref, pixel_type="uint8")
-        imaging.write(src_dir / f"scan.{1001 + i:04d}.exr", _fade(ref, i), pixel_type="half", compression="piz")
+        oiio.write(ref_dir / f"dvd.{i + 1:04d}.png", ref, pixel_type="uint8")
+        oiio.write(src_dir / f"scan.{1001 + i:04d}.exr", _fade(ref, i), pixel_type="half", compression="piz")
     pkg = Package.create(folder / "pkg", title="Benchmark", organization="Benchmarks")
     pkg.add_element(role="source", element="print16", paths=[src_dir], description="16mm positive print",
                     training_use="authorised")
@@ -119,7 +120,7 @@ def bare_loop(settings, rec, data, steps: int) -> tuple[float, float]:
     """Steps/s of the same model, optimizer and loss on one fixed in-memory batch."""
     import torch
 
-    from archivist import devices
+    from archivist.training import devices
 
     s = rec["settings"]
     device, fmt = s["device"], torch.channels_last if s["channels_last"] else torch.contiguous_format
@@ -128,9 +129,8 @@ def bare_loop(settings, rec, data, steps: int) -> tuple[float, float]:
 
 
 def _bare(s, rec, data, steps, device, fmt) -> tuple[float, float]:
-    import torch
 
-    from archivist import training
+    from archivist.training import run as training
 
     model = training.build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
     opt = training.build_optimizer(model, s["optimizer"])
@@ -175,7 +175,9 @@ def main(argv=None) -> int:
 
     import torch
 
-    from archivist import checkpoints, devices, imaging, training
+    from archivist.imaging import oiio
+    from archivist.training import checkpoints, devices
+    from archivist.training import run as training
 
     width, height = (int(v) for v in args.frame.lower().split("x"))
     device = devices.resolve(args.device)
@@ -240,7 +242,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             with pkg.transaction("bench") as txn:
                 txn.write_bytes("data/training/bench-commit/checkpoint.safetensors", blob)
-                imaging.write(txn.staging_path("data/training/bench-commit/contact.png"), run.pending_contacts[0][1],
+                oiio.write(txn.staging_path("data/training/bench-commit/contact.png"), run.pending_contacts[0][1],
                               pixel_type="uint8")
                 txn.adopt("data/training/bench-commit/contact.png")
                 txn.commit()

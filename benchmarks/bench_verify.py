@@ -58,7 +58,7 @@ def build_package(root: Path, *, size_gb: float, width: int, height: int, seed: 
     """Write distinct grainy frames and add them with ``Package.create`` + ``add_element``."""
     import numpy as np
 
-    from archivist import imaging
+    from archivist.imaging import oiio
     from archivist.package import Package
 
     scan = root.parent / f"{root.name}-scan"
@@ -71,7 +71,7 @@ def build_package(root: Path, *, size_gb: float, width: int, height: int, seed: 
     t0 = time.perf_counter()
     for i in range(count):
         noise = rng.standard_normal(base.shape, dtype=np.float32) * 0.02
-        imaging.write(scan / f"bench.{1001 + i:04d}.exr", np.clip(base + noise, 0.0, None),
+        oiio.write(scan / f"bench.{1001 + i:04d}.exr", np.clip(base + noise, 0.0, None),
                       pixel_type="half", compression="none")
         if sys.stderr.isatty():
             print(f"\r  writing frames {i + 1}/{count}", end="", file=sys.stderr, flush=True)

@@ -26,7 +26,7 @@ import numpy as np
 from skimage import data as skdata
 from skimage.transform import resize
 
-from archivist import colour, imaging
+from archivist.imaging import colour, oiio
 
 PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "rocket")
 FIRST_FRAME = 1001
@@ -104,12 +104,12 @@ def make_example(out: Path, *, frames: int = 8, size: tuple[int, int] = (288, 38
         scan = fade(window) ** 2.2
         scan = np.clip(scan + grain(scan.shape, rng) * np.sqrt(scan + 0.01), 0.0, None)
         src = src_dir / f"shot.{number}.exr"
-        imaging.write(src, scan, pixel_type="half", compression="piz")
+        oiio.write(src, scan, pixel_type="half", compression="piz")
         written["print16"].append(src)
         # Reference: the original colour, downscaled with anti-aliasing, 8-bit display values.
         small = resize(window, ref_size + (3,), order=1, anti_aliasing=True, preserve_range=True)
         ref = ref_dir / f"dvd.{number}.png"
-        imaging.write(ref, np.clip(small, 0.0, 1.0).astype(np.float32), pixel_type="uint8")
+        oiio.write(ref, np.clip(small, 0.0, 1.0).astype(np.float32), pixel_type="uint8")
         written["dvd"].append(ref)
     return written
 

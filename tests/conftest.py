@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from archivist import imaging
+from archivist.imaging import oiio
 from archivist.package import Package
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def write_shot(folder: Path, *, n: int = 4, size=(48, 64), ext: str = "exr", sta
         frame = img[y:y + h, x:x + w]
         path = folder / f"{stem}.{start + i:04d}.{ext}"
         ptype = pixel_type or {"exr": "half", "png": "uint8", "tif": "uint16", "dpx": "uint16"}[ext]
-        imaging.write(path, frame, pixel_type=ptype, compression="piz" if ext == "exr" else None)
+        oiio.write(path, frame, pixel_type=ptype, compression="piz" if ext == "exr" else None)
         out.append(path)
     return out
 

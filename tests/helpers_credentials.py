@@ -1,7 +1,7 @@
 """Helpers for the credential tests: certificates, tiny frames, a local TSA.
 
 Everything is real: certificates from ``cryptography``, frames written
-through ``archivist.imaging``, ONNX models built with ``onnx.helper``, and
+through ``archivist.imaging.oiio``, ONNX models built with ``onnx.helper``, and
 RFC 3161 timestamps from ``openssl ts`` behind a local HTTP server.
 """
 
@@ -17,14 +17,14 @@ import threading
 from pathlib import Path
 
 import onnx
+from conftest import photo
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from archivist import imaging
 from archivist.credentials import keys
-from conftest import photo
+from archivist.imaging import oiio
 
 FRAME_SIZE = (48, 64)
 
@@ -40,7 +40,7 @@ def write_frame(path: Path, *, offset: int = 0, image: str = "astronaut") -> Pat
     ext = Path(path).suffix.lower()
     ptype = {".exr": "half", ".png": "uint8", ".tif": "uint16"}[ext]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    imaging.write(Path(path), pixels, pixel_type=ptype, compression="piz" if ext == ".exr" else None)
+    oiio.write(Path(path), pixels, pixel_type=ptype, compression="piz" if ext == ".exr" else None)
     return Path(path)
 
 
@@ -72,7 +72,7 @@ def _name(cn: str) -> x509.Name:
 def make_chain(*, self_signed=False, eku=True, aki=True, leaf_ca=False, digital_signature=True,
                expired=False) -> tuple[bytes, bytes, bytes]:
     """(CA PEM, chain PEM, key PEM) for an ES256 leaf with the requested defect."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     start, end = now - dt.timedelta(days=2), now + dt.timedelta(days=30)
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("CA")).issuer_name(_name("CA"))
@@ -113,8 +113,8 @@ class LocalTSA:
     def available() -> bool:
         return shutil.which("openssl") is not None
 
-    def __enter__(self) -> "LocalTSA":
-        now = dt.datetime.now(dt.timezone.utc)
+    def __enter__(self) -> LocalTSA:
+        now = dt.datetime.now(dt.UTC)
         ca_key, tsa_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
         name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
         ca = (x509.CertificateBuilder().subject_name(name("test TSA CA")).issuer_name(name("test TSA CA"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from archivist import imaging
-from archivist.align import Transform, stretch
 from conftest import photo
+
+from archivist.dataset.align import Transform, stretch
+from archivist.imaging import oiio
 
 ORIGIN = (150, 100)  # where the pan starts in the photograph, as in conftest.write_shot
 
@@ -40,7 +40,7 @@ def reference_frame(image: str, origin, transform: Transform, source_size, refer
     (hs, ws), (hr, wr) = source_size, reference_size
     to_photo = Transform.from_array([[1, 0, origin[0]], [0, 1, origin[1]]]).compose(transform).compose(
         stretch((wr, hr), (ws, hs)))
-    return imaging.warp(photo(image), to_photo.inverse().array, window=(0, 0, wr, hr), filter="lanczos3")
+    return oiio.warp(photo(image), to_photo.inverse().array, window=(0, 0, wr, hr), filter="lanczos3")
 
 
 def write_pair_elements(folder: Path, *, n: int = 4, size=(96, 128), reference_size=(48, 64),
@@ -53,12 +53,12 @@ def write_pair_elements(folder: Path, *, n: int = 4, size=(96, 128), reference_s
     ref_dir.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         window, origin = source_window(image, size, i)
-        imaging.write(src_dir / f"scan.{1001 + i}.exr", faded(window, i), pixel_type="half", compression="piz")
+        oiio.write(src_dir / f"scan.{1001 + i}.exr", faded(window, i), pixel_type="half", compression="piz")
         ref = reference_frame(reference_image or image, origin, transform, size, reference_size)
         ref = np.clip(ref, 0.0, 1.0)
         if reference_channels == 4:
             ref = np.concatenate([ref, np.ones(ref.shape[:2] + (1,), np.float32)], axis=2)
-        imaging.write(ref_dir / f"ref.{1 + i:04d}.png", ref, pixel_type="uint8")
+        oiio.write(ref_dir / f"ref.{1 + i:04d}.png", ref, pixel_type="uint8")
     return src_dir, ref_dir
 
 

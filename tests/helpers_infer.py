@@ -7,7 +7,6 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-
 def _serialise(graph) -> bytes:
     """An opset-20 model around ``graph``, checked as the archived models are."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
@@ -97,8 +96,9 @@ def unet_model(seed: int = 0) -> bytes:
 
 def ycc_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A real photograph as model input, (3, H, W) Y'CbCr float32."""
-    from archivist import colour
     from conftest import photo
+
+    from archivist.imaging import colour
 
     img = photo("astronaut")[100:100 + h, 150:150 + w]
     assert img.shape[:2] == (h, w)
@@ -112,9 +112,12 @@ def build_model_package(root, *, frames: int = 4, size=(64, 96), steps: int = 6)
     Everything goes through archivist's own library calls (``dataset.build``, ``training.train``,
     ``export.export``), so the model the tests run is exactly what a user's package holds.
     """
-    from archivist import dataset, export, training
-    from archivist.package import Package
     from helpers_dataset import add_pair_elements, write_pair_elements
+
+    from archivist import dataset
+    from archivist.package import Package
+    from archivist.training import export
+    from archivist.training import run as training
 
     src, ref = write_pair_elements(root.parent / f"{root.name}-frames", n=frames, size=size,
                                    reference_size=(size[0] // 2, size[1] // 2))

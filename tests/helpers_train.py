@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from archivist import dataset, imaging
-from archivist.package import Package
 from conftest import write_shot
+
+from archivist import dataset
+from archivist.imaging import oiio
+from archivist.package import Package
 
 SIZE = (64, 96)  # height, width
 FRAMES = 5
@@ -54,8 +55,8 @@ def make_package(tmp_path: Path, *, degrade=fade, median: int = 2, n: int = FRAM
     src_dir = tmp_path / f"{name}-scan"
     src_dir.mkdir()
     for i, path in enumerate(refs):
-        pixels = degrade(imaging.read(path), i)
-        imaging.write(src_dir / f"scan.{1001 + i}.exr", pixels, pixel_type="half", compression="piz")
+        pixels = degrade(oiio.read(path), i)
+        oiio.write(src_dir / f"scan.{1001 + i}.exr", pixels, pixel_type="half", compression="piz")
     pkg = Package.create(tmp_path / name, title="Test film", organization="Test Archive")
     pkg.add_element(role="source", element="print16", paths=[src_dir], description="16mm positive print",
                     training_use="authorised", rights="Archive-owned")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import bagit
 
-from archivist.bagfiles import format_manifest, parse_manifest
-from archivist.hashing import hash_file
-from archivist.locking import WriteLock
 from archivist.package import Package
+from archivist.package.bagfiles import format_manifest, parse_manifest
+from archivist.package.hashing import hash_file
+from archivist.package.locking import WriteLock
 from archivist.verify import profile as profile_mod
 
 ALGS = ("sha512", "sha256")

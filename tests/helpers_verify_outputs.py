@@ -23,10 +23,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-
-from archivist import credentials, imaging
-from archivist.layout import Layout
 from helpers_verify import ALGS, edit_bag_info, manifest, refresh, refresh_tagmanifests, set_info, write_manifest
+
+from archivist import credentials
+from archivist.imaging import oiio
+from archivist.package.layout import Layout
 
 RUN = "infer-01"
 RUN_RECORD = Layout.record("inference", RUN)
@@ -52,8 +53,9 @@ _BUILT: dict = {}
 def signed_package(tmp_path_factory) -> Signed:
     """Built once per test session (the real pipeline takes a while); copy it before changing it."""
     if "signed" not in _BUILT:
-        from archivist.inference import runner
         from helpers_infer import model_package_copy
+
+        from archivist.inference import runner
 
         work = tmp_path_factory.mktemp("signed-package")
         root = model_package_copy(tmp_path_factory, work / "pkg")
@@ -185,12 +187,12 @@ def rewrite_exr(root: Path, rel: str, *, header: dict | None = None, pixels=None
     from archivist.inference import provenance
 
     path = root / rel
-    old = imaging.header(path)
+    old = oiio.header(path)
     keys = {k: old[k] for k in provenance.HEADER_KEYS}
     keys.update(header or {})
-    data = imaging.read(path) if pixels is None else pixels
+    data = oiio.read(path) if pixels is None else pixels
     tmp = path.with_name(".forged.exr")
-    imaging.write(tmp, np.asarray(data).astype(np.float16), pixel_type="half",
+    oiio.write(tmp, np.asarray(data).astype(np.float16), pixel_type="half",
                   attributes=provenance.exr_attributes(keys), compression="piz")
     tmp.replace(path)
 
@@ -328,7 +330,7 @@ def out_011_credential_disagrees(bags):
 
 def c2pa_001_credential_invalid(bags):
     root, kw = _anchored(bags)
-    pixels = imaging.read(root / out(1002, "exr"))
+    pixels = oiio.read(root / out(1002, "exr"))
     pixels[0, 0, 0] += 0.25
     rewrite_exr(root, out(1002, "exr"), pixels=pixels)  # no key: the credential still signs the old frame
     cover_up(root, [out(1002, "exr")])

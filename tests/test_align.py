@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from archivist import align, imaging
-from archivist.align import Transform, register, residual_score, stretch
-from archivist.dataset import DEFAULT_THRESHOLD
-from archivist.preprocess import median, median_footprint
 from helpers_dataset import faded, reference_frame, source_window
+
+from archivist.dataset import DEFAULT_THRESHOLD, align
+from archivist.dataset.align import Transform, register, residual_score, stretch
+from archivist.dataset.preprocess import median, median_footprint
+from archivist.imaging import oiio
 
 
 def _corner_error(found: Transform, true: Transform, size) -> float:
@@ -28,7 +28,7 @@ def test_recorded_transform_maps_reference_pixels_onto_source_pixels():
     ref = np.zeros((40, 40, 3), np.float32)
     ref[20, 10] = 1.0
     t = Transform.similarity(1.0, 0.0, (3.0, 1.0))
-    out = imaging.warp(ref, t.array, window=(0, 0, 40, 40))
+    out = oiio.warp(ref, t.array, window=(0, 0, 40, 40))
     assert np.unravel_index(np.argmax(out[..., 0]), out.shape[:2]) == (21, 13)
     # Positive rotation turns clockwise as displayed (y down): a point right of the origin moves down.
     assert Transform.similarity(1.0, 90.0, (0, 0)).apply([[1.0, 0.0]]).round(9).tolist() == [[0.0, 1.0]]
@@ -69,7 +69,7 @@ def test_register_refuses_or_scores_unrelated_pictures_high():
         t = register(src, other).transform
     except align.AlignmentError:
         return
-    aligned = imaging.warp(other, t.compose(stretch((64, 48), (128, 96))).array, window=(0, 0, 128, 96))
+    aligned = oiio.warp(other, t.compose(stretch((64, 48), (128, 96))).array, window=(0, 0, 128, 96))
     assert residual_score(align.luma(src), align.luma(aligned), sigma=2.0) > DEFAULT_THRESHOLD
 
 
@@ -79,11 +79,11 @@ def test_residual_ranks_alignment_quality():
     d = stretch((64, 48), (128, 96))
     scores = []
     for shift in (0.0, 1.0, 3.0):
-        aligned = imaging.warp(ref, Transform.similarity(1.0, 0.0, (shift, shift)).compose(d).array, window=(0, 0, 128, 96))
+        aligned = oiio.warp(ref, Transform.similarity(1.0, 0.0, (shift, shift)).compose(d).array, window=(0, 0, 128, 96))
         m = 6  # leave out the edge the shift uncovers
         scores.append(residual_score(align.luma(src)[m:-m, m:-m], align.luma(aligned)[m:-m, m:-m], sigma=2.0))
     other = reference_frame("coffee", (150, 100), true, (96, 128), (48, 64))
-    unrelated = imaging.warp(other, d.array, window=(0, 0, 128, 96))
+    unrelated = oiio.warp(other, d.array, window=(0, 0, 128, 96))
     scores.append(residual_score(align.luma(src), align.luma(unrelated), sigma=2.0))
     assert scores == sorted(scores)
     assert scores[0] < 0.02 < DEFAULT_THRESHOLD < 0.8 < scores[-1]

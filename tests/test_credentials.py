@@ -349,7 +349,7 @@ def test_a_timestamp_keeps_credentials_valid_after_the_certificate_expires(tree,
     root, out = tree
     lifetime = 4  # seconds left on the signing certificate
     ca, chain, key = keys.build_test_identity(
-        days=1, now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1, seconds=-lifetime))
+        days=1, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=1, seconds=-lifetime))
     expires = time.time() + lifetime
     with LocalTSA(tmp_path / "tsa") as tsa:
         with load_signer(chain, key, tsa_url=tsa.url) as stamped, load_signer(chain, key) as plain:

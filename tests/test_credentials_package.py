@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 from helpers_credentials import sha256, tiny_onnx, write_frame
 from helpers_package import snapshot
 
-from archivist import events
 from archivist.credentials import (
     INVALID,
     SEAL_FILE,
@@ -30,9 +29,10 @@ from archivist.credentials import (
     validate_seal,
 )
 from archivist.errors import ArchivistError, InputError, LockedError
-from archivist.layout import Layout, tagmanifest_name
-from archivist.locking import WriteLock
-from archivist.transaction import utcnow
+from archivist.package import events
+from archivist.package.layout import Layout, tagmanifest_name
+from archivist.package.locking import WriteLock
+from archivist.package.transaction import utcnow
 
 
 @pytest.fixture

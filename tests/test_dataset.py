@@ -8,17 +8,18 @@ import json
 import bagit
 import numpy as np
 import pytest
-
-from archivist import dataset, imaging, records
-from archivist.align import Transform
-from archivist.dataset import selection
-from archivist.errors import InputError
-from archivist.layout import Layout
-from archivist.package import Package
-from archivist.preprocess import Crop, median
 from conftest import run_cli, write_shot
 from helpers_dataset import add_pair_elements, write_pair_elements
 from helpers_package import snapshot
+
+from archivist import dataset
+from archivist.dataset import selection
+from archivist.dataset.align import Transform
+from archivist.dataset.preprocess import median
+from archivist.errors import InputError
+from archivist.imaging import oiio
+from archivist.package import Package, records
+from archivist.package.layout import Layout
 
 try:
     from archivist.verify import verify
@@ -130,9 +131,9 @@ def test_record_names_every_frame_and_aligned_references_are_in_the_manifest(mov
         assert manifest[a["path"]] == a["sha256"]
         path = moved.layout.path(a["path"])
         assert path.stat().st_size == a["size"]
-        info = imaging.probe(path)
+        info = oiio.probe(path)
         assert (info.width, info.height, info.channels, info.pixel_type) == (112, 80, 3, "float")
-        assert imaging.header(path)["compression"] == "zip"  # lossless
+        assert oiio.header(path)["compression"] == "zip"  # lossless
     data = moved.layout.path(Layout.record("datasets", rec["id"])).read_bytes()
     assert json.loads(data) == rec
     loaded, sha = dataset.load(moved)
@@ -159,7 +160,7 @@ def test_auto_alignment_recovers_the_known_transform_in_the_record(moved):
     # The aligned reference lines up with the source: luma edges agree.
     src, ref = dataset.pair_arrays(moved, rec, rec["pairs"][0])
     assert src.shape == ref.shape == (80, 112, 3)
-    from archivist.align import luma, residual_score
+    from archivist.dataset.align import luma, residual_score
     assert residual_score(luma(src), luma(ref), sigma=2.0) < 0.1
 
 
@@ -214,7 +215,7 @@ def test_align_none_is_identity_after_resolution_matching(package):
     entry = rec["pairs"][0]
     assert entry["transform"]["matrix"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     src, ref = dataset.pair_arrays(package, rec, entry)
-    original = imaging.read(package.layout.path(entry["reference"]["path"]), channels=3)
+    original = oiio.read(package.layout.path(entry["reference"]["path"]), channels=3)
     assert np.allclose(ref, original, atol=1e-6)  # same size, identity: the reference itself
     assert entry["residual"] < 0.01
 
@@ -234,7 +235,7 @@ def test_crop_is_linked_and_checked(package):
     rec = dataset.build(package, source="print16", reference="dvd", auto=2, align_mode="none", crop=(4, 6, 40, 30),
                         median_size=0)
     src, ref = dataset.pair_arrays(package, rec, rec["pairs"][0])
-    full = imaging.read(package.layout.path(rec["pairs"][0]["source"]["path"]), channels=3)
+    full = oiio.read(package.layout.path(rec["pairs"][0]["source"]["path"]), channels=3)
     assert np.array_equal(src, full[6:36, 4:44])
     assert ref.shape == (30, 40, 3)
     _refused(package, "DATASET-CROP", source="print16", reference="dvd", auto=2, crop=(40, 0, 40, 30))
@@ -246,7 +247,7 @@ def test_preview_sheets_are_written_and_recorded(package):
     assert len(rec["previews"]) == 3
     for p in rec["previews"]:
         assert p["path"].endswith(".png") and manifest[p["path"]] == p["sha256"]
-        info = imaging.probe(package.layout.path(p["path"]))
+        info = oiio.probe(package.layout.path(p["path"]))
         assert info.file_format == "png" and info.channels == 3 and info.width >= 3 * 192
     assert sorted(p["source_number"] for p in rec["previews"]) == [1001, 1002, 1004]
     assert [p["holdout"] for p in rec["previews"] if p["source_number"] == 1002] == [True]
@@ -273,9 +274,9 @@ def test_mismatched_channel_counts_are_refused(tmp_path):
 
 def test_a_frame_altered_after_add_is_refused(package):
     path = package.layout.path(package.element("dvd")["frames"][2]["path"])
-    img = imaging.read(path)
+    img = oiio.read(path)
     img[0, 0] = 1.0 - img[0, 0]
-    imaging.write(path, img, pixel_type="uint8")
+    oiio.write(path, img, pixel_type="uint8")
     err = _refused(package, "DATASET-HASH", source="print16", reference="dvd", auto=3)
     assert "dvd.0003.png" in err.message
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+from conftest import run_cli
+from helpers_qc import quick_demo  # noqa: F401 (fixture)
+
 from archivist import verify
 from archivist.credentials import validate_seal
 from archivist.package import Package
-from conftest import run_cli
-from helpers_qc import quick_demo  # noqa: F401 (fixture)
 
 STAGES = ["material", "init", "add", "dataset", "train", "export", "keys", "infer", "qc", "seal", "verify", "report"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from archivist import colour
 from archivist.demo import dvd, fading, shot
+from archivist.imaging import colour
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import shlex
 
 import numpy as np
 import pytest
-
-from archivist import colour, imaging
 from conftest import REPO, run_cli
+
+from archivist.imaging import colour, oiio
 
 EXAMPLES = REPO / "examples" / "make_example_frames.py"
 
@@ -37,18 +37,18 @@ def test_frames_are_a_faded_scan_and_a_smaller_reference(tmp_path):
     assert [p.name for p in written["print16"]] == ["shot.1001.exr", "shot.1002.exr", "shot.1003.exr"]
     assert [p.name for p in written["dvd"]] == ["dvd.1001.png", "dvd.1002.png", "dvd.1003.png"]
 
-    src = imaging.probe(written["print16"][0])
+    src = oiio.probe(written["print16"][0])
     assert (src.width, src.height, src.channels, src.pixel_type, src.file_format) == (64, 48, 3, "half", "openexr")
-    ref = imaging.probe(written["dvd"][0])
+    ref = oiio.probe(written["dvd"][0])
     assert (ref.width, ref.height, ref.channels, ref.pixel_type, ref.file_format) == (32, 24, 3, "uint8", "png")
 
     # A pan: consecutive frames differ.
-    first, last = (imaging.read(p) for p in (written["print16"][0], written["print16"][-1]))
+    first, last = (oiio.read(p) for p in (written["print16"][0], written["print16"][-1]))
     assert np.abs(first - last).mean() > 0.01
 
     # Faded: the scan carries much less chroma than the reference, with a magenta cast (Cb, Cr > 0).
     scan_ycc = colour.rgb_to_ycbcr(np.clip(first, 0, None) ** (1 / 2.2))
-    ref_ycc = colour.rgb_to_ycbcr(imaging.read(written["dvd"][0]))
+    ref_ycc = colour.rgb_to_ycbcr(oiio.read(written["dvd"][0]))
     assert scan_ycc[..., 1:].std() < 0.6 * ref_ycc[..., 1:].std()
     assert scan_ycc[..., 1].mean() > 0 and scan_ycc[..., 2].mean() > 0
 

@@ -10,13 +10,16 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from onnx import TensorProto, helper
-
-from archivist import checkpoints, dataset, export, models, records, targets, training
-from archivist.errors import ArchivistError
-from archivist.layout import Layout
 from conftest import run_cli
 from helpers_train import make_package
+from onnx import TensorProto, helper
+
+from archivist import dataset
+from archivist.errors import ArchivistError
+from archivist.package import records
+from archivist.package.layout import Layout
+from archivist.training import checkpoints, export, models, targets
+from archivist.training import run as training
 
 FAST = dict(mode="chroma", size="small", batch=3, patch=48, lr=3e-3, checkpoint_every=10, contact_every=0, threads=1)
 

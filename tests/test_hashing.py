@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from archivist.hashing import copy_and_hash, hash_bytes, hash_file, map_files
-from archivist.bagfiles import decode_path, encode_path, format_manifest, parse_bag_info, parse_manifest
+from archivist.package.bagfiles import decode_path, encode_path, format_manifest, parse_bag_info, parse_manifest
+from archivist.package.hashing import copy_and_hash, hash_bytes, hash_file, map_files
 
 
 def test_hash_file_matches_hashlib_across_chunk_boundaries(tmp_path):

@@ -10,16 +10,16 @@ from pathlib import Path
 import bagit
 import numpy as np
 import pytest
-
-from archivist import colour, imaging, records
-from archivist.errors import ArchivistError
-from archivist.inference import aces, provenance, runner, xmp
-from archivist.layout import Layout
-from archivist.package import Package
-from archivist.transaction import Transaction
-from archivist.verify import verify
 from conftest import run_cli
 from helpers_infer import model_package_copy, package_files
+
+from archivist.errors import ArchivistError
+from archivist.imaging import colour, oiio
+from archivist.inference import aces, provenance, runner, xmp
+from archivist.package import Package, records
+from archivist.package.layout import Layout
+from archivist.package.transaction import Transaction
+from archivist.verify import verify
 
 AP0 = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.0770, 0.32168, 0.33767)
 COMPOSITE = "compositeWithTrainedAlgorithmicMedia"
@@ -70,7 +70,7 @@ def test_exr_headers_carry_the_provenance_keys(inferred):
     source = {f["number"]: f for f in pkg.element("print16")["frames"]}
     for f in rec["frames"]:
         path = pkg.root / f["output"]["path"]
-        header = imaging.header(path)
+        header = oiio.header(path)
         expected = {
             "MLProcessing": "archivist chroma recovery (chroma-affine-field-unet)",
             "RecoveryType": "Reference-Based Color", "SourceElement": "16mm positive print",
@@ -84,7 +84,7 @@ def test_exr_headers_carry_the_provenance_keys(inferred):
         assert {k: header.get(k) for k in expected} == expected
         assert np.allclose(header["chromaticities"], AP0, atol=1e-6)
         assert header["compression"] == "piz" and "capDate" not in header
-        info = imaging.probe(path)
+        info = oiio.probe(path)
         assert info.pixel_type == "half" and info.channel_names == ("R", "G", "B")
 
 
@@ -95,7 +95,7 @@ def test_an_independent_reader_sees_the_same_header(inferred):
     path = pkg.root / rec["frames"][0]["output"]["path"]
     f = OpenEXR.File(str(path))
     header = f.header()
-    ours = imaging.header(path)
+    ours = oiio.header(path)
     for key in provenance.HEADER_KEYS:
         assert header[key] == ours[key]
     assert np.allclose(header["chromaticities"], AP0, atol=1e-6)
@@ -103,7 +103,7 @@ def test_an_independent_reader_sees_the_same_header(inferred):
     channels = f.channels()
     rgb = channels["RGB"].pixels if "RGB" in channels else np.stack([channels[c].pixels for c in "RGB"], -1)
     assert rgb.dtype == np.float16
-    assert np.array_equal(rgb.astype(np.float32), imaging.read(path))
+    assert np.array_equal(rgb.astype(np.float32), oiio.read(path))
 
 
 def test_sidecars_say_the_same_as_the_header(inferred):
@@ -111,7 +111,7 @@ def test_sidecars_say_the_same_as_the_header(inferred):
     rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
     for f in rec["frames"]:
         exr = pkg.root / f["output"]["path"]
-        header = imaging.header(exr)
+        header = oiio.header(exr)
         side = records.loads((pkg.root / f["sidecars"]["json"]["path"]).read_bytes(), provenance.SIDECAR_LABEL)
         assert side["exr_header"] == {k: header[k] for k in provenance.HEADER_KEYS}
         assert side["exr"]["sha256"] == sha256(exr) and side["exr"]["path"] == f["output"]["path"]
@@ -149,9 +149,9 @@ def test_output_is_aces_and_keeps_the_scans_luma(inferred):
     back = aces.config().getProcessor("ACES2065-1", conv["source"]).getDefaultCPUProcessor()
     kr, kb = rec["model"]["luma_coefficients"]["kr"], rec["model"]["luma_coefficients"]["kb"]
     for f in rec["frames"]:
-        out = imaging.read(pkg.root / f["output"]["path"]).copy()
+        out = oiio.read(pkg.root / f["output"]["path"]).copy()
         back.applyRGB(out)
-        src = imaging.read(pkg.root / f["source"]["path"], channels=3)
+        src = oiio.read(pkg.root / f["source"]["path"], channels=3)
         ys, yo = colour.luma(src, kr, kb), colour.luma(out, kr, kb)
         assert np.abs(yo - ys).max() < 2e-3 * max(1.0, float(np.abs(ys).max()))
         assert np.abs(out - src).max() > 0  # the chroma did change
@@ -189,7 +189,7 @@ def test_source_type_override_and_retired_terms(pkg):
     dst = result["digital_source_type"]
     assert dst["term"] == "trainedAlgorithmicMedia" and dst["overridden"] and dst["policy_term"] == COMPOSITE
     rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
-    assert imaging.header(pkg.root / rec["frames"][0]["output"]["path"])["IPTCDigitalSourceType"] == "trainedAlgorithmicMedia"
+    assert oiio.header(pkg.root / rec["frames"][0]["output"]["path"])["IPTCDigitalSourceType"] == "trainedAlgorithmicMedia"
 
 
 def _flip(path: Path, offset: int = -100) -> None:
@@ -301,7 +301,7 @@ def test_signed_run_has_a_valid_credential_per_frame_and_no_key_in_the_package(p
 def test_a_commit_waits_for_another_writer(pkg):
     import threading
 
-    from archivist.locking import WriteLock
+    from archivist.package.locking import WriteLock
 
     lock = WriteLock(pkg.root, "another command").acquire()
     threading.Timer(1.0, lock.release).start()

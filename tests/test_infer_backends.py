@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from helpers_infer import conv_stack_model, unet_model, ycc_image
 from onnx import TensorProto, helper, numpy_helper
 
 from archivist.errors import InputError
 from archivist.inference import backends, onnx_torch
-from helpers_infer import conv_stack_model, unet_model, ycc_image
 
 cuda = pytest.mark.skipif(not backends.cuda_available(), reason="needs a CUDA device")
 

@@ -8,13 +8,13 @@ import signal
 
 import bagit
 import pytest
-
-from archivist.inference import backends, runner, task
-from archivist.layout import Layout
-from archivist.package import Package
-from archivist.transaction import FAULT_ENV
 from conftest import run_cli
 from helpers_infer import model_package_copy, package_files
+
+from archivist.inference import backends, runner, task
+from archivist.package import Package
+from archivist.package.layout import Layout
+from archivist.package.transaction import FAULT_ENV
 
 EPOCH = {"SOURCE_DATE_EPOCH": "1767225600"}
 

@@ -67,7 +67,7 @@ def test_psnr_of_cb_and_cr_by_hand():
 
 def test_luma_check_by_hand():
     src = np.random.default_rng(0).random((4, 4, 3))
-    from archivist import colour
+    from archivist.imaging import colour
 
     ycc = colour.rgb_to_ycbcr(src, KR, KB)
     ycc[..., 1:] *= 0.5  # new chroma, same luma

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from archivist import models
+from archivist.training import models
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "training.md"
 ALL = [("chroma", s, False) for s in models.SIZES] + [("chroma", "medium", True)] + \

@@ -8,13 +8,13 @@ import os
 import bagit
 import numpy as np
 import pytest
-
-from archivist import imaging, records
-from archivist.errors import ArchivistError, InputError
-from archivist.layout import Layout
-from archivist.package import Package
 from conftest import run_cli, write_shot
 from helpers_package import snapshot
+
+from archivist.errors import ArchivistError, InputError
+from archivist.imaging import oiio
+from archivist.package import Package, records
+from archivist.package.layout import Layout
 
 
 def test_new_package_is_a_valid_bag_1_0(tmp_path):
@@ -70,11 +70,11 @@ def test_event_log_is_a_hash_chain(package):
 
 
 def test_add_only_hashes_new_files(package, tmp_path, monkeypatch):
-    import archivist.hashing as hashing
+    import archivist.package.hashing as hashing
 
     read = []
     real = hashing.copy_and_hash
-    monkeypatch.setattr("archivist.transaction.copy_and_hash", lambda s, d, p=None: read.append(s) or real(s, d, p))
+    monkeypatch.setattr("archivist.package.transaction.copy_and_hash", lambda s, d, p=None: read.append(s) or real(s, d, p))
     write_shot(tmp_path / "neg", ext="tif", stem="neg", n=2)
     package.add_element(role="source", element="neg35", paths=[tmp_path / "neg"], description="35mm internegative")
     assert sorted(p.name for p in read) == ["neg.1001.tif", "neg.1002.tif"]
@@ -93,7 +93,7 @@ def test_first_frame_override_and_underscore_numbering(tmp_path):
     folder = tmp_path / "f"
     folder.mkdir()
     for name in ("b.png", "a.png"):
-        imaging.write(folder / name, np.zeros((4, 4, 3), np.float32), pixel_type="uint8")
+        oiio.write(folder / name, np.zeros((4, 4, 3), np.float32), pixel_type="uint8")
     pkg = Package.create(tmp_path / "p", title="t", organization="o")
     with pytest.raises(InputError) as err:
         pkg.add_element(role="reference", element="r", paths=[folder], description="telecine")
@@ -135,7 +135,7 @@ def test_inconsistent_sizes_stop_add(package, tmp_path):
 
 def test_inconsistent_channels_stop_add(package, tmp_path):
     write_shot(tmp_path / "c", n=2, ext="png")
-    imaging.write(tmp_path / "c" / "shot.1003.png", np.zeros((48, 64, 4), np.float32), pixel_type="uint8")
+    oiio.write(tmp_path / "c" / "shot.1003.png", np.zeros((48, 64, 4), np.float32), pixel_type="uint8")
     _assert_add_fails_untouched(package, "ADD-INCONSISTENT", paths=[tmp_path / "c"])
 
 

@@ -8,16 +8,17 @@ import shutil
 import numpy as np
 import PyOpenColorIO as ocio
 import pytest
-
-from archivist import colour, dataset, imaging, verify
-from archivist.errors import ArchivistError
-from archivist.package import Package
-from archivist.preprocess import Crop, apply_crop
-from archivist.qc import compare, inputs, logspace, lut
-from archivist.qc import run as qc_run
 from conftest import run_cli
 from helpers_package import snapshot
 from helpers_qc import quick_demo  # noqa: F401 (fixture)
+
+from archivist import dataset, verify
+from archivist.dataset.preprocess import Crop, apply_crop
+from archivist.errors import ArchivistError
+from archivist.imaging import colour, oiio
+from archivist.package import Package
+from archivist.qc import compare, inputs, logspace, lut
+from archivist.qc import run as qc_run
 
 
 def qc_record(out, summary) -> dict:
@@ -64,7 +65,7 @@ def test_held_out_frames_were_never_trained_on_and_every_one_has_a_strip(quick_d
     manifest = pkg.manifest("sha256")
     for f in rec["frames"]:
         assert manifest[f["strip"]["path"]] == f["strip"]["sha256"]
-        strip = imaging.read(pkg.layout.path(f["strip"]["path"]))
+        strip = oiio.read(pkg.layout.path(f["strip"]["path"]))
         assert strip.shape[1] > 5 * strip.shape[0]  # panels side by side
     assert manifest[rec["loss_curve"]["path"]] == rec["loss_curve"]["sha256"]
     assert manifest[rec["baseline"]["lut"]["path"]] == rec["baseline"]["lut"]["sha256"]
@@ -111,7 +112,7 @@ def test_ml_numbers_are_measured_on_the_archived_outputs(quick_demo):  # noqa: F
     inf = json.loads(pkg.layout.path(rec["inference"]["record"]["path"]).read_bytes())
     conv = inf["settings"]["colour"]["conversion"]
     frame, entry = rec["frames"][0], ds["holdout"][0]
-    ml = apply_crop(logspace.undo_recorded(imaging.read(pkg.layout.path(frame["output"]["path"]), 3), conv),
+    ml = apply_crop(logspace.undo_recorded(oiio.read(pkg.layout.path(frame["output"]["path"]), 3), conv),
                     Crop(**ds["crop"]))
     src, ref = dataset.pair_arrays(pkg, ds, entry)
     ctx = inputs.context(pkg, rec["inference"]["id"])

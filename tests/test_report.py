@@ -6,13 +6,13 @@ import re
 
 import numpy as np
 import pytest
-
-from archivist import imaging
-from archivist.errors import InputError
-from archivist.report import build, write_report
 from conftest import run_cli
 from helpers_package import snapshot
 from helpers_qc import CHROMIUM, chromium_screenshot, page_requests, quick_demo  # noqa: F401 (fixture)
+
+from archivist.errors import InputError
+from archivist.imaging import oiio
+from archivist.report import build, write_report
 
 
 def test_report_of_the_demo_has_every_section(quick_demo):  # noqa: F811
@@ -50,7 +50,7 @@ def test_report_renders_in_headless_chromium_without_fetching_anything(quick_dem
     png, netlog = tmp_path / "report.png", tmp_path / "net.json"
     proc = chromium_screenshot(out / "report.html", png, tmp_path / "profile", netlog)
     assert png.is_file(), proc.stderr[-2000:]
-    shot = imaging.read(png)
+    shot = oiio.read(png)
     assert shot.shape[:2] == (2400, 1280)
     assert shot.std() > 0.1  # text, tables and pictures, not a blank page
     assert float((np.abs(np.diff(shot, axis=-1)).sum(-1) > 0.1).mean()) > 0.01  # colour pictures are drawn
@@ -86,9 +86,9 @@ def test_report_is_written_outside_the_package_only(package, tmp_path):
 
 
 def test_text_from_the_package_is_escaped(tmp_path):
-    from archivist.package import Package
-
     from conftest import write_shot
+
+    from archivist.package import Package
 
     write_shot(tmp_path / "scan")
     pkg = Package.create(tmp_path / "pkg", title="<script>alert(1)</script>", organization="A & B")

@@ -8,14 +8,14 @@ import json
 
 import numpy as np
 import pytest
-
-from archivist import imaging
-from archivist.inference import reproduce, runner
-from archivist.layout import Layout
-from archivist.package import Package
-from archivist.transaction import Transaction
 from conftest import run_cli
 from helpers_infer import model_package_copy, package_files
+
+from archivist.imaging import oiio
+from archivist.inference import reproduce, runner
+from archivist.package import Package
+from archivist.package.layout import Layout
+from archivist.package.transaction import Transaction
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def test_a_replaced_source_frame_fails_that_frame(inferred):
     """The source is swapped through a transaction, so the bag itself stays valid: only the lineage breaks."""
     pkg = Package.open(inferred)
     src = pkg.element("print16")["frames"][2]  # frame 1003
-    other = imaging.read(inferred / pkg.element("print16")["frames"][0]["path"])
+    other = oiio.read(inferred / pkg.element("print16")["frames"][0]["path"])
     tmp = inferred.parent / "replacement.exr"
-    imaging.write(tmp, np.ascontiguousarray(other[:, ::-1]), pixel_type="half", compression="piz")
+    oiio.write(tmp, np.ascontiguousarray(other[:, ::-1]), pixel_type="half", compression="piz")
     with Transaction(inferred, "test") as txn:
         txn.write_bytes(src["path"], tmp.read_bytes(), replace=True)
         txn.commit()
@@ -101,7 +101,7 @@ def test_a_tiled_run_reproduces_with_its_own_tiling(tmp_path_factory, tmp_path):
     untiled = runner.infer(root, runner.InferOptions(frames="1001-1002", run="whole"))
     whole = Package.open(root).read_record(Layout.record("inference", untiled["run"]), runner.LABEL)
     for a, b in zip(rec["frames"], whole["frames"]):
-        ta, tb = imaging.read(root / a["output"]["path"]), imaging.read(root / b["output"]["path"])
+        ta, tb = oiio.read(root / a["output"]["path"]), oiio.read(root / b["output"]["path"])
         assert np.abs(ta - tb).max() < 2e-3
 
 

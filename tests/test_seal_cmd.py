@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from archivist.credentials import keys
 from conftest import run_cli, write_shot
+
+from archivist.credentials import keys
 
 
 def test_seal_verify_change_reseal(package, tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers_infer import conv_stack_model, ycc_image
 
 from archivist.inference import backends, tiling
-from helpers_infer import conv_stack_model, ycc_image
 
 
 @pytest.mark.parametrize("length,tile,overlap,align", [

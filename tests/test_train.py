@@ -9,14 +9,16 @@ import bagit
 import numpy as np
 import pytest
 import torch
-
-from archivist import checkpoints, dataset, models, records, targets, training
-from archivist.errors import ArchivistError
-from archivist.layout import Layout
-from archivist.package import Package
-from archivist.transaction import FAULT_ENV
 from conftest import run_cli
 from helpers_train import make_package, soften_and_grain
+
+from archivist import dataset
+from archivist.errors import ArchivistError
+from archivist.package import Package, records
+from archivist.package.layout import Layout
+from archivist.package.transaction import FAULT_ENV
+from archivist.training import checkpoints, models, targets
+from archivist.training import run as training
 
 # Tiny and fast: 48 px patches, small models, a few dozen steps on one thread.
 FAST = dict(size="small", batch=3, patch=48, lr=3e-3, checkpoint_every=10, contact_every=10, threads=1)
@@ -161,7 +163,7 @@ def test_resume_refuses_changed_settings_and_altered_checkpoints(chroma):
         with pytest.raises(ArchivistError) as exc:
             training.resume(pkg, "short", steps=20)
         assert exc.value.code == "TRAIN-CHECKPOINT-ALTERED"
-        from archivist import export
+        from archivist.training import export
 
         with pytest.raises(ArchivistError) as exc:
             export.export(pkg, run="short")
@@ -287,7 +289,7 @@ def test_cuda_training_is_recorded_and_repeatable(tmp_path):
 def test_commits_wait_for_another_writer_and_refuse_a_run_changed_underneath(chroma):
     import threading
 
-    from archivist.locking import WriteLock
+    from archivist.package.locking import WriteLock
 
     pkg, _ = chroma
     lock = WriteLock(pkg.root, "export").acquire()  # another command is writing

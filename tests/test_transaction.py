@@ -11,14 +11,14 @@ import unicodedata
 import bagit
 import numpy as np
 import pytest
-
-from archivist import imaging
-from archivist.errors import ArchivistError, LockedError, UnsafePathError
-from archivist.locking import WriteLock, writer_active
-from archivist.package import Package, recover_package
-from archivist.transaction import FAULT_ENV
 from conftest import run_cli, write_shot
 from helpers_package import snapshot
+
+from archivist.errors import ArchivistError, LockedError, UnsafePathError
+from archivist.imaging import oiio
+from archivist.package.locking import WriteLock, writer_active
+from archivist.package.model import Package, recover_package
+from archivist.package.transaction import FAULT_ENV
 
 ADD_ARGS = ("--role", "reference", "--element", "dvd", "--description", "PAL DVD 2003")
 
@@ -117,7 +117,7 @@ def test_second_writer_is_stopped_with_a_clear_message(base, tmp_path):
 
 def test_lock_of_a_killed_writer_does_not_block(base, tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from archivist.locking import WriteLock; "
+        "import sys, time; from archivist.package.locking import WriteLock; "
         f"WriteLock(__import__('pathlib').Path({str(base.root)!r}), 'x').acquire(); print('held', flush=True); "
         "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -146,7 +146,7 @@ def test_names_that_collide_after_nfc_are_refused(base, tmp_path):
     decomposed = unicodedata.normalize("NFD", composed)
     assert composed != decomposed
     for name in (composed, decomposed):
-        imaging.write(folder / name, np.zeros((8, 8, 3), np.float32), pixel_type="uint8")
+        oiio.write(folder / name, np.zeros((8, 8, 3), np.float32), pixel_type="uint8")
     before = snapshot(base.root)
     with pytest.raises(ArchivistError) as err:
         base.add_element(role="reference", element="dvd", paths=[folder], description="telecine")
@@ -168,7 +168,7 @@ def test_percent_and_newline_in_names_are_encoded_in_manifests(tmp_path):
     folder = tmp_path / "odd"
     folder.mkdir()
     for name in ("100%.0001.png", "line\nbreak.0002.png"):
-        imaging.write(folder / name, np.zeros((8, 8, 3), np.float32), pixel_type="uint8")
+        oiio.write(folder / name, np.zeros((8, 8, 3), np.float32), pixel_type="uint8")
     pkg = Package.create(tmp_path / "p", title="t", organization="o")
     pkg.add_element(role="reference", element="r", paths=[folder], description="telecine")
     text = (pkg.root / "manifest-sha256.txt").read_text()

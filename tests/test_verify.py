@@ -10,12 +10,12 @@ from collections import Counter
 from pathlib import Path
 
 import bagit
-
-from archivist.hashing import hash_file
-from archivist.layout import PROFILE_IDENTIFIER, Layout
-from archivist.verify import verify
 from conftest import REPO, run_cli, write_shot
 from helpers_verify import ALGS, FRAME, append_line, refresh_tagmanifests, snapshot, watching_opens
+
+from archivist.package.hashing import hash_file
+from archivist.package.layout import PROFILE_IDENTIFIER, Layout
+from archivist.verify import verify
 
 
 def flip(path: Path, at: int | None = None) -> None:

@@ -18,10 +18,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from archivist import credentials, imaging
-from archivist.layout import Layout
-from archivist.verify import verify
 from conftest import run_cli
 from helpers_verify import snapshot, watching_opens
 from helpers_verify_outputs import (
@@ -37,6 +33,11 @@ from helpers_verify_outputs import (
     sha256,
     signed_package,
 )
+
+from archivist import credentials
+from archivist.imaging import oiio
+from archivist.package.layout import Layout
+from archivist.verify import verify
 
 ATTACKERS = ("plain", "bagit", "thorough")
 
@@ -229,8 +230,8 @@ def test_an_output_exr_copied_from_another_frame_is_named(pkg, signed):
 @pytest.mark.parametrize("attacker", ATTACKERS + ("element",))
 def test_an_output_whose_source_frame_was_replaced(pkg, signed, attacker):
     src = source_of(pkg, 1002)
-    pixels = imaging.read(pkg / src)
-    imaging.write(pkg / src, pixels[:, ::-1].copy(), pixel_type="half", compression="piz")  # another picture
+    pixels = oiio.read(pkg / src)
+    oiio.write(pkg / src, pixels[:, ::-1].copy(), pixel_type="half", compression="piz")  # another picture
     if attacker == "element":  # the manifests and the element record updated, nothing else
         new = sha256(pkg / src)
         edit_json(pkg, Layout.element_record("print16"),
@@ -315,8 +316,9 @@ def test_every_problem_is_reported_the_same_with_one_or_many_workers(pkg, signed
 # -- an unsigned run ------------------------------------------------------------------------------------
 
 def test_an_unsigned_run_is_checked_without_credentials(tmp_path_factory, tmp_path):
-    from archivist.inference import runner
     from helpers_infer import model_package_copy
+
+    from archivist.inference import runner
 
     root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
     runner.infer(root, runner.InferOptions(frames="1001-1002"))

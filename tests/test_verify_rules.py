@@ -6,16 +6,16 @@ import json
 import re
 
 import pytest
-
-from archivist.layout import PROFILE_FILE, PROFILE_IDENTIFIER
-from archivist.verify import RULES, verify
-from archivist.verify import profile as profile_mod
-from archivist.verify.rules import markdown
 from conftest import REPO, write_shot
 from helpers_verify import FIXTURES as BAG_FIXTURES
 from helpers_verify import Bags, build_template
 from helpers_verify_outputs import FIXTURES as OUTPUT_FIXTURES
 from helpers_verify_outputs import copy_signed, signed_package
+
+from archivist.package.layout import PROFILE_FILE, PROFILE_IDENTIFIER
+from archivist.verify import RULES, verify
+from archivist.verify import profile as profile_mod
+from archivist.verify.rules import markdown
 
 FIXTURES = {**BAG_FIXTURES, **OUTPUT_FIXTURES}
 
@@ -65,7 +65,7 @@ def test_every_rule_has_a_fixture_and_every_fixture_a_rule():
 def test_docs_are_generated_from_the_registry():
     text = (REPO / "docs" / "verify-rules.md").read_text("utf-8")
     assert text == markdown(), "regenerate docs/verify-rules.md from archivist.verify.rules.markdown()"
-    for code, rule in RULES.items():
+    for code, _rule in RULES.items():
         section = re.search(rf"^### {code}: .*?(?=^### |\Z)", text, re.S | re.M)
         assert section, code
         for word in ("Severity", "Meaning", "Triggered by", "Fix"):

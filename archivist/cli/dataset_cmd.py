@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from archivist import colour
 from archivist.cli.output import emit, json_option, progress_for
 from archivist.dataset import ALIGN_MODES, DEFAULT_MEDIAN, DEFAULT_THRESHOLD, build, load, parse_frames, parse_pairs
+from archivist.dataset.preprocess import RESAMPLE_FILTERS, parse_crop
 from archivist.errors import InputError
+from archivist.imaging import colour
 from archivist.package import Package
-from archivist.preprocess import RESAMPLE_FILTERS, parse_crop
 
 
 def _transform_file(path: Path | None):

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from archivist import iptc
 from archivist.cli.output import emit, json_option, progress_for
 from archivist.credentials import keys as keymod
 from archivist.credentials.signer import ENV_ALG, ENV_CERT, ENV_KEY, ENV_TSA
 from archivist.errors import EXIT_CHECK_FAILED
 from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY, backends
+from archivist.package import iptc
 
 pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, exists=True, file_okay=False))
 backend_option = click.option("--backend", type=click.Choice(backends.BACKENDS), default="auto", show_default=True,

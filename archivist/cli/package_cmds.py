@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from archivist import iptc
 from archivist.cli.output import emit, json_option, progress_for
-from archivist.package import RECOVERY_TYPES, TRAINING_USE, Package, recover_package
+from archivist.package import iptc
+from archivist.package.model import RECOVERY_TYPES, TRAINING_USE, Package, recover_package
 
 pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, file_okay=False))
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from archivist import devices, models
 from archivist.cli.output import emit, json_option, progress_for
 from archivist.errors import InputError
 from archivist.package import Package
-from archivist.training import TrainSettings
+from archivist.training import devices, models
+from archivist.training.run import TrainSettings
 
 pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, file_okay=False))
 D = TrainSettings()
@@ -45,7 +45,7 @@ _SETTING_PARAMS = ("mode", "tone", "size", "batch", "patch", "lr", "checkpoint_e
 def train(ctx, pkg, mode, dataset, tone, size, steps, batch, patch, lr, checkpoint_every, contact_every, seed,
           threads, device, channels_last, run_id, resume_id, as_json):
     """Train a restoration model on PKG's dataset; checkpoints go into the package."""
-    from archivist import training
+    from archivist.training import run as training
 
     p = Package.open(pkg)
     progress = progress_for(as_json)
@@ -94,7 +94,7 @@ def _print_run(d: dict) -> None:
 @json_option
 def export_cmd(pkg, run, checkpoint, model_id, as_json):
     """Export a checkpoint of PKG to ONNX, with a model card and a parity check."""
-    from archivist import export
+    from archivist.training import export
 
     card = export.export(Package.open(pkg), run=run, checkpoint=checkpoint, model_id=model_id,
                          progress=progress_for(as_json))

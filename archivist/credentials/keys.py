@@ -128,7 +128,7 @@ class CertificateInfo:
 
 
 def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ext(cert: x509.Certificate, cls):
@@ -156,7 +156,7 @@ def check_chain(chain_pem: bytes, *, key=None, alg: str | None = None,
     if not certs:
         raise InputError("SIGN-CERT-UNREADABLE", "the certificate chain holds no certificate")
     leaf = certs[0]
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     subject = leaf.subject.rfc4514_string()
 
     if leaf.not_valid_after_utc <= now:
@@ -277,7 +277,7 @@ def build_test_identity(name: str = "archivist test signer", *, days: int = 365,
     eku_oid = {v: ObjectIdentifier(k) for k, v in SIGNING_EKUS.items()}.get(eku)
     if eku_oid is None:
         raise InputError("KEYS-EKU", f"unknown extended key usage {eku!r}", hint="one of: " + ", ".join(INIT_EKUS))
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
     ca_key, leaf_key = generate_key(alg), generate_key(alg)
     # An Ed25519 signature takes no separate hash.

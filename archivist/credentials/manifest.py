@@ -30,9 +30,10 @@ import re
 import uuid
 from pathlib import PurePosixPath
 
-from archivist import __version__, iptc
+from archivist import __version__
 from archivist.errors import InputError
-from archivist.safepath import check_relpath
+from archivist.package import iptc
+from archivist.package.safepath import check_relpath
 
 EXR = "image/x-exr"
 ONNX = "application/onnx"

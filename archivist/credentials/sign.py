@@ -22,13 +22,13 @@ from pathlib import Path
 
 import c2pa
 
-from archivist.bagfiles import parse_bag_info
 from archivist.credentials import manifest as mf
 from archivist.credentials.context import builder_context, reader_context
 from archivist.credentials.signer import Signer
 from archivist.errors import InputError, PackageError
-from archivist.layout import BAG_INFO_TXT, BAGIT_TXT, WORK_DIR, Layout, tagmanifest_name
-from archivist.locking import WriteLock
+from archivist.package.bagfiles import parse_bag_info
+from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, WORK_DIR, Layout, tagmanifest_name
+from archivist.package.locking import WriteLock
 
 SEAL_FILE = Layout.PACKAGE_SEAL  # the c2pa-rs sidecar name of tagmanifest-sha256.txt
 

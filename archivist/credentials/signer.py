@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import c2pa
 
@@ -68,7 +68,7 @@ class Signer:
     def close(self) -> None:
         self.native.close()
 
-    def __enter__(self) -> "Signer":
+    def __enter__(self) -> Signer:
         return self
 
     def __exit__(self, *exc) -> None:

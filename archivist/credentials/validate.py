@@ -23,19 +23,19 @@ import base64
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import c2pa
 
 from archivist.anchors import check_trust_anchors
-from archivist.bagfiles import parse_bag_info
 from archivist.credentials import manifest as mf
 from archivist.credentials.context import reader_context
 from archivist.credentials.sign import SEAL_FILE, sha256_file
 from archivist.errors import ArchivistError, InputError
-from archivist.layout import BAG_INFO_TXT, Layout, tagmanifest_name
+from archivist.package.bagfiles import parse_bag_info
+from archivist.package.layout import BAG_INFO_TXT, Layout, tagmanifest_name
 
 VALID, UNTRUSTED, INVALID = "valid", "untrusted", "invalid"
 UNTRUSTED_CODES = frozenset({"signingCredential.untrusted"})
@@ -235,7 +235,7 @@ def check_ingredients(result: ValidationResult, *, root: Path | None = None,
         path, recorded = ing.get("path"), ing.get("sha256")
 
         def done(code, digest=None):
-            checks.append(IngredientCheck(ing.get("title"), path, ing.get("relationship"), recorded, digest, code))
+            checks.append(IngredientCheck(ing.get("title"), path, ing.get("relationship"), recorded, digest, code))  # noqa: B023 (called within the iteration)
 
         if not recorded:
             done("archivist.ingredient.noHash")

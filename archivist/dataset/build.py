@@ -16,23 +16,25 @@ Order of work, so that bad input fails early and leaves the package as it was:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 from scipy import ndimage
 
-from archivist import __version__, align, colour, events, imaging, records
-from archivist.dataset import manual, selection
+from archivist import __version__
+from archivist.dataset import align, manual, selection
+from archivist.dataset.preprocess import Crop, apply_crop, check_crop, median, median_margin, resample_filter
 from archivist.dataset.store import LABEL, next_id, record_path
 from archivist.errors import ArchivistError, InputError
-from archivist.hashing import default_workers, hash_file
-from archivist.layout import Layout
-from archivist.preprocess import (Crop, apply_crop, check_crop, median, median_margin, resample_filter)
-from archivist.previews import contact_sheet, write_png
+from archivist.imaging import colour, oiio
+from archivist.imaging.previews import contact_sheet, write_png
+from archivist.package import events, records
+from archivist.package.hashing import default_workers, hash_file
+from archivist.package.layout import Layout
+from archivist.package.transaction import utcnow
 from archivist.progress import start
-from archivist.transaction import utcnow
 
 DEFAULT_THRESHOLD = 0.25  # see docs/dataset.md for what residuals look like
 DEFAULT_MEDIAN = 10
@@ -178,7 +180,7 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
                 continue
             j = res.job
             arel = Layout.aligned_reference(ds_id, reference, j.source.number)
-            imaging.write(txn.staging_path(arel), res.aligned, pixel_type="float", compression=EXR_COMPRESSION,
+            oiio.write(txn.staging_path(arel), res.aligned, pixel_type="float", compression=EXR_COMPRESSION,
                           attributes={"Software": f"archivist {__version__}",
                                       "ImageDescription": f"dataset {ds_id}: reference {reference} frame "
                                                           f"{j.reference.number} aligned to source {source} frame "
@@ -208,7 +210,7 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
             "source_element": source, "reference_element": reference,
             "selection": chosen.selection,
             "crop": crop.as_dict(),
-            "resample": {"method": resample, "filter": filt, "library": f"OpenImageIO {imaging.library_version()}",
+            "resample": {"method": resample, "filter": filt, "library": f"OpenImageIO {oiio.library_version()}",
                          "reference_size": list(reference_size), "source_size": list(source_size), "passes": 1},
             "alignment": {"mode": align_mode, "model": "similarity" if similar else "affine",
                           "threshold": float(align_threshold), "residual_metric": align.RESIDUAL_METRIC,
@@ -356,8 +358,8 @@ def _run(jobs: list[_Job], ctx: _Context, workers: int | None, progress) -> Iter
 def _process(job: _Job, ctx: _Context) -> _Result:
     res = _Result(job)
     (ws, hs), (wr, hr) = ctx.source_size, ctx.reference_size
-    src = imaging.read(ctx.pkg.layout.path(job.source.path), channels=3)
-    ref = imaging.read(ctx.pkg.layout.path(job.reference.path), channels=3)
+    src = oiio.read(ctx.pkg.layout.path(job.source.path), channels=3)
+    ref = oiio.read(ctx.pkg.layout.path(job.reference.path), channels=3)
     for img, f, (w, h) in ((src, job.source, ctx.source_size), (ref, job.reference, ctx.reference_size)):
         if img.shape[:2] != (h, w):
             raise InputError("DATASET-SHAPE", f"{f.path} is {img.shape[1]}x{img.shape[0]}, but its element records {w}x{h}")
@@ -386,7 +388,7 @@ def _process(job: _Job, ctx: _Context) -> _Result:
     m = median_margin(ctx.median_size)
     x0, y0 = max(0, c.x - m), max(0, c.y - m)
     x1, y1 = min(ws, c.x + c.width + m), min(hs, c.y + c.height + m)
-    warped = imaging.warp(ref, total.array, window=(x0, y0, x1 - x0, y1 - y0), filter=ctx.filter, wrap="clamp")
+    warped = oiio.warp(ref, total.array, window=(x0, y0, x1 - x0, y1 - y0), filter=ctx.filter, wrap="clamp")
     inside = Crop(c.x - x0, c.y - y0, c.width, c.height)
     aligned = apply_crop(warped, inside)
     src_crop = apply_crop(src, c)
@@ -480,7 +482,7 @@ def _preview_sheet(job: _Job, src_crop, aligned, src_luma, ref_luma, median_size
     h, w = src_crop.shape[:2]
     if w > PREVIEW_PANEL_WIDTH:
         nh = max(1, round(h * PREVIEW_PANEL_WIDTH / w))
-        panels = [imaging.resize(p if p.ndim == 3 else p[..., None], PREVIEW_PANEL_WIDTH, nh, filter="box") for p in panels]
+        panels = [oiio.resize(p if p.ndim == 3 else p[..., None], PREVIEW_PANEL_WIDTH, nh, filter="box") for p in panels]
     s, r = job.source, job.reference
     tag = "held out" if job.holdout else "pair"
     return contact_sheet([(f"{s.element} {s.number} ({tag})", panels[0]),

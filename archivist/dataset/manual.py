@@ -8,7 +8,7 @@ both (per-frame ones win)::
     {"scale": 1.0, "rotation_deg": 0.0, "translation": [0, 0],
      "frames": {"1001": {"matrix": [[1, 0, 2.5], [0, 1, 0]]}}}
 
-Transforms use the dataset's convention (``archivist.align``): reference
+Transforms use the dataset's convention (``archivist.dataset.align``): reference
 (stretched onto the source grid) to source pixel coordinates, origin at the
 top-left corner, y down. A pair's ``transform`` from an earlier dataset
 record is accepted as it is, so a good alignment can be reused.
@@ -16,7 +16,7 @@ record is accepted as it is, so a good alignment can be reused.
 
 from __future__ import annotations
 
-from archivist.align import Transform
+from archivist.dataset.align import Transform
 from archivist.errors import InputError
 
 _KEYS = {"matrix", "scale", "rotation_deg", "translation"}

@@ -12,10 +12,11 @@ import re
 
 import numpy as np
 
-from archivist import imaging, records
+from archivist.dataset.preprocess import Crop, apply_crop
 from archivist.errors import ArchivistError, InputError, PackageError
-from archivist.layout import Layout
-from archivist.preprocess import Crop, apply_crop
+from archivist.imaging import oiio
+from archivist.package import records
+from archivist.package.layout import Layout
 
 LABEL = "archivist/dataset/1"
 KIND = "datasets"
@@ -86,13 +87,13 @@ def pair_arrays(pkg, record: dict, entry: dict) -> tuple[np.ndarray, np.ndarray]
 
     Both files are hashed and compared with the record first; a mismatch
     raises ``InputError("DATASET-HASH")`` naming the file. The values are
-    as stored (the working R'G'B'); convert with ``archivist.colour`` and
+    as stored (the working R'G'B'); convert with ``archivist.imaging.colour`` and
     the record's ``colour`` coefficients for Y'CbCr.
     """
     src_path = pkg.verified_path(entry["source"], "DATASET-HASH", "source frame")
     ref_path = pkg.verified_path(entry["aligned_reference"], "DATASET-HASH", "aligned reference")
-    source = apply_crop(imaging.read(src_path, channels=3), Crop(**record["crop"]))
-    aligned = imaging.read(ref_path, channels=3)
+    source = apply_crop(oiio.read(src_path, channels=3), Crop(**record["crop"]))
+    aligned = oiio.read(ref_path, channels=3)
     if source.shape != aligned.shape or source.shape[2] != 3:
         raise InputError("DATASET-SHAPE", f"{entry['aligned_reference']['path']} is {aligned.shape[1]}x{aligned.shape[0]}"
                          f"x{aligned.shape[2]} but the cropped source is {source.shape[1]}x{source.shape[0]}x{source.shape[2]}")

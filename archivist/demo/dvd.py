@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import map_coordinates, zoom
-from archivist import colour, imaging
+
+from archivist.imaging import colour, oiio
 
 PAL = (576, 720)  # height, width of a PAL DVD frame
 FULL_SCAN = (720, 960)  # the full demo scan; smaller scans get a proportionally smaller "DVD"
@@ -112,7 +113,7 @@ def to_dvd(rgb: np.ndarray, settings: DvdSettings, size: tuple[int, int] | None 
     """The DVD frame of one original frame: uint8 (height, width, 3) R'G'B'."""
     size = size or size_for(rgb.shape[:2])
     x = reframe(grade(np.asarray(rgb, np.float64), settings), settings)
-    x = imaging.resize(np.ascontiguousarray(x, np.float32), size[1], size[0], filter="lanczos3")
+    x = oiio.resize(np.ascontiguousarray(x, np.float32), size[1], size[0], filter="lanczos3")
     codes = subsample_420(_to_601_codes(np.clip(x, 0.0, 1.0)))
     codes = np.round(codes).clip(0, 255)  # 8-bit storage after chroma subsampling
     out = _from_601_codes(codes)

@@ -30,9 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from archivist import imaging
 from archivist.demo import dvd, fading, shot
 from archivist.errors import InputError
+from archivist.imaging import oiio
 
 QUICK_ENV = "ARCHIVIST_DEMO_QUICK"
 FIRST = 1001
@@ -158,10 +158,10 @@ def make_material(directory: Path, config: DemoConfig, workers: int = 2) -> dict
     def one(i: int) -> None:
         number = FIRST + i
         orig = shot.frame(photo, i, config.shot)
-        imaging.write(folders["original"] / f"original.{number:04d}.exr", orig, pixel_type="half", compression="piz")
-        imaging.write(folders["source"] / f"{SOURCE}.{number:04d}.exr", fading.fade(orig, i, n, config.fade),
+        oiio.write(folders["original"] / f"original.{number:04d}.exr", orig, pixel_type="half", compression="piz")
+        oiio.write(folders["source"] / f"{SOURCE}.{number:04d}.exr", fading.fade(orig, i, n, config.fade),
                       pixel_type="half", compression="piz")
-        imaging.write(folders["reference"] / f"{REFERENCE}.{i + 1:04d}.png", dvd.to_dvd(orig, config.dvd),
+        oiio.write(folders["reference"] / f"{REFERENCE}.{i + 1:04d}.png", dvd.to_dvd(orig, config.dvd),
                       pixel_type="uint8")
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -180,11 +180,13 @@ def _crop(config: DemoConfig) -> tuple[int, int, int, int]:
 def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=print, progress=None,
              report: bool = True) -> DemoResult:
     """Run the whole story into ``directory`` (new or empty); returns where everything is and the QC."""
-    from archivist import dataset, export, training, verify
-    from archivist.credentials import init_test_identity, signer_from_files, sign_tag_manifest
+    from archivist import dataset, verify
+    from archivist.credentials import init_test_identity, sign_tag_manifest, signer_from_files
     from archivist.inference import runner
     from archivist.package import Package
     from archivist.qc import run as qc_run
+    from archivist.training import export
+    from archivist.training import run as training
 
     config = config or from_env()
     directory = Path(directory)

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import onnx
 
-from archivist import records
 from archivist.errors import InputError
-from archivist.layout import Layout
-from archivist.package import Package
+from archivist.package import Package, records
+from archivist.package.layout import Layout
 
 CARD_LABEL = "archivist/model-card/1"
 TRAINING_LABEL = "archivist/training-run/1"

@@ -15,8 +15,8 @@ cuDNN in deterministic mode, so float32 means float32.
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -1,6 +1,6 @@
 """Frames to the model's input and back, in float32 and in the layouts the model and OpenEXR want.
 
-The same formulas as ``archivist.colour`` (the dataset's and the model
+The same formulas as ``archivist.imaging.colour`` (the dataset's and the model
 card's), computed in float32 straight into (3, H, W) for the model and back
 into (H, W, 3) for the writer: about eight times faster than the float64
 reference on a 2K frame, and within float32 rounding of it.
@@ -14,7 +14,7 @@ import numpy as np
 def to_model(rgb: np.ndarray, kr: float, kb: float) -> np.ndarray:
     """(H, W, 3) R'G'B' -> (3, H, W) Y'CbCr float32.
 
-    >>> from archivist import colour
+    >>> from archivist.imaging import colour
     >>> x = np.random.default_rng(0).random((4, 5, 3), dtype=np.float32)
     >>> ref = colour.rgb_to_ycbcr(x.astype(np.float64), 0.2126, 0.0722).transpose(2, 0, 1)
     >>> bool(np.abs(to_model(x, 0.2126, 0.0722) - ref).max() < 1e-6)

@@ -16,7 +16,7 @@ in small int64 CPU tensors; image tensors live on the chosen device.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import onnx

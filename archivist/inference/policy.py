@@ -11,14 +11,14 @@ The policy is a documented rule with an override, not a constant:
 
 An override replaces the rule's choice (the run record says so and keeps
 the rule's own answer beside it). Retired or unknown terms are refused by
-``archivist.iptc.uri``.
+``archivist.package.iptc.uri``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archivist import iptc
+from archivist.package import iptc
 
 COMPOSITE = "compositeWithTrainedAlgorithmicMedia"
 TRAINED = "trainedAlgorithmicMedia"

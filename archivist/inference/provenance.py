@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archivist import records
 from archivist.inference import aces, xmp
+from archivist.package import records
 
 SIDECAR_LABEL = "archivist/output-sidecar/1"
 

@@ -25,15 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from archivist import events, imaging
 from archivist.errors import InputError, InterruptedTransactionError
-from archivist.hashing import hash_file
+from archivist.imaging import oiio
 from archivist.inference import archived, backends, provenance, runner, task
 from archivist.inference import frames as framesel
-from archivist.layout import Layout
-from archivist.package import Package
+from archivist.package import Package, events
+from archivist.package.hashing import hash_file
+from archivist.package.layout import Layout
+from archivist.package.transaction import utcnow
 from archivist.progress import start
-from archivist.transaction import utcnow
 
 
 def _pick_run(pkg: Package, run: str | None) -> dict:
@@ -161,14 +161,14 @@ def _one(pkg: Package, spec: task.RunSpec, engine, entry: dict, exact: bool, tol
     scratch = Path(spec.scratch)
     fresh = scratch / f"{task.names_stem(spec, n)}.exr"
     keys = provenance.header_keys(spec.provenance, n, source["path"], source["sha256"])
-    imaging.write(fresh, pixels, pixel_type="half", attributes=provenance.exr_attributes(keys),
+    oiio.write(fresh, pixels, pixel_type="half", attributes=provenance.exr_attributes(keys),
                   compression=spec.compression)
     try:
-        old = imaging.read(archived_path)
+        old = oiio.read(archived_path)
     except InputError as exc:
         out["problems"].append(f"archived output cannot be decoded: {exc.message}")
         return out
-    new = imaging.read(fresh)
+    new = oiio.read(fresh)
     out["bytes_identical"] = hash_file(fresh, algorithms=("sha256",)).sha256 == entry["output"]["sha256"]
     if exact:
         same = _same_pixels(new, old)

@@ -34,16 +34,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from archivist import __version__, events, records
+from archivist import __version__
 from archivist.errors import InputError, InterruptedTransactionError, LockedError, PackageError
-from archivist.hashing import hash_file, map_files
-from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY
-from archivist.inference import aces, archived, backends, pipeline, policy, provenance, task
+from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY, aces, archived, backends, pipeline, policy, provenance, task
 from archivist.inference import frames as framesel
-from archivist.layout import WORK_DIR, Layout
-from archivist.package import Package
+from archivist.package import Package, events, records
+from archivist.package.hashing import hash_file, map_files
+from archivist.package.layout import WORK_DIR, Layout
+from archivist.package.transaction import utcnow
 from archivist.progress import start
-from archivist.transaction import utcnow
 
 LABEL = "archivist/inference-run/1"
 AUTO_TILE_PIXELS = 2048 * 2048  # larger frames are tiled by default
@@ -203,7 +202,7 @@ def _check_sources(pkg: Package, jobs: list[task.FrameJob], progress=None) -> No
     def one(path, job, progress=None):
         return hash_file(path, algorithms=("sha256",))
 
-    for (path, job), result in map_files(one, items):
+    for (_path, job), result in map_files(one, items):
         bar.update(1)
         if isinstance(result, BaseException):
             bad.append(f"frame {job.number}: {job.source_path} cannot be read ({result.strerror or result})")
@@ -333,7 +332,7 @@ class Committer:
         with _transaction(self.pkg) as txn:
             for res in self.pending:
                 job = self.jobs[res.number]
-                for kind, ref in res.files.items():
+                for _kind, ref in res.files.items():
                     rel = Layout.output_file(spec.run, ref["name"])
                     dest = txn.staging_path(rel)
                     try:
@@ -669,7 +668,7 @@ def _verify_committed(pkg: Package, rec: dict, progress=None) -> None:
         return hash_file(path, algorithms=("sha256",))
 
     bad = []
-    for (path, n, r), result in map_files(one, items):
+    for (_path, n, r), result in map_files(one, items):
         bar.update(1)
         if isinstance(result, BaseException) or result.sha256 != r["sha256"]:
             bad.append(f"frame {n}: {r['path']}")
@@ -681,12 +680,12 @@ def _verify_committed(pkg: Package, rec: dict, progress=None) -> None:
 
 
 def _parity(model, engine, job, root: Path, threads) -> dict:
-    from archivist import imaging
+    from archivist.imaging import oiio
     from archivist.inference import convert
 
     reference = backends.create(backends.REFERENCE, model.data, threads=threads)
     # The tile is the model's real input: a window of the first frame to infer.
-    ycc = convert.to_model(imaging.read(root / job.source_path, channels=3), model.kr, model.kb)
+    ycc = convert.to_model(oiio.read(root / job.source_path, channels=3), model.kr, model.kb)
     tile, where = _parity_tile(ycc, model.align)
     where["frame"] = job.number
     return backends.parity(engine, reference, tile, where=where)

@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from archivist import imaging
 from archivist.errors import InputError
-from archivist.hashing import hash_file
+from archivist.imaging import oiio
 from archivist.inference import aces, convert, provenance, tiling
 from archivist.inference.provenance import RunProvenance
-from archivist.transaction import FAULT_ENV, atomic_write
+from archivist.package.hashing import hash_file
+from archivist.package.transaction import FAULT_ENV, atomic_write
 
 KINDS = ("exr", "json", "txt", "xmp", "c2pa")
 MARKER = ".done.json"
@@ -127,7 +127,7 @@ def load(spec: RunSpec, job: FrameJob) -> Loaded:
         raise InputError("INFER-SOURCE-ALTERED", f"source frame {job.number} ({job.source_path}) has SHA-256 "
                          f"{actual}, the element record says {job.source_sha256}",
                          hint="run 'archivist verify'; archivist will not infer from an altered frame")
-    rgb = imaging.read(path, channels=3)
+    rgb = oiio.read(path, channels=3)
     if rgb.shape[2] < 3:
         raise InputError("INFER-CHANNELS", f"source frame {job.number} has {rgb.shape[2]} channel(s); "
                          "the models work on R'G'B' frames")
@@ -174,7 +174,7 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
     # OpenImageIO picks the format from the extension, so the temporary name keeps ".exr".
     tmp = exr.with_name(f".{exr.stem}.tmp-{os.getpid()}.exr")
     # numpy rounds to half exactly as OpenEXR does (same bytes), and faster than the writer's own conversion.
-    imaging.write(tmp, pixels.astype(np.float16), pixel_type="half", attributes=provenance.exr_attributes(keys),
+    oiio.write(tmp, pixels.astype(np.float16), pixel_type="half", attributes=provenance.exr_attributes(keys),
                   compression=spec.compression)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
@@ -184,7 +184,7 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
     refs = {"exr": _ref(exr)}
     t2 = time.perf_counter()
 
-    from archivist.layout import Layout
+    from archivist.package.layout import Layout
 
     credential = Layout.output_file(spec.run, files["c2pa"]) if spec.sign else None
     record = provenance.sidecar(

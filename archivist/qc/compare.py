@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from archivist import colour
+from archivist.imaging import colour
 from archivist.qc import logspace, lut, metrics
 
 CANDIDATES = ("source", "baseline", "ml")

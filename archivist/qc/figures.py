@@ -2,7 +2,7 @@
 
 No plotting library: lines are drawn on a 3x supersampled canvas and
 box-filtered down (anti-aliasing), text uses the built-in pixel font of
-``archivist.previews``, so the same data always gives the same PNG bytes.
+``archivist.imaging.previews``, so the same data always gives the same PNG bytes.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from archivist import imaging
-from archivist.previews import GLYPH_H, contact_sheet, render_text, text_width, to_uint8
+from archivist.imaging import oiio
+from archivist.imaging.previews import GLYPH_H, contact_sheet, render_text, text_width, to_uint8
 
 PANEL_MAX_WIDTH = 480  # strip panels of large frames are reduced to this width
 HEAT_MAX = 10.0  # Delta E at the top of the heat map's scale
@@ -38,7 +38,7 @@ def shrink(img: np.ndarray, max_width: int = PANEL_MAX_WIDTH) -> np.ndarray:
     if w <= max_width:
         return img
     nh = max(1, round(h * max_width / w))
-    return imaging.resize(np.ascontiguousarray(img, dtype=np.float32), max_width, nh, filter="box")
+    return oiio.resize(np.ascontiguousarray(img, dtype=np.float32), max_width, nh, filter="box")
 
 
 def strip(panels: list[tuple[str, np.ndarray]], *, max_width: int = PANEL_MAX_WIDTH) -> np.ndarray:

@@ -22,12 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from archivist import dataset, frames, imaging, targets, training
+from archivist import dataset
+from archivist.dataset.preprocess import Crop, apply_crop
 from archivist.errors import InputError
-from archivist.hashing import hash_file
+from archivist.imaging import oiio
 from archivist.inference import runner
-from archivist.preprocess import Crop, apply_crop
+from archivist.package import frames
+from archivist.package.hashing import hash_file
 from archivist.qc import logspace
+from archivist.training import run as training
+from archivist.training import targets
 
 
 @dataclass
@@ -156,7 +160,7 @@ def held_out(pkg, ctx: Context, originals: dict[int, Path] | None = None) -> lis
             raise InputError("QC-SOURCE", f"inference run {ctx.inference['id']} made frame {n} from another source "
                              "file than the dataset holds")
         ml_path = pkg.verified_path(fref["output"], "QC-HASH", "output frame")
-        ml = logspace.undo_recorded(imaging.read(ml_path, channels=3), conversion)
+        ml = logspace.undo_recorded(oiio.read(ml_path, channels=3), conversion)
         ml = apply_crop(ml, crop)
         if ml.shape != src.shape:
             raise InputError("QC-SHAPE", f"output frame {n} is {ml.shape[1]}x{ml.shape[0]} after the crop, the "
@@ -165,7 +169,7 @@ def held_out(pkg, ctx: Context, originals: dict[int, Path] | None = None) -> lis
         if originals:
             if n not in originals:
                 raise InputError("QC-ORIGINAL", f"no original frame numbered {n} among the originals given")
-            orig = imaging.read(originals[n], channels=3)
+            orig = oiio.read(originals[n], channels=3)
             if orig.shape[:2] != (ctx.dataset["resample"]["source_size"][1], ctx.dataset["resample"]["source_size"][0]):
                 raise InputError("QC-ORIGINAL", f"original frame {originals[n].name} is {orig.shape[1]}x{orig.shape[0]};"
                                  " it must be the size of the source frames")

@@ -14,7 +14,7 @@ recorded colour space name means the same thing in both places.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import PyOpenColorIO as ocio
@@ -36,7 +36,7 @@ def frame_space(recorded: str) -> str:
     return aces.resolve(recorded)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _config(name: str):
     if not name.startswith("ocio://"):
         raise InputError("QC-COLOUR", f"colour conversions only use OpenColorIO's built-in configs, not {name!r}")
@@ -46,7 +46,7 @@ def _config(name: str):
         raise InputError("QC-COLOUR", f"OpenColorIO has no built-in config {name!r}: {exc}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _processor(config: str, src: str, dst: str):
     try:
         return _config(config).getProcessor(src, dst).getDefaultCPUProcessor()

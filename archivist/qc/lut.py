@@ -241,7 +241,7 @@ def fit(x: np.ndarray, y: np.ndarray, *, size: int = 33, smoothness: float = 0.0
     for c in range(3):
         count = [0]
         sol, info = cg(lhs, rhs[:, c], rtol=tolerance, maxiter=20 * len(active), M=jacobi,
-                       callback=lambda _: count.__setitem__(0, count[0] + 1))
+                       callback=lambda _: count.__setitem__(0, count[0] + 1))  # noqa: B023 (called within the iteration)
         iterations += count[0]
         converged &= info == 0
         delta[active, c] = sol

@@ -10,7 +10,7 @@ Colour assumptions (stated in every QC record):
   conversion is scikit-image's ``rgb2lab`` (sRGB) or ``xyz2lab`` after its
   Rec.709 RGB-to-XYZ matrix (linear);
 * luma, Cb and Cr are computed from the frame values with the dataset's
-  coefficients (Rec.709 by default, ``archivist.colour``); Cb and Cr span
+  coefficients (Rec.709 by default, ``archivist.imaging.colour``); Cb and Cr span
   1.0, so PSNR uses a peak-to-peak of 1.0.
 
 The QC converts frames from their recorded colour space to linear Rec.709
@@ -26,7 +26,7 @@ from scipy.ndimage import gaussian_filter
 from skimage import color as skcolor
 from skimage.color.colorconv import xyz_from_rgb
 
-from archivist import colour
+from archivist.imaging import colour
 
 ENCODINGS = ("srgb", "linear-rec709")
 LUMA_TOLERANCE = 2e-3  # about half-float rounding of R, G, B summed, plus margin

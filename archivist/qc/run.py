@@ -27,13 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from archivist import __version__, events, imaging, records
+from archivist import __version__
 from archivist.errors import InputError, PackageError
-from archivist.hashing import hash_file
-from archivist.layout import Layout
+from archivist.imaging import oiio
+from archivist.package import events, records
+from archivist.package.hashing import hash_file
+from archivist.package.layout import Layout
+from archivist.package.transaction import utcnow
 from archivist.progress import start
 from archivist.qc import compare, figures, inputs, logspace, lut, metrics
-from archivist.transaction import utcnow
 
 LABEL = "archivist/qc/1"
 KIND = "qc"
@@ -133,7 +135,7 @@ def _ground_truth_text(ctx: inputs.Context) -> str:
             "tone": "the reference's Cb and Cr, and the source's luma moved by the low-frequency luma difference",
             "spatial": "the reference's detail on the source's low-frequency tone and chroma"}.get(kind, kind)
     return (f"{text}, clamped to [0, 1]: the same target training run {ctx.training['id']} learned "
-            f"(archivist.targets, target '{kind}')")
+            f"(archivist.training.targets, target '{kind}')")
 
 
 def _lut_comments(ctx: inputs.Context, settings: compare.BaselineSettings) -> list[str]:
@@ -213,7 +215,7 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
         frames_out = []
         for item, res, pixels in zip(held, results, strips):
             srel = Layout.qc_file(qc_id, strip_name(source_el, item.number))
-            imaging.write(txn.staging_path(srel), pixels, pixel_type="uint8")
+            oiio.write(txn.staging_path(srel), pixels, pixel_type="uint8")
             sfx = txn.adopt(srel)
             entry = {"number": item.number, "output": dict(item.ml_ref),
                      "strip": {"path": srel, "sha256": sfx.sha256, "size": sfx.size},
@@ -224,7 +226,7 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
         loss_ref = None
         if plot is not None:
             prel = Layout.qc_file(qc_id, LOSS_NAME)
-            imaging.write(txn.staging_path(prel), plot, pixel_type="uint8")
+            oiio.write(txn.staging_path(prel), plot, pixel_type="uint8")
             pfx = txn.adopt(prel)
             loss_ref = {"path": prel, "sha256": pfx.sha256, "size": pfx.size}
         inf, card_ref, train_ref = ctx.inference, ctx.inference["model"]["card"], ctx.training_ref

@@ -13,12 +13,13 @@ import json
 import tempfile
 from pathlib import Path
 
-from archivist import __version__, imaging
+from archivist import __version__
 from archivist.errors import ArchivistError
-from archivist.hashing import hash_bytes
-from archivist.layout import Layout
+from archivist.imaging import oiio
 from archivist.package import Package
-from archivist.transaction import utcnow
+from archivist.package.hashing import hash_bytes
+from archivist.package.layout import Layout
+from archivist.package.transaction import utcnow
 
 MAX_PREVIEWS = 6  # alignment previews embedded; the rest are listed
 KEEP_BYTES = 250_000  # larger pictures are shown as JPEG
@@ -67,16 +68,16 @@ def image(pkg: Package, ref: dict | None) -> dict | None:
         out["uri"] = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         return out
     try:
-        pixels = imaging.read(path, channels=3)
+        pixels = oiio.read(path, channels=3)
     except ArchivistError as exc:
         out["problem"] = f"cannot be decoded: {exc}"
         return out
     h, w = pixels.shape[:2]
     if w > MAX_WIDTH:
-        pixels = imaging.resize(pixels, MAX_WIDTH, max(1, round(h * MAX_WIDTH / w)), filter="box")
+        pixels = oiio.resize(pixels, MAX_WIDTH, max(1, round(h * MAX_WIDTH / w)), filter="box")
     with tempfile.TemporaryDirectory() as tmp:
         jpg = Path(tmp) / "shown.jpg"
-        imaging.write(jpg, pixels, pixel_type="uint8", compression="jpeg:90", attributes={"jpeg:subsampling": "4:4:4"})
+        oiio.write(jpg, pixels, pixel_type="uint8", compression="jpeg:90", attributes={"jpeg:subsampling": "4:4:4"})
         out["uri"] = "data:image/jpeg;base64," + base64.b64encode(jpg.read_bytes()).decode("ascii")
     out["reduced"] = True
     return out
@@ -164,7 +165,7 @@ def provenance_section(pkg: Package, qc: list[dict], trust_anchor: bytes | None)
     s["run_id"], s["frame"] = run["id"], frame
     out_path = _guard(s, "output frame", lambda: pkg.layout.path(frame["output"]["path"]))
     if out_path is not None:
-        s["header"] = _guard(s, "EXR header", lambda: {k: _plain(v) for k, v in imaging.header(out_path).items()}, {})
+        s["header"] = _guard(s, "EXR header", lambda: {k: _plain(v) for k, v in oiio.header(out_path).items()}, {})
     sidecar = frame["sidecars"]["json"]
     s["sidecar"] = _guard(s, "JSON sidecar", lambda: json.loads(pkg.layout.path(sidecar["path"]).read_bytes()))
     s["iptc"] = run.get("digital_source_type")

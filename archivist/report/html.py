@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from archivist.iptc import PREFIX as IPTC_PREFIX
+from archivist.package.iptc import PREFIX as IPTC_PREFIX
 
 MAX_EVENTS = 300
 

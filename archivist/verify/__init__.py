@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 
 from archivist.errors import PackageError
-from archivist.layout import BAGIT_TXT, PROFILE_IDENTIFIER, Layout
+from archivist.package.layout import BAGIT_TXT, PROFILE_IDENTIFIER, Layout
 from archivist.verify import bag, consistency, credentials, fixity, inventory, lineage, outputs, profile, records, state
 from archivist.verify.report import Problem, Report
 from archivist.verify.rules import ERROR, RULES, WARNING, Rule

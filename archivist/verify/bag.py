@@ -14,10 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archivist.bagfiles import Manifest, parse_bag_info, parse_manifest
 from archivist.errors import UnsafePathError
-from archivist.layout import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR, Layout
-from archivist.safepath import check_relpath, is_windows_reserved, nfc_key
+from archivist.package.bagfiles import Manifest, parse_bag_info, parse_manifest
+from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR, Layout
+from archivist.package.safepath import check_relpath, is_windows_reserved, nfc_key
 from archivist.verify.inventory import PAYLOAD_PREFIX, Tree, read_small
 from archivist.verify.report import Report
 

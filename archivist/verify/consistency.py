@@ -6,9 +6,9 @@ the records with the manifests, so one fault is reported once.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from archivist.layout import ROLES, Layout
+from archivist.package.layout import ROLES, Layout
 from archivist.verify.bag import BagView
 from archivist.verify.inventory import Tree
 from archivist.verify.records import Records, is_record

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 from archivist.anchors import check_trust_anchors
 from archivist.errors import ArchivistError, InputError
-from archivist.layout import BAG_INFO_TXT, Layout, tagmanifest_name
+from archivist.package.layout import BAG_INFO_TXT, Layout, tagmanifest_name
 from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
 from archivist.verify.sidecars import Expected, RunFacts, copy_note, differences, flatten, listing, short

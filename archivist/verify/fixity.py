@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from archivist.hashing import hash_bytes, hash_file, map_files
+from archivist.package.hashing import hash_bytes, hash_file, map_files
 from archivist.progress import start
 from archivist.verify.bag import BagView
 from archivist.verify.inventory import Tree

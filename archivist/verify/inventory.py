@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archivist.layout import PAYLOAD_DIR, WORK_DIR
+from archivist.package.layout import PAYLOAD_DIR, WORK_DIR
 
 PAYLOAD_PREFIX = PAYLOAD_DIR + "/"
 

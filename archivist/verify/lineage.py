@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 
 from archivist.errors import ArchivistError
-from archivist.layout import Layout
+from archivist.package.layout import Layout
 from archivist.verify.records import Records
 from archivist.verify.report import Report
 from archivist.verify.sidecars import differences, listing

@@ -20,9 +20,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from archivist import records as schemas
-from archivist.hashing import hash_bytes, hash_file, map_files
-from archivist.layout import Layout
+from archivist.package import records as schemas
+from archivist.package.hashing import hash_bytes, hash_file, map_files
+from archivist.package.layout import Layout
 from archivist.progress import start
 from archivist.verify import fixity
 from archivist.verify.bag import BagView
@@ -245,7 +245,7 @@ def run_facts(work: Plan) -> tuple[dict[str, object], list[tuple[str, str]]]:
 
 def checker(root: Path, work: Plan, facts: dict, anchors: bytes | None):
     """The per-frame check that ``read`` runs on each frame's bytes."""
-    from archivist import imaging
+    from archivist.imaging import oiio
     from archivist.verify import credentials, sidecars
 
     def check_frame(frame: Frame, got: Read, outcome: Outcome) -> None:
@@ -255,7 +255,7 @@ def checker(root: Path, work: Plan, facts: dict, anchors: bytes | None):
         if exp is not None:
             if "exr" in data:
                 try:
-                    header = imaging.header(root / files["exr"])
+                    header = oiio.header(root / files["exr"])
                 except Exception as exc:  # a damaged or hostile file: whatever the reader raised is the finding
                     header = exc
                 sidecars.check_header(files["exr"], header, exp, work, found)

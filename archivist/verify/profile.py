@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from archivist.errors import InputError
-from archivist.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_FILE, PROFILE_IDENTIFIER
+from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_FILE, PROFILE_IDENTIFIER
 from archivist.verify.bag import FETCH_TXT, NON_REPEATABLE, BagView
 from archivist.verify.inventory import Tree
 from archivist.verify.report import Report

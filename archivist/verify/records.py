@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archivist import events
-from archivist import records as schemas
-from archivist.layout import Layout
+from archivist.package import events
+from archivist.package import records as schemas
+from archivist.package.layout import Layout
 from archivist.verify.bag import BagView
 from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from archivist import __version__
-from archivist import records as schemas
+from archivist.package import records as schemas
 
 SIDECAR_LABEL = "archivist/output-sidecar/1"
 _FIELD = re.compile(r"^([A-Z][A-Za-z0-9 -]*):\s+(.*)$")

@@ -6,8 +6,8 @@ import os
 import stat
 from pathlib import Path
 
-from archivist.layout import WORK_DIR, Layout
-from archivist.locking import writer_active
+from archivist.package.layout import WORK_DIR, Layout
+from archivist.package.locking import writer_active
 from archivist.verify.report import Report
 
 

@@ -8,12 +8,12 @@ but its pixels (no system fonts), and the same inputs give the same PNG.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from archivist import imaging
+from archivist.imaging import oiio
 
 # 5x7 glyphs, one string of 7 rows of 5 bits each ('#' = ink).
 _GLYPHS = {
@@ -129,4 +129,4 @@ def contact_sheet(items: Sequence[tuple[str, np.ndarray]], *, columns: int | Non
 
 def write_png(path: Path, sheet: np.ndarray) -> None:
     """Write a uint8 (H, W, 3) sheet as an 8-bit PNG."""
-    imaging.write(Path(path), to_uint8(sheet), pixel_type="uint8")
+    oiio.write(Path(path), to_uint8(sheet), pixel_type="uint8")

@@ -30,13 +30,13 @@ backward pass is deterministic on CUDA too.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archivist import targets
+from archivist.training import targets
 
 ARCH_VERSION = 1
 MODES = ("chroma", "spatial")
@@ -271,7 +271,7 @@ def receptive_radius(arch: dict) -> int:
     return _radius(arch["mode"], bool(arch.get("tone")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _radius(mode: str, tone: bool, size: int = 288) -> int:
     arch = architecture(mode, "small", tone)
     phases = alignment(arch)

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivist import __version__
-from archivist.bagfiles import BAGIT_TXT_CONTENT, format_bag_info, format_manifest, parse_bag_info, parse_manifest
 from archivist.errors import InterruptedTransactionError, PackageError, UnsafePathError
-from archivist.hashing import Fixity, copy_and_hash, default_workers, hash_bytes, hash_file
-from archivist.layout import (
+from archivist.package.bagfiles import BAGIT_TXT_CONTENT, format_bag_info, format_manifest, parse_bag_info, parse_manifest
+from archivist.package.hashing import Fixity, copy_and_hash, default_workers, hash_bytes, hash_file
+from archivist.package.layout import (
     ALGORITHMS,
     BAG_INFO_TXT,
     BAGIT_TXT,
@@ -41,9 +41,9 @@ from archivist.layout import (
     manifest_name,
     tagmanifest_name,
 )
-from archivist.locking import WriteLock
+from archivist.package.locking import WriteLock
+from archivist.package.safepath import check_relpath, nfc_key
 from archivist.progress import start
-from archivist.safepath import check_relpath, nfc_key
 
 FAULT_ENV = "ARCHIVIST_FAULT_INJECT"
 
@@ -98,7 +98,7 @@ class Transaction:
         self.done = False
 
     # -- lifecycle -------------------------------------------------------------
-    def __enter__(self) -> "Transaction":
+    def __enter__(self) -> Transaction:
         if self.create:
             self.root.mkdir(parents=True, exist_ok=True)
             if any(p.name != WORK_DIR for p in self.root.iterdir()):

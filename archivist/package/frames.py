@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivist.errors import InputError
-from archivist.imaging import FRAME_EXTENSIONS
-from archivist.safepath import check_file_name, nfc_key
+from archivist.imaging.oiio import FRAME_EXTENSIONS
+from archivist.package.safepath import check_file_name, nfc_key
 
 _NUMBERED = re.compile(r"^(?P<stem>.*?)[._](?P<num>[0-9]+)(?P<ext>\.[A-Za-z]+)$", re.DOTALL)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from archivist.safepath import check_element_id, check_file_name, resolve_inside
+from archivist.package.safepath import check_element_id, check_file_name, resolve_inside
 
 BAGIT_TXT = "bagit.txt"
 BAG_INFO_TXT = "bag-info.txt"

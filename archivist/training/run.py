@@ -31,13 +31,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from archivist import checkpoints, contact, devices, events, imaging, models, records, targets
 from archivist.errors import ArchivistError, InputError, LockedError, PackageError
-from archivist.hashing import hash_bytes
-from archivist.layout import Layout
-from archivist.package import Package
+from archivist.imaging import contact, oiio
+from archivist.package import Package, events, records
+from archivist.package.hashing import hash_bytes
+from archivist.package.layout import Layout
+from archivist.package.transaction import FAULT_ENV, utcnow
 from archivist.progress import start
-from archivist.transaction import FAULT_ENV, utcnow
+from archivist.training import checkpoints, devices, models, targets
 
 LABEL = "archivist/training-run/1"
 LOSS = "l1-rgb"
@@ -99,9 +100,9 @@ RESUMABLE_CHANGES = ("steps",)
 
 
 def ycbcr_to_rgb(ycc: torch.Tensor, kr: float, kb: float) -> torch.Tensor:
-    """(N, 3, H, W) Y'CbCr to R'G'B', the tensor twin of ``archivist.colour.ycbcr_to_rgb``.
+    """(N, 3, H, W) Y'CbCr to R'G'B', the tensor twin of ``archivist.imaging.colour.ycbcr_to_rgb``.
 
-    >>> from archivist import colour
+    >>> from archivist.imaging import colour
     >>> x = np.random.default_rng(0).random((4, 3)).astype(np.float32)
     >>> ycc = colour.rgb_to_ycbcr(x, 0.2126, 0.0722).astype(np.float32)
     >>> t = ycbcr_to_rgb(torch.from_numpy(ycc.T.reshape(1, 3, 4, 1).copy()), 0.2126, 0.0722)
@@ -416,7 +417,7 @@ class _Run:
                 objects.append({"path": rel, "role": "created", "sha256": fx.sha256})
             for cstep, pixels in self.pending_contacts:
                 rel = Layout.contact_sheet(rid, cstep)
-                imaging.write(txn.staging_path(rel), pixels, pixel_type="uint8")
+                oiio.write(txn.staging_path(rel), pixels, pixel_type="uint8")
                 fx = txn.adopt(rel)
                 rec["contact_sheets"].append({"step": cstep, "path": rel, "sha256": fx.sha256, "size": fx.size})
                 self.done_contacts.add(cstep)

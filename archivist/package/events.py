@@ -11,8 +11,9 @@ import hashlib
 import json
 import uuid
 
-from archivist import __version__, records
-from archivist.layout import Layout
+from archivist import __version__
+from archivist.package import records
+from archivist.package.layout import Layout
 
 LABEL = "archivist/event/1"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -27,7 +27,7 @@ class RecordError(ArchivistError):
     """A record that does not match its schema."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema_texts() -> dict[str, dict]:
     out = {}
     for entry in resources.files("archivist.schemas").iterdir():
@@ -36,7 +36,7 @@ def _schema_texts() -> dict[str, dict]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry() -> Registry:
     resources_ = [(s["$id"], Resource.from_contents(s)) for s in _schema_texts().values()]
     return Registry().with_resources(resources_)
@@ -49,7 +49,7 @@ def schema_file(label: str) -> str:
     return f"{m.group(1)}-{m.group(2)}.schema.json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(label: str) -> Draft202012Validator:
     name = schema_file(label)
     schema = _schema_texts().get(name)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from archivist.errors import LockedError
-from archivist.layout import WORK_DIR, Layout
+from archivist.package.layout import WORK_DIR, Layout
 
 
 class WriteLock:
@@ -27,7 +27,7 @@ class WriteLock:
         self.command = command
         self.fd: int | None = None
 
-    def acquire(self) -> "WriteLock":
+    def acquire(self) -> WriteLock:
         for _ in range(50):
             (self.root / WORK_DIR).mkdir(exist_ok=True)
             try:

@@ -24,13 +24,15 @@ import warnings
 import numpy as np
 import torch
 
-from archivist import __version__, checkpoints, events, models, records, targets, training
+from archivist import __version__
 from archivist.errors import InputError, PackageError
-from archivist.hashing import hash_bytes
-from archivist.layout import Layout
-from archivist.package import Package
+from archivist.package import Package, events, records
+from archivist.package.hashing import hash_bytes
+from archivist.package.layout import Layout
+from archivist.package.transaction import utcnow
 from archivist.progress import start
-from archivist.transaction import utcnow
+from archivist.training import checkpoints, models, targets
+from archivist.training import run as training
 
 CARD_LABEL = "archivist/model-card/1"
 INPUT_NAME = "source_ycbcr"
@@ -276,7 +278,7 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, model_id: str
         "rgb": "the source's non-linear R'G'B' as the dataset read it (the element's recorded colour space), "
                "values in [0, 1]",
         "forward": "Y' = kr R' + (1 - kr - kb) G' + kb B'; Cb = (B' - Y') / (2 (1 - kb)); Cr = (R' - Y') / (2 (1 - kr))",
-        "inverse": "archivist.colour.ycbcr_to_rgb with the same kr, kb",
+        "inverse": "archivist.imaging.colour.ycbcr_to_rgb with the same kr, kb",
     }
     for key in ("coefficients", "source_colour_space", "reference_colour_space", "conversion"):
         if key in colour:

@@ -12,12 +12,12 @@ import hashlib
 import os
 import shutil
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
-from archivist.layout import ALGORITHMS
+from archivist.package.layout import ALGORITHMS
 
 CHUNK = 1 << 20
 

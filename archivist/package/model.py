@@ -11,17 +11,18 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-from archivist import __version__, events, frames, imaging, iptc, records
-from archivist.bagfiles import parse_bag_info, parse_manifest
-from archivist.errors import InputError, InterruptedTransactionError, PackageError
-from archivist.hashing import default_workers, hash_bytes, hash_file
 from types import MappingProxyType
 
-from archivist.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
+from archivist import __version__
+from archivist.errors import InputError, InterruptedTransactionError, PackageError
+from archivist.imaging import oiio
+from archivist.package import events, frames, iptc, records
+from archivist.package.bagfiles import parse_bag_info, parse_manifest
+from archivist.package.hashing import default_workers, hash_bytes, hash_file
+from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
+from archivist.package.safepath import check_element_id
+from archivist.package.transaction import Transaction, recover, utcnow
 from archivist.progress import start
-from archivist.safepath import check_element_id
-from archivist.transaction import Transaction, recover, utcnow
 
 PACKAGE_LABEL = "archivist/package/1"
 ELEMENT_LABEL = "archivist/element/1"
@@ -37,7 +38,7 @@ class Package:
 
     # -- opening ----------------------------------------------------------------
     @classmethod
-    def open(cls, root: Path | str) -> "Package":
+    def open(cls, root: Path | str) -> Package:
         pkg = cls(root)
         if not (pkg.root / BAGIT_TXT).is_file():
             raise PackageError("PKG-NOT-A-BAG", f"{pkg.root} is not a package: it has no bagit.txt")
@@ -51,7 +52,7 @@ class Package:
 
     @classmethod
     def create(cls, root: Path | str, *, title: str, organization: str, identifier: str | None = None,
-               recovery: str = "chroma", description: str | None = None) -> "Package":
+               recovery: str = "chroma", description: str | None = None) -> Package:
         if recovery not in RECOVERY_TYPES:
             raise InputError("INIT-RECOVERY", f"recovery type must be one of {', '.join(RECOVERY_TYPES)}")
         if not title.strip() or not organization.strip():
@@ -291,7 +292,7 @@ class Package:
 
         def one(f):
             try:
-                return imaging.probe(f.path)
+                return oiio.probe(f.path)
             except InputError as exc:
                 return exc
             finally:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from archivist import colour
+from archivist.imaging import colour
 
 RESIDUAL_METRIC = ("1 - ZNCC of tone-matched, band-passed luma (difference of Gaussians, sigma s and 8 s source "
                    "pixels, s = max(1, reference upsampling factor); computed on floor(s) x floor(s) block means) "
@@ -64,11 +64,11 @@ class Transform:
     matrix: tuple[tuple[float, float, float], tuple[float, float, float]]
 
     @classmethod
-    def identity(cls) -> "Transform":
+    def identity(cls) -> Transform:
         return cls(((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)))
 
     @classmethod
-    def from_array(cls, m) -> "Transform":
+    def from_array(cls, m) -> Transform:
         m = np.asarray(m, dtype=np.float64)
         if m.shape != (2, 3) or not np.all(np.isfinite(m)):
             raise ValueError("a transform matrix must be 2x3 finite numbers [[a, b, tx], [c, d, ty]]")
@@ -77,7 +77,7 @@ class Transform:
         return cls(tuple(tuple(float(v) for v in row) for row in m))
 
     @classmethod
-    def similarity(cls, scale: float, rotation_deg: float, translation) -> "Transform":
+    def similarity(cls, scale: float, rotation_deg: float, translation) -> Transform:
         """``x_src = scale * R(rotation) @ x_ref + translation`` (about the origin, the frame's top-left corner).
 
         >>> Transform.similarity(2.0, 90.0, (1.0, 0.0)).apply([[1.0, 0.0]]).round(6).tolist()
@@ -119,7 +119,7 @@ class Transform:
         a = self.linear
         return float(math.degrees(math.atan2(a[1, 0] - a[0, 1], a[0, 0] + a[1, 1])))
 
-    def rounded(self) -> "Transform":
+    def rounded(self) -> Transform:
         """Matrix rounded to 1e-9 (linear part) and 1e-6 px (translation): what is recorded is what is used.
 
         >>> Transform.from_array([[1.00000000012, 0, 0.1234567891], [0, 1, 0]]).rounded().matrix[0]
@@ -132,7 +132,7 @@ class Transform:
         a = self.linear
         return abs(a[0, 0] - a[1, 1]) <= tol and abs(a[0, 1] + a[1, 0]) <= tol
 
-    def inverse(self) -> "Transform":
+    def inverse(self) -> Transform:
         """
         >>> t = Transform.similarity(1.1, 3.0, (5.0, -2.0))
         >>> bool(np.allclose(t.inverse().apply(t.apply([[7.0, 9.0]])), [[7.0, 9.0]]))
@@ -142,7 +142,7 @@ class Transform:
         t = -a @ np.array(self.translation)
         return Transform.from_array(np.hstack([a, t[:, None]]))
 
-    def compose(self, first: "Transform") -> "Transform":
+    def compose(self, first: Transform) -> Transform:
         """``self`` after ``first``."""
         m = np.vstack([self.array, [0, 0, 1]]) @ np.vstack([first.array, [0, 0, 1]])
         return Transform.from_array(m[:2])
@@ -461,7 +461,7 @@ def register(source: np.ndarray, reference: np.ndarray, *, filter: str = "triang
     builds this estimation grid (a cheap one is enough: both are band-passed).
     The returned transform is in source pixels.
     """
-    from archivist import imaging
+    from archivist.imaging import oiio
 
     hs, ws = source.shape[:2]
     hr, wr = reference.shape[:2]
@@ -470,8 +470,8 @@ def register(source: np.ndarray, reference: np.ndarray, *, filter: str = "triang
     to_grid = Transform.from_array([[k, 0.0, 0.0], [0.0, k, 0.0]])
     src = luma(source)
     if k < 1.0:
-        src = imaging.warp(src[..., None], to_grid.array, window=grid, filter=filter)[..., 0]
-    ref = imaging.warp(luma(reference)[..., None], to_grid.compose(stretch((wr, hr), (ws, hs))).array,
+        src = oiio.warp(src[..., None], to_grid.array, window=grid, filter=filter)[..., 0]
+    ref = oiio.warp(luma(reference)[..., None], to_grid.compose(stretch((wr, hr), (ws, hs))).array,
                        window=grid, filter=filter)[..., 0]
     upsampling = max(1.0, ws / wr, hs / hr)
     est = estimate(match_tone(src, ref), ref, sigma=max(1.0, upsampling * k))

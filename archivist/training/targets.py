@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from archivist.colour import rgb_to_ycbcr, ycbcr_to_rgb
+from archivist.imaging.colour import rgb_to_ycbcr, ycbcr_to_rgb
 
 TONE_SIGMA = 4.0  # matches the tone field's 1/4-resolution grid
 SPATIAL_SIGMA = 8.0  # colour transfer scale: coarser than the detail to learn
@@ -52,7 +52,7 @@ def chroma_target(source: np.ndarray, reference: np.ndarray, kr: float, kb: floa
 
     >>> src = np.full((2, 2, 3), 0.5, np.float32); ref = np.full((2, 2, 3), [0.6, 0.3, 0.3], np.float32)
     >>> gt = chroma_target(src, ref, 0.2126, 0.0722)
-    >>> from archivist.colour import luma
+    >>> from archivist.imaging.colour import luma
     >>> bool(np.allclose(luma(gt), 0.5, atol=1e-6)), bool(gt[0, 0, 0] > gt[0, 0, 1])
     (True, True)
     """

@@ -1,0 +1,1 @@
+"""Shared image helpers: the one OpenImageIO module, colour conversions, previews."""

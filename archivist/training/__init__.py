@@ -1,0 +1,1 @@
+"""Training: data, patch sampling, the run, checkpoints, models, targets, export, devices."""
