@@ -131,10 +131,11 @@ def bare_loop(settings, rec, data, steps: int) -> tuple[float, float]:
 def _bare(s, rec, data, steps, device, fmt) -> tuple[float, float]:
 
     from archivist.training import run as training
+    from archivist.training.sampling import PatchSampler
 
     model = training.build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
     opt = training.build_optimizer(model, s["optimizer"])
-    sampler = training.PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
+    sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
     xb, yb = sampler.batch_of(data, fmt)
     model.train()
 
@@ -177,7 +178,9 @@ def main(argv=None) -> int:
 
     from archivist.imaging import oiio
     from archivist.training import checkpoints, devices
+    from archivist.training import data as training_data
     from archivist.training import run as training
+    from archivist.training.sampling import PatchSampler
 
     width, height = (int(v) for v in args.frame.lower().split("x"))
     device = devices.resolve(args.device)
@@ -204,8 +207,8 @@ def main(argv=None) -> int:
             return rec
 
         rec = library("first")  # also gives the settings the bare loop copies
-        record, _ = training._dataset_api().load(pkg)
-        data = training.load_data(pkg, record, args.mode, args.tone, device, args.channels_last)
+        record, _ = training_data._dataset_api().load(pkg)
+        data = training_data.load_data(pkg, record, args.mode, args.tone, device, args.channels_last)
         for r in range(args.repeat):
             # Take turns, and swap who goes first, so that neither gains from the order.
             for which in (("bare", "lib") if r % 2 == 0 else ("lib", "bare")):
@@ -220,7 +223,7 @@ def main(argv=None) -> int:
         with devices.pinned(threads, device):
             s = rec["settings"]
             fmt = torch.channels_last if s["channels_last"] else torch.contiguous_format
-            sampler = training.PatchSampler(0, data.sizes, s["batch"], s["patch_effective"])
+            sampler = PatchSampler(0, data.sizes, s["batch"], s["patch_effective"])
             n = 200
             t0 = time.perf_counter()
             for _ in range(n):

@@ -32,6 +32,7 @@ from archivist.package.layout import Layout
 from archivist.package.transaction import utcnow
 from archivist.progress import start
 from archivist.training import checkpoints, models, targets
+from archivist.training import data as training_data
 from archivist.training import run as training
 
 CARD_LABEL = "archivist/model-card/1"
@@ -243,7 +244,7 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, model_id: str
     model.eval()
     bar.update(1)
 
-    ds = training._dataset_api()
+    ds = training_data._dataset_api()
     ds_record, ds_sha = ds.load(pkg, rec["dataset"]["id"])
     if ds_sha != rec["dataset"]["sha256"]:
         raise InputError("EXPORT-DATASET", f"dataset {rec['dataset']['id']} has changed since run {rec['id']} "
@@ -260,7 +261,7 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, model_id: str
     bar.update(1)
 
     check = parity(model, onnx_bytes, x, _passthrough(rec))
-    check["frame"] = training._frame_number(entry)
+    check["frame"] = training_data._frame_number(entry)
     check["held_out"] = bool(holdout)
     bar.update(1)
     if not check["max_abs_error"] <= PARITY_BOUND:

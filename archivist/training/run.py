@@ -39,10 +39,11 @@ from archivist.package.layout import Layout
 from archivist.package.transaction import FAULT_ENV, utcnow
 from archivist.progress import start
 from archivist.training import checkpoints, devices, models, targets
+from archivist.training.data import TrainingData, _dataset_api, load_data
+from archivist.training.sampling import PatchSampler
 
 LABEL = "archivist/training-run/1"
 LOSS = "l1-rgb"
-PREVIEW_MAX = 512  # contact sheets show a centred window of the preview frame at 1:1
 MAX_PENDING_CONTACTS = 8  # commit early rather than hold more sheets in memory
 LOSS_SYNC = 50  # steps between fetching losses from the device (one sync each)
 LOCK_WAIT = 300.0  # seconds a commit waits for another command's write lock
@@ -115,97 +116,6 @@ def ycbcr_to_rgb(ycc: torch.Tensor, kr: float, kb: float) -> torch.Tensor:
     b = y + (2.0 * (1.0 - kb)) * cb
     g = (y - kr * r - kb * b) / kg
     return torch.cat([r, g, b], dim=1)
-
-
-def _chw(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
-
-
-# -- data ---------------------------------------------------------------------------
-
-
-@dataclass
-class TrainingData:
-    """Pairs pre-loaded once: model inputs (Y'CbCr) and targets (R'G'B'), (3, H, W) each."""
-
-    inputs: list[torch.Tensor]
-    targets: list[torch.Tensor]
-    preview_input: torch.Tensor  # (1, 3, h, w) Y'CbCr, a centred window of the preview frame
-    preview_source: np.ndarray  # (h, w, 3) R'G'B'
-    preview_target: np.ndarray  # (h, w, 3) R'G'B'
-    preview: dict  # what the preview is, for the record
-    kr: float
-    kb: float
-
-    @property
-    def sizes(self) -> list[tuple[int, int]]:
-        return [tuple(t.shape[-2:]) for t in self.inputs]
-
-
-def _dataset_api():
-    from archivist import dataset
-
-    return dataset
-
-
-def _frame_number(entry: dict) -> int:
-    return entry["source"]["number"]
-
-
-def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, channels_last: bool) -> TrainingData:
-    """Read and hash-check every pair once, and build inputs and ground truth."""
-    ds = _dataset_api()
-    kr, kb = float(record["colour"]["kr"]), float(record["colour"]["kb"])
-    if not record.get("pairs"):
-        raise InputError("TRAIN-DATASET", f"dataset {record.get('id')!r} has no training pairs")
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    inputs, gts = [], []
-    for entry in record["pairs"]:
-        src, ref = ds.pair_arrays(pkg, record, entry)
-        if src.shape != ref.shape or src.ndim != 3 or src.shape[2] != 3:
-            raise InputError("TRAIN-DATASET", f"pair {_frame_number(entry)}: source {src.shape} and reference "
-                             f"{ref.shape} must be the same (H, W, 3)")
-        inputs.append(_chw(targets.to_ycbcr(src, kr, kb)).to(device))
-        gts.append(_chw(targets.target(mode, tone, src, ref, kr, kb)).to(device))
-    holdout = record.get("holdout") or []
-    entry = holdout[0] if holdout else record["pairs"][0]
-    src, ref = ds.pair_arrays(pkg, record, entry)
-    y, x, h, w = contact.centre_window(src.shape[0], src.shape[1], PREVIEW_MAX)
-    src, ref = src[y:y + h, x:x + w], ref[y:y + h, x:x + w]
-    preview = {"held_out": bool(holdout), "frame": _frame_number(entry),
-               "window": {"x": x, "y": y, "width": w, "height": h}}
-    pin = _chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt)
-    return TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb)
-
-
-class PatchSampler:
-    """Random patches of the pre-loaded pairs, from one seeded CPU generator.
-
-    All randomness of the loop comes from here, so its state in a checkpoint
-    is enough to continue the same sequence of patches after a resume.
-    """
-
-    def __init__(self, seed: int, sizes: list[tuple[int, int]], batch: int, patch: int):
-        self.generator = torch.Generator(device="cpu").manual_seed(seed)
-        self.sizes, self.batch, self.patch = sizes, batch, patch
-
-    def _int(self, high: int) -> int:
-        return int(torch.randint(high, (1,), generator=self.generator).item())
-
-    def draw(self) -> list[tuple[int, int, int]]:
-        out = []
-        for _ in range(self.batch):
-            i = self._int(len(self.sizes))
-            h, w = self.sizes[i]
-            out.append((i, self._int(h - self.patch + 1), self._int(w - self.patch + 1)))
-        return out
-
-    def batch_of(self, data: TrainingData, fmt) -> tuple[torch.Tensor, torch.Tensor]:
-        p = self.patch
-        picks = self.draw()
-        xb = torch.stack([data.inputs[i][:, y:y + p, x:x + p] for i, y, x in picks])
-        yb = torch.stack([data.targets[i][:, y:y + p, x:x + p] for i, y, x in picks])
-        return xb.contiguous(memory_format=fmt), yb.contiguous(memory_format=fmt)
 
 
 # -- the model and its optimiser ----------------------------------------------------------

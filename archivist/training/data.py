@@ -1,0 +1,78 @@
+"""Training data: every pair of a dataset read and hash-checked once, as tensors.
+
+Inputs are Y'CbCr (what the model sees), ground truth R'G'B' (what the loss
+compares), both (3, H, W); one centred window of a held-out frame is kept
+for the contact sheets and the held-out loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from archivist.errors import InputError
+from archivist.imaging import contact
+from archivist.package import Package
+from archivist.training import targets
+
+PREVIEW_MAX = 512  # contact sheets show a centred window of the preview frame at 1:1
+
+
+def _chw(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
+
+
+@dataclass
+class TrainingData:
+    """Pairs pre-loaded once: model inputs (Y'CbCr) and targets (R'G'B'), (3, H, W) each."""
+
+    inputs: list[torch.Tensor]
+    targets: list[torch.Tensor]
+    preview_input: torch.Tensor  # (1, 3, h, w) Y'CbCr, a centred window of the preview frame
+    preview_source: np.ndarray  # (h, w, 3) R'G'B'
+    preview_target: np.ndarray  # (h, w, 3) R'G'B'
+    preview: dict  # what the preview is, for the record
+    kr: float
+    kb: float
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        return [tuple(t.shape[-2:]) for t in self.inputs]
+
+
+def _dataset_api():
+    from archivist import dataset
+
+    return dataset
+
+
+def _frame_number(entry: dict) -> int:
+    return entry["source"]["number"]
+
+
+def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, channels_last: bool) -> TrainingData:
+    """Read and hash-check every pair once, and build inputs and ground truth."""
+    ds = _dataset_api()
+    kr, kb = float(record["colour"]["kr"]), float(record["colour"]["kb"])
+    if not record.get("pairs"):
+        raise InputError("TRAIN-DATASET", f"dataset {record.get('id')!r} has no training pairs")
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    inputs, gts = [], []
+    for entry in record["pairs"]:
+        src, ref = ds.pair_arrays(pkg, record, entry)
+        if src.shape != ref.shape or src.ndim != 3 or src.shape[2] != 3:
+            raise InputError("TRAIN-DATASET", f"pair {_frame_number(entry)}: source {src.shape} and reference "
+                             f"{ref.shape} must be the same (H, W, 3)")
+        inputs.append(_chw(targets.to_ycbcr(src, kr, kb)).to(device))
+        gts.append(_chw(targets.target(mode, tone, src, ref, kr, kb)).to(device))
+    holdout = record.get("holdout") or []
+    entry = holdout[0] if holdout else record["pairs"][0]
+    src, ref = ds.pair_arrays(pkg, record, entry)
+    y, x, h, w = contact.centre_window(src.shape[0], src.shape[1], PREVIEW_MAX)
+    src, ref = src[y:y + h, x:x + w], ref[y:y + h, x:x + w]
+    preview = {"held_out": bool(holdout), "frame": _frame_number(entry),
+               "window": {"x": x, "y": y, "width": w, "height": h}}
+    pin = _chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt)
+    return TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb)
