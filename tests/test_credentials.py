@@ -119,7 +119,7 @@ def test_untrusted_without_a_matching_anchor(signer, tree, tmp_path):
     assert r.status == UNTRUSTED
     with pytest.raises(InputError) as err:
         validate_manifest(out, signed.path, trust_anchors_pem=b"not pem")
-    assert err.value.code == "C2PA-ANCHORS"
+    assert err.value.code == "CREDENTIAL-ANCHORS"
 
 
 @pytest.mark.parametrize("tamper", ["flip", "append", "truncate"])
@@ -259,14 +259,14 @@ def test_bad_ingredients_and_parameters_are_refused(signer, tree):
     root, out = tree
     cases = [
         ({"ingredients": [{"title": "m", "format": "application/onnx", "sha256": "XYZ", "path": MODEL}]},
-         "C2PA-SHA256"),
+         "CREDENTIAL-SHA256"),
         ({"ingredients": [{"title": "m", "format": "application/onnx", "sha256": "0" * 64, "path": MODEL,
-                           "relationship": "parentOf"}]}, "C2PA-INGREDIENT"),
+                           "relationship": "parentOf"}]}, "CREDENTIAL-INGREDIENT"),
         ({"ingredients": [{"title": "m", "format": "application/onnx", "sha256": "0" * 64, "path": "../m.onnx"}]},
          "PATH-001"),
-        ({"parameters": {"ingredientIds": ["x"]}}, "C2PA-PARAMETERS"),
-        ({"parameters": {"when": object()}}, "C2PA-PARAMETERS"),
-        ({"software_agent": {"name": "archivist"}}, "C2PA-AGENT"),
+        ({"parameters": {"ingredientIds": ["x"]}}, "CREDENTIAL-PARAMETERS"),
+        ({"parameters": {"when": object()}}, "CREDENTIAL-PARAMETERS"),
+        ({"software_agent": {"name": "archivist"}}, "CREDENTIAL-AGENT"),
     ]
     for override, code in cases:
         with pytest.raises(Exception) as err:
@@ -281,7 +281,7 @@ def test_existing_manifest_is_not_overwritten(signer, tree):
     before = first.path.read_bytes()
     with pytest.raises(InputError) as err:
         _sign(signer, root, out)
-    assert err.value.code == "C2PA-EXISTS" and first.path.read_bytes() == before
+    assert err.value.code == "CREDENTIAL-EXISTS" and first.path.read_bytes() == before
     assert _sign(signer, root, out, overwrite=True).path == first.path
 
 

@@ -66,7 +66,7 @@ def test_event_log_is_a_hash_chain(package):
     log.write_bytes(lines[0] + lines[2])  # drop the middle event
     with pytest.raises(ArchivistError) as err:
         package.events()
-    assert err.value.code == "PKG-EVENT-LOG"
+    assert err.value.code == "PACKAGE-EVENT-LOG"
 
 
 def test_add_only_hashes_new_files(package, tmp_path, monkeypatch):
@@ -172,10 +172,10 @@ def test_cli_errors_have_codes_and_exit_2(tmp_path, shot):
     pkg = tmp_path / "pkg"
     run_cli("init", pkg, "--title", "Film", "--organization", "Archive", check=True)
     again = run_cli("init", pkg, "--title", "Film", "--organization", "Archive", "--json")
-    assert again.returncode == 2 and json.loads(again.stdout)["error"]["code"] == "PKG-EXISTS"
+    assert again.returncode == 2 and json.loads(again.stdout)["error"]["code"] == "PACKAGE-EXISTS"
     bad = run_cli("add", pkg, "--role", "source", "--element", "../x", "--description", "16mm print", shot)
     assert bad.returncode == 2 and "PATH-005" in bad.stderr
     notbag = run_cli("info", tmp_path)
-    assert notbag.returncode == 2 and "PKG-NOT-A-BAG" in notbag.stderr
+    assert notbag.returncode == 2 and "PACKAGE-NOT-A-BAG" in notbag.stderr
     usage = run_cli("add", pkg, "--role", "wizard", "--element", "x", "--description", "d", shot)
     assert usage.returncode == 2

@@ -47,7 +47,7 @@ def test_killed_add_rolls_back_to_exactly_the_old_package(base, tmp_path, point)
     assert base.interrupted()
     # The next writer refuses until recovery; readers are told.
     again = run_cli("add", base.root, *ADD_ARGS, tmp_path / "ref")
-    assert again.returncode == 2 and "PKG-INTERRUPTED" in again.stderr and "archivist recover" in again.stderr
+    assert again.returncode == 2 and "PACKAGE-INTERRUPTED" in again.stderr and "archivist recover" in again.stderr
     assert "interrupted" in run_cli("info", base.root).stdout.lower()
     out = run_cli("recover", base.root, "--json", check=True)
     assert '"state"' in out.stdout
@@ -106,7 +106,7 @@ def test_second_writer_is_stopped_with_a_clear_message(base, tmp_path):
         assert "train" in writer_active(base.root)
         proc = run_cli("add", base.root, *ADD_ARGS, tmp_path / "ref", "--json")
         assert proc.returncode == 2
-        assert "PKG-LOCKED" in proc.stdout and "another archivist command is writing" in proc.stderr
+        assert "PACKAGE-LOCKED" in proc.stdout and "another archivist command is writing" in proc.stderr
         with pytest.raises(LockedError):
             WriteLock(base.root, "add").acquire()
     finally:
@@ -160,7 +160,7 @@ def test_untracked_file_in_the_way_is_refused(base, tmp_path):
     stray.write_bytes(b"x")
     with pytest.raises(ArchivistError) as err:
         base.add_element(role="reference", element="dvd", paths=[tmp_path / "ref"], description="PAL DVD 2003")
-    assert err.value.code == "PKG-UNTRACKED"
+    assert err.value.code == "PACKAGE-UNTRACKED"
     assert stray.read_bytes() == b"x"
 
 

@@ -62,7 +62,7 @@ def mime_type(name: str) -> str:
     """
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in MIME_TYPES:
-        raise InputError("C2PA-FORMAT", f"no MIME type known for {name!r}",
+        raise InputError("CREDENTIAL-FORMAT", f"no MIME type known for {name!r}",
                          hint="pass the format explicitly")
     return MIME_TYPES[suffix]
 
@@ -99,10 +99,10 @@ def check_sha256(value, what: str) -> str:
     >>> check_sha256("AB", "model")
     Traceback (most recent call last):
     ...
-    archivist.errors.InputError: C2PA-SHA256: model: sha256 must be 64 lowercase hex digits, not 'AB'
+    archivist.errors.InputError: CREDENTIAL-SHA256: model: sha256 must be 64 lowercase hex digits, not 'AB'
     """
     if not isinstance(value, str) or not _SHA256.match(value):
-        raise InputError("C2PA-SHA256", f"{what}: sha256 must be 64 lowercase hex digits, not {value!r}")
+        raise InputError("CREDENTIAL-SHA256", f"{what}: sha256 must be 64 lowercase hex digits, not {value!r}")
     return value
 
 
@@ -116,11 +116,11 @@ def ingredient(*, title: str, format: str, sha256: str, relationship: str, path:
     (True, 'inputTo')
     """
     if not isinstance(title, str) or not title.strip():
-        raise InputError("C2PA-INGREDIENT", f"ingredient {label!r} needs a title")
+        raise InputError("CREDENTIAL-INGREDIENT", f"ingredient {label!r} needs a title")
     if not isinstance(format, str) or "/" not in format:
-        raise InputError("C2PA-INGREDIENT", f"ingredient {title!r}: format must be a MIME type, not {format!r}")
+        raise InputError("CREDENTIAL-INGREDIENT", f"ingredient {title!r}: format must be a MIME type, not {format!r}")
     if relationship != PARENT and relationship not in INPUT_RELATIONSHIPS:
-        raise InputError("C2PA-INGREDIENT", f"ingredient {title!r}: relationship must be one of "
+        raise InputError("CREDENTIAL-INGREDIENT", f"ingredient {title!r}: relationship must be one of "
                          f"{', '.join(INPUT_RELATIONSHIPS)}, not {relationship!r}",
                          hint="the source frame is the one parentOf ingredient")
     metadata = {"sha256": check_sha256(sha256, f"ingredient {title!r}")}
@@ -137,20 +137,20 @@ def software_agent(agent: dict | None = None) -> dict:
     """``{"name", "version"}``, archivist itself by default."""
     agent = agent or {"name": "archivist", "version": __version__}
     if not isinstance(agent, dict) or not all(isinstance(agent.get(k), str) and agent[k] for k in ("name", "version")):
-        raise InputError("C2PA-AGENT", f"software agent must be {{'name': str, 'version': str}}, not {agent!r}")
+        raise InputError("CREDENTIAL-AGENT", f"software agent must be {{'name': str, 'version': str}}, not {agent!r}")
     return {"name": agent["name"], "version": agent["version"]}
 
 
 def _check_parameters(parameters: dict) -> dict:
     if not isinstance(parameters, dict):
-        raise InputError("C2PA-PARAMETERS", "parameters must be a JSON object")
+        raise InputError("CREDENTIAL-PARAMETERS", "parameters must be a JSON object")
     clash = [k for k in parameters if k in _RESERVED_PARAMETERS]
     if clash:
-        raise InputError("C2PA-PARAMETERS", f"parameter {clash[0]!r} is reserved by C2PA")
+        raise InputError("CREDENTIAL-PARAMETERS", f"parameter {clash[0]!r} is reserved by C2PA")
     try:
         return json.loads(_canonical(parameters))
     except (TypeError, ValueError) as exc:
-        raise InputError("C2PA-PARAMETERS", f"parameters must be JSON values ({exc})") from None
+        raise InputError("CREDENTIAL-PARAMETERS", f"parameters must be JSON values ({exc})") from None
 
 
 def frame_definition(*, title: str, asset_format: str, source: dict, inputs: list[dict],
@@ -166,7 +166,7 @@ def frame_definition(*, title: str, asset_format: str, source: dict, inputs: lis
     others = []
     for i, spec in enumerate(inputs):
         if spec.get("relationship", "inputTo") == PARENT:
-            raise InputError("C2PA-INGREDIENT", f"ingredient {spec.get('title')!r}: only the source frame is parentOf")
+            raise InputError("CREDENTIAL-INGREDIENT", f"ingredient {spec.get('title')!r}: only the source frame is parentOf")
         others.append(ingredient(title=spec.get("title"), format=spec.get("format"), sha256=spec.get("sha256"),
                                  relationship=spec.get("relationship", "inputTo"), path=spec.get("path"),
                                  label=f"input{i}"))
@@ -200,7 +200,7 @@ def tag_manifest_definition(*, title: str, package_identifier: str,
     """
     agent = software_agent(agent)
     if not isinstance(package_identifier, str) or not package_identifier:
-        raise InputError("C2PA-PACKAGE", "the package identifier is missing")
+        raise InputError("CREDENTIAL-PACKAGE", "the package identifier is missing")
     parameters = _check_parameters({"package": package_identifier, **bag_facts})
     return {
         "claim_generator_info": [agent],

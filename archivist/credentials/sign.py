@@ -102,7 +102,7 @@ def _explain(signer: Signer, exc: Exception) -> InputError:
                           f" signature ({msg})", hint="check the URL and the network; without --tsa-url the"
                           " credentials are signed untimestamped and expire with the certificate")
     if "notsupported" in low.replace(" ", "") or "unsupported" in low:
-        return InputError("C2PA-FORMAT", f"the C2PA SDK cannot sign this format: {msg}")
+        return InputError("CREDENTIAL-FORMAT", f"the C2PA SDK cannot sign this format: {msg}")
     return InputError("SIGN-FAILED", f"signing failed: {msg}")
 
 
@@ -112,7 +112,7 @@ def sign_stream(signer: Signer, stream, definition: dict, asset_format: str, ass
     try:
         builder = c2pa.Builder(definition, context=builder_context())
     except c2pa.C2paError as exc:
-        raise InputError("C2PA-DEFINITION", f"the C2PA SDK rejected the manifest definition: {exc}") from None
+        raise InputError("CREDENTIAL-DEFINITION", f"the C2PA SDK rejected the manifest definition: {exc}") from None
     try:
         builder.set_no_embed()
         signer.callback_error.clear()
@@ -143,7 +143,7 @@ def write_new(path: Path, data: bytes, *, overwrite: bool = False) -> None:
         else:
             os.link(tmp, path)  # fails if something is there already
     except FileExistsError:
-        raise InputError("C2PA-EXISTS", f"{path} already exists") from None
+        raise InputError("CREDENTIAL-EXISTS", f"{path} already exists") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -154,7 +154,7 @@ def sign_asset(signer: Signer, asset_path: Path, definition: dict, *, asset_form
     """Sign ``asset_path`` with a detached manifest written to ``out_path``."""
     asset_path = Path(asset_path)
     if not asset_path.is_file():
-        raise InputError("C2PA-MISSING", f"{asset_path} does not exist or is not a file")
+        raise InputError("CREDENTIAL-MISSING", f"{asset_path} does not exist or is not a file")
     asset_sha256 = asset_sha256 or sha256_file(asset_path)
     with open(asset_path, "rb") as f:
         data, final = sign_stream(signer, f, definition, asset_format, asset_sha256)
@@ -166,10 +166,10 @@ def sign_asset(signer: Signer, asset_path: Path, definition: dict, *, asset_form
 def _ingredient_spec(value, what: str) -> dict:
     if isinstance(value, (tuple, list)):
         if len(value) != 3:
-            raise InputError("C2PA-INGREDIENT", f"{what} must be (path, sha256, title)")
+            raise InputError("CREDENTIAL-INGREDIENT", f"{what} must be (path, sha256, title)")
         value = {"path": value[0], "sha256": value[1], "title": value[2]}
     if not isinstance(value, dict):
-        raise InputError("C2PA-INGREDIENT", f"{what} must be a dict or (path, sha256, title)")
+        raise InputError("CREDENTIAL-INGREDIENT", f"{what} must be a dict or (path, sha256, title)")
     spec = dict(value)
     spec["path"] = str(spec["path"]) if spec.get("path") is not None else None
     spec.setdefault("format", mf.mime_type(spec.get("path") or spec.get("title") or ""))
@@ -230,7 +230,7 @@ def sign_tag_manifest(signer: Signer, package_root: Path, out_path: Path | None 
     """
     root = Path(package_root)
     if not (root / BAGIT_TXT).is_file():
-        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a package: it has no bagit.txt")
+        raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a package: it has no bagit.txt")
     seal = root / SEAL_FILE
     out = Path(out_path) if out_path is not None else seal
     real_out, real_root = Path(os.path.realpath(out)), Path(os.path.realpath(root))
@@ -242,7 +242,7 @@ def sign_tag_manifest(signer: Signer, package_root: Path, out_path: Path | None 
     lock = WriteLock(root, "seal").acquire() if inside else None
     try:
         if (root / Layout.JOURNAL).exists() or (root / WORK_DIR / "staging").exists():
-            raise PackageError("PKG-INTERRUPTED", f"an earlier command on {root} was interrupted",
+            raise PackageError("PACKAGE-INTERRUPTED", f"an earlier command on {root} was interrupted",
                                hint=f"run 'archivist recover {root}' first")
         tm256 = (root / tagmanifest_name("sha256")).read_bytes()
         tm512_path = root / tagmanifest_name("sha512")
@@ -252,7 +252,7 @@ def sign_tag_manifest(signer: Signer, package_root: Path, out_path: Path | None 
         data, definition = _seal(signer, tm256, tm512, identifier, info.get("Payload-Oxum"))
         write_new(out, data, overwrite=overwrite)
     except FileNotFoundError as exc:
-        raise PackageError("PKG-NOT-ARCHIVIST", f"{root} lacks {Path(exc.filename).name}; only a complete"
+        raise PackageError("PACKAGE-NOT-ARCHIVIST", f"{root} lacks {Path(exc.filename).name}; only a complete"
                            " package can be sealed") from None
     finally:
         if lock is not None:

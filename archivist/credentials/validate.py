@@ -118,8 +118,8 @@ def validate_manifest(asset_path: Path, manifest_path: Path, *, trust_anchors_pe
     asset_path, manifest_path = Path(asset_path), Path(manifest_path)
     for p, what, data in ((asset_path, "asset", asset_bytes), (manifest_path, "manifest", manifest_bytes)):
         if data is None and not p.is_file():
-            raise InputError("C2PA-MISSING", f"the {what} {p} does not exist or is not a file")
-    anchors = check_trust_anchors(trust_anchors_pem, "C2PA-ANCHORS")
+            raise InputError("CREDENTIAL-MISSING", f"the {what} {p} does not exist or is not a file")
+    anchors = check_trust_anchors(trust_anchors_pem, "CREDENTIAL-ANCHORS")
     fmt = asset_format or mf.mime_type(asset_path.name)
     store = manifest_bytes if manifest_bytes is not None else manifest_path.read_bytes()
     try:

@@ -76,7 +76,7 @@ def reproduce(root: Path | str, *, run: str | None = None, frames: str | None = 
     """Re-run frames of an inference run and compare; the report says, frame by frame, what agreed."""
     pkg = Package.open(root)
     if pkg.interrupted():
-        raise InterruptedTransactionError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+        raise InterruptedTransactionError("PACKAGE-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
                                           hint=f"run 'archivist recover {pkg.root}' first")
     if frames and sample:
         raise InputError("REPRO-FRAMES", "give --frames or --sample, not both")

@@ -424,7 +424,7 @@ def infer(root: Path | str, options: InferOptions | None = None, *, progress=Non
     pkg = Package.open(root)
     root = pkg.root
     if pkg.interrupted():
-        raise InterruptedTransactionError("PKG-INTERRUPTED", f"an earlier command on {root} was interrupted",
+        raise InterruptedTransactionError("PACKAGE-INTERRUPTED", f"an earlier command on {root} was interrupted",
                                           hint=f"run 'archivist recover {root}' first; a killed infer resumes after that")
     if options.compression not in COMPRESSIONS:
         raise InputError("INFER-COMPRESSION", f"compression must be one of {', '.join(COMPRESSIONS)}")

@@ -41,7 +41,7 @@ class WriteLock:
                 os.close(fd)
                 if exc.errno in (errno.EAGAIN, errno.EACCES):
                     raise LockedError(
-                        "PKG-LOCKED",
+                        "PACKAGE-LOCKED",
                         f"another archivist command is writing to {self.root} ({holder})",
                         hint="wait for it to finish; a second writer would corrupt the package",
                     ) from None
@@ -61,7 +61,7 @@ class WriteLock:
             os.write(fd, json.dumps(info).encode())
             self.fd = fd
             return self
-        raise LockedError("PKG-LOCKED", f"could not take the write lock on {self.root}")
+        raise LockedError("PACKAGE-LOCKED", f"could not take the write lock on {self.root}")
 
     def release(self) -> None:
         if self.fd is None:

@@ -41,7 +41,7 @@ class Package:
     def open(cls, root: Path | str) -> Package:
         pkg = cls(root)
         if not (pkg.root / BAGIT_TXT).is_file():
-            raise PackageError("PKG-NOT-A-BAG", f"{pkg.root} is not a package: it has no bagit.txt")
+            raise PackageError("PACKAGE-NOT-A-BAG", f"{pkg.root} is not a package: it has no bagit.txt")
         return pkg
 
     def interrupted(self) -> bool:
@@ -92,7 +92,7 @@ class Package:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise PackageError("PKG-MISSING-RECORD", f"{rel} is missing from {self.root}") from None
+            raise PackageError("PACKAGE-MISSING-RECORD", f"{rel} is missing from {self.root}") from None
         return records.loads(data, expected, where=rel)
 
     def record(self) -> dict:
@@ -112,7 +112,7 @@ class Package:
         path = self.layout.path(Layout.EVENT_LOG)
         found, problems = events.parse(path.read_bytes() if path.exists() else b"")
         if problems:
-            raise PackageError("PKG-EVENT-LOG", f"the event log is damaged: {problems[0]}",
+            raise PackageError("PACKAGE-EVENT-LOG", f"the event log is damaged: {problems[0]}",
                                hint="run 'archivist verify' for the full list")
         return found
 
@@ -237,7 +237,7 @@ class Package:
                                  hint="give --source-type negativeFilm, positiveFilm, print or digitalCapture")
         source_uri = iptc.uri(source_type)
         if self.interrupted():
-            raise InterruptedTransactionError("PKG-INTERRUPTED", f"an earlier command on {self.root} was interrupted",
+            raise InterruptedTransactionError("PACKAGE-INTERRUPTED", f"an earlier command on {self.root} was interrupted",
                                               hint=f"run 'archivist recover {self.root}' first")
         if (self.root / Layout.element_record(element)).exists():
             raise InputError("ADD-EXISTS", f"element {element!r} is already in the package")
@@ -320,6 +320,6 @@ def recover_package(root: Path | str) -> dict:
     """Roll back an interrupted command (see ``transaction``)."""
     root = Path(root)
     if not (root / BAGIT_TXT).is_file() and not (root / Layout.JOURNAL).exists():
-        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a package")
+        raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a package")
     return recover(root)
 

@@ -45,7 +45,7 @@ def _registry() -> Registry:
 def schema_file(label: str) -> str:
     m = _LABEL.match(label or "")
     if not m:
-        raise RecordError("REC-001", f"schema label {label!r} is not of the form archivist/<type>/<version>")
+        raise RecordError("RECORD-LABEL", f"schema label {label!r} is not of the form archivist/<type>/<version>")
     return f"{m.group(1)}-{m.group(2)}.schema.json"
 
 
@@ -54,7 +54,7 @@ def validator(label: str) -> Draft202012Validator:
     name = schema_file(label)
     schema = _schema_texts().get(name)
     if schema is None:
-        raise RecordError("REC-001", f"no schema {name} for label {label!r}")
+        raise RecordError("RECORD-LABEL", f"no schema {name} for label {label!r}")
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, registry=_registry())
 
@@ -80,7 +80,7 @@ def problems(record: Any, expected: str | None = None) -> list[str]:
 def check(record: dict, expected: str | None = None, *, where: str = "record") -> dict:
     found = problems(record, expected)
     if found:
-        raise RecordError("REC-002", f"{where} does not match its schema: " + "; ".join(found[:5]))
+        raise RecordError("RECORD-SCHEMA", f"{where} does not match its schema: " + "; ".join(found[:5]))
     return record
 
 
@@ -100,5 +100,5 @@ def loads(data: bytes, expected: str | None = None, *, where: str = "record") ->
     try:
         record = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError("REC-003", f"{where} is not valid UTF-8 JSON: {exc}") from exc
+        raise RecordError("RECORD-JSON", f"{where} is not valid UTF-8 JSON: {exc}") from exc
     return check(record, expected, where=where)

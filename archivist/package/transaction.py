@@ -102,14 +102,14 @@ class Transaction:
         if self.create:
             self.root.mkdir(parents=True, exist_ok=True)
             if any(p.name != WORK_DIR for p in self.root.iterdir()):
-                raise PackageError("PKG-EXISTS", f"{self.root} is not empty; a new package needs an empty or new directory")
+                raise PackageError("PACKAGE-EXISTS", f"{self.root} is not empty; a new package needs an empty or new directory")
         elif not (self.root / BAGIT_TXT).is_file():
-            raise PackageError("PKG-NOT-A-BAG", f"{self.root} is not a package: it has no bagit.txt")
+            raise PackageError("PACKAGE-NOT-A-BAG", f"{self.root} is not a package: it has no bagit.txt")
         self.lock.acquire()
         try:
             if (self.root / Layout.JOURNAL).exists() or (self.root / Layout.STAGING).exists():
                 raise InterruptedTransactionError(
-                    "PKG-INTERRUPTED",
+                    "PACKAGE-INTERRUPTED",
                     f"an earlier command on {self.root} was interrupted and left unfinished work",
                     hint=f"run 'archivist recover {self.root}' to roll it back",
                 )
@@ -131,7 +131,7 @@ class Transaction:
         for alg in ALGORITHMS:
             path = self.root / manifest_name(alg)
             if not path.is_file():
-                raise PackageError("PKG-NOT-ARCHIVIST", f"{self.root} has no {manifest_name(alg)}; archivist writes both sha512 and sha256 manifests")
+                raise PackageError("PACKAGE-NOT-ARCHIVIST", f"{self.root} has no {manifest_name(alg)}; archivist writes both sha512 and sha256 manifests")
             self.manifests[alg] = parse_manifest(path.read_text("utf-8")).as_dict()
         self.bag_info, _ = parse_bag_info((self.root / BAG_INFO_TXT).read_text("utf-8"))
         for rel in self.manifests[ALGORITHMS[0]]:
@@ -146,16 +146,16 @@ class Transaction:
         if not rel.startswith("data/"):
             raise UnsafePathError("PATH-007", f"payload path {rel!r} is outside data/")
         if rel in self.staged:
-            raise PackageError("PKG-DUPLICATE", f"{rel} is written twice in one command")
+            raise PackageError("PACKAGE-DUPLICATE", f"{rel} is written twice in one command")
         existing = self._nfc.get(nfc_key(rel))
         if existing is not None and existing != rel:
             raise UnsafePathError("PATH-008", f"{rel!r} collides with {existing!r} after Unicode normalisation")
         in_bag = rel in self.manifests[ALGORITHMS[0]]
         if in_bag and not replace:
-            raise PackageError("PKG-EXISTS", f"{rel} is already in the package")
+            raise PackageError("PACKAGE-EXISTS", f"{rel} is already in the package")
         self.layout.path(rel)  # refuses symlinks on the way
         if not in_bag and (self.root / rel).exists():
-            raise PackageError("PKG-UNTRACKED", f"{rel} exists in the package but is in no manifest",
+            raise PackageError("PACKAGE-UNTRACKED", f"{rel} exists in the package but is in no manifest",
                                hint="run 'archivist verify' and remove or recover the stray file first")
         self._nfc[nfc_key(rel)] = rel
         dest = self.root / Layout.STAGING / rel

@@ -154,7 +154,7 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
     """Run the QC and write it into ``pkg``; returns the QC record."""
     options = options or QCOptions()
     if pkg.interrupted():
-        raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+        raise PackageError("PACKAGE-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
                            hint=f"run 'archivist recover {pkg.root}' first")
     s = options.baseline
     if s.interpolation not in lut.INTERPOLATIONS:

@@ -223,7 +223,7 @@ def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None
     if (pkg.root / card_rel).exists() or (pkg.root / onnx_rel).exists():
         raise InputError("EXPORT-EXISTS", f"model {model_id!r} already exists", hint="choose another --id")
     if pkg.interrupted():
-        raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+        raise PackageError("PACKAGE-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
                            hint=f"run 'archivist recover {pkg.root}' first")
     bar = start(progress, total=4, desc=f"exporting {model_id}", unit="stage")
     try:

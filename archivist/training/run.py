@@ -438,7 +438,7 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
     device = devices.resolve(settings.device)
     threads = settings.threads or devices.default_threads()
     if pkg.interrupted():
-        raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+        raise PackageError("PACKAGE-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
                            hint=f"run 'archivist recover {pkg.root}' first")
     ds = _dataset_api()
     ds_record, ds_sha = ds.load(pkg, settings.dataset)
@@ -540,7 +540,7 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
         raise InputError("TRAIN-RESUME-DONE", f"run {run_id} already has a checkpoint at step {done}; "
                          f"nothing to do for {target_steps} steps", hint="give a larger --steps to train further")
     if pkg.interrupted():
-        raise PackageError("PKG-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+        raise PackageError("PACKAGE-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
                            hint=f"run 'archivist recover {pkg.root}' first")
     device = devices.resolve(s["device"])
     ds = _dataset_api()

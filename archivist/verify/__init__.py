@@ -34,13 +34,13 @@ __all__ = ["verify", "Report", "Problem", "Rule", "RULES", "ERROR", "WARNING"]
 
 def _check_readable(root: Path) -> None:
     if not root.is_dir():
-        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a directory")
+        raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a directory")
     try:
         mode = os.lstat(root / BAGIT_TXT).st_mode
     except FileNotFoundError:
-        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a bag: it has no bagit.txt") from None
+        raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a bag: it has no bagit.txt") from None
     if not stat.S_ISREG(mode):
-        raise PackageError("PKG-NOT-A-BAG", f"{root} is not a bag: its bagit.txt is not a regular file")
+        raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a bag: its bagit.txt is not a regular file")
 
 
 def verify(root: Path | str, *, profile_path: Path | str | None = None, progress=None,
