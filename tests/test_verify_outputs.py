@@ -352,3 +352,30 @@ def test_cli_trust_anchor_and_exit_codes(pkg, signed, tmp_path):
     assert f"C2PA-001  {out(1001, 'c2pa')}: does not validate" in tampered.stdout
     assert f"OUT-011  {out(1001, 'c2pa')}:" in tampered.stdout
     assert "C2PA-002" not in tampered.stdout and "C2PA-006" not in tampered.stdout
+
+
+# -- the auditor stands apart from the engine -------------------------------------------------------------
+
+_AUDIT = """
+import json, sys
+from archivist.cli import cli
+try:
+    cli(["verify", sys.argv[1], "--trust-anchor", sys.argv[2], "--json"], standalone_mode=False)
+finally:
+    wanted = ("torch", "onnxruntime", "archivist.inference.runner", "archivist.inference.task",
+              "archivist.inference.backends", "archivist.training")
+    print(json.dumps(sorted(m for m in wanted if m in sys.modules)), file=sys.stderr)
+"""
+
+
+def test_verify_does_not_import_the_engine(pkg, signed, tmp_path):
+    import subprocess
+    import sys
+
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(signed.ca)
+    proc = subprocess.run([sys.executable, "-c", _AUDIT, str(pkg), str(ca)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["problems"] == [] and data["counts"]["outputs"] == data["counts"]["credentials"] == 4
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []

@@ -36,7 +36,18 @@ from pathlib import Path
 
 from archivist import __version__
 from archivist.errors import InputError, InterruptedTransactionError, LockedError, PackageError
-from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY, aces, archived, backends, pipeline, policy, provenance, task
+from archivist.inference import (
+    COMPRESSIONS,
+    DEFAULT_COMMIT_EVERY,
+    aces,
+    archived,
+    backends,
+    pipeline,
+    policy,
+    provenance,
+    recorded,
+    task,
+)
 from archivist.inference import frames as framesel
 from archivist.package import Package, events, records
 from archivist.package.hashing import hash_file, map_files
@@ -260,34 +271,18 @@ def _remove_scratch(root: Path, scratch: Path) -> None:
 
 
 # -- the record -----------------------------------------------------------------------------------
-def provenance_from_record(rec: dict) -> provenance.RunProvenance:
-    p = rec["provenance"]
-    return provenance.RunProvenance(
-        package=p["package"], run=rec["id"], mode=p["mode"], recovery_type=p["recovery_type"],
-        ml_processing=p["ml_processing"], source_element=p["source_element"], reference=p["reference"],
-        model=p["model"], dataset=rec.get("dataset"), source_type=rec["digital_source_type"],
-        processing_date=p["processing_date"], archivist_version=p["archivist_version"], backend=p["backend"],
-        colour=rec["settings"]["colour"]["conversion"], compression=rec["settings"]["compression"])
-
-
 def spec_from_record(root: Path, rec: dict, scratch: Path, *, sign: bool | None = None) -> task.RunSpec:
     s = rec["settings"]
     model = rec["model"]
     sign = bool(rec.get("signing")) if sign is None else sign
-    ingredients = [{"title": Path(model["onnx"]["path"]).name, "format": "application/onnx",
-                    "sha256": model["onnx"]["sha256"], "path": model["onnx"]["path"], "relationship": "inputTo"}]
-    if rec.get("dataset"):
-        ingredients.append({"title": Path(rec["dataset"]["path"]).name, "format": "application/json",
-                            "sha256": rec["dataset"]["sha256"], "path": rec["dataset"]["path"],
-                            "relationship": "inputTo"})
-    params = {"mode": rec["provenance"]["mode"], "model": model["id"], "model_sha256": model["onnx"]["sha256"],
-              "run": rec["id"], "backend": rec["backend"]["name"], "recovery_type": rec["provenance"]["recovery_type"]}
+    claim = recorded.claim_from_record(rec)
     return task.RunSpec(
         root=str(root), scratch=str(scratch), run=rec["id"], prefix=s["output_prefix"],
         kr=model["luma_coefficients"]["kr"], kb=model["luma_coefficients"]["kb"],
         colour_source=s["colour"]["conversion"]["source"], tile=s["tiling"]["tile"], overlap=s["tiling"]["overlap"],
         align=s["tiling"]["align"], margin=s["tiling"]["margin"] if s["tiling"]["tile"] else None, tile_batch=s["tiling"]["batch"], compression=s["compression"],
-        provenance=provenance_from_record(rec), sign=sign, ingredients=tuple(ingredients), c2pa_parameters=params)
+        provenance=recorded.provenance_from_record(rec), sign=sign, ingredients=claim.ingredients,
+        c2pa_parameters=claim.parameters)
 
 
 def frame_jobs(source: dict, numbers: list[int]) -> list[task.FrameJob]:

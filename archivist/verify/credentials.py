@@ -20,9 +20,10 @@ from types import SimpleNamespace
 from archivist.anchors import check_trust_anchors
 from archivist.errors import ArchivistError, InputError
 from archivist.package.layout import BAG_INFO_TXT, Layout, tagmanifest_name
+from archivist.verify.findings import Outcome, copy_note, differences, flatten, listing, short
 from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
-from archivist.verify.sidecars import Expected, RunFacts, copy_note, differences, flatten, listing, short
+from archivist.verify.sidecars import Expected, RunFacts
 
 ASSET_SUFFIXES = (".exr", ".png", ".tif", ".tiff", ".dpx")
 _INGREDIENT_PROBLEMS = {
@@ -174,8 +175,6 @@ def asset_of(credential: str, tree: Tree) -> str | None:
 
 def check_orphans(root: Path, tree: Tree, plan, anchors) -> list:
     """Credentials no run record names: validated against the asset beside them, from the disk."""
-    from archivist.verify.outputs import Outcome
-
     outcomes = []
     for credential in plan.orphans:
         outcome = Outcome()

@@ -16,9 +16,9 @@ from collections import Counter
 
 from archivist.errors import ArchivistError
 from archivist.package.layout import Layout
+from archivist.verify.findings import differences, listing
 from archivist.verify.records import Records
 from archivist.verify.report import Report
-from archivist.verify.sidecars import differences, listing
 
 CARD_LABEL = "archivist/model-card/1"
 DATASET_LABEL = "archivist/dataset/1"

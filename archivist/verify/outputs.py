@@ -26,6 +26,7 @@ from archivist.package.layout import Layout
 from archivist.progress import start
 from archivist.verify import fixity
 from archivist.verify.bag import BagView
+from archivist.verify.findings import Findings, Outcome
 from archivist.verify.inventory import PAYLOAD_PREFIX, Tree, read_small
 from archivist.verify.report import Report
 
@@ -34,20 +35,6 @@ RUN_RECORDS = Layout.RECORDS + "/inference/"
 CREDENTIAL_SUFFIX = ".c2pa"
 WHOLE_LIMIT = 1 << 30  # a frame file larger than this is streamed (and read again to validate its credential)
 KINDS = ("exr", "json", "text", "xmp", "c2pa")
-
-
-class Findings:
-    """Problems found off the main thread, reported later in a fixed order (``Report.add``'s signature)."""
-
-    def __init__(self):
-        self.items: list[tuple[str, str | None, str]] = []
-
-    def add(self, code: str, path: str | None, message: str) -> None:
-        self.items.append((code, path, message))
-
-    def into(self, report: Report) -> None:
-        for code, path, message in self.items:
-            report.add(code, path, message)
 
 
 @dataclass
@@ -147,18 +134,6 @@ class Read:
     sha256: dict[str, str] = field(default_factory=dict)  # path -> digest, for the files this frame owns
     files: int = 0
     bytes: int = 0
-
-
-@dataclass
-class Outcome:
-    fixity: Findings = field(default_factory=Findings)
-    checks: Findings = field(default_factory=Findings)
-    sha256: dict[str, str] = field(default_factory=dict)
-    files: int = 0
-    bytes: int = 0
-    untrusted: tuple | None = None  # (directory, signer) when the credential's signer is not trusted
-    ingredients: list = field(default_factory=list)  # (credential, its ingredients), checked once all is hashed
-    credential: str | None = None  # validation status, when the frame has a credential
 
 
 def read_frame(root: Path, tree: Tree, want: dict[str, dict[str, str]], frame: Frame, found: Findings,

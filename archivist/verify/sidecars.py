@@ -1,7 +1,8 @@
 """Does each output frame say what its run record says? EXR header, JSON, text and XMP sidecars.
 
 What a frame should say is derived from its run record by archivist's own
-writers (``archivist.inference.provenance``): the header keys, the JSON
+writers (``archivist.inference.recorded`` and ``archivist.inference.provenance``,
+which import no inference engine and not the runner): the header keys, the JSON
 sidecar, and the text and XMP renderings of that sidecar. Each artefact is
 compared field by field, so a message names what differs; a sidecar or
 header that describes another frame is named as a copy of it. Text and XMP
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from archivist import __version__
 from archivist.package import records as schemas
+from archivist.verify.findings import copy_note, differences, flatten, listing, short
 
 SIDECAR_LABEL = "archivist/output-sidecar/1"
 _FIELD = re.compile(r"^([A-Z][A-Za-z0-9 -]*):\s+(.*)$")
@@ -52,19 +54,17 @@ class Expected:
 
 def run_facts(rec: dict) -> RunFacts:
     """Raises KeyError, TypeError or ValueError when the record, although schema-valid, cannot be used."""
-    from pathlib import Path
+    from archivist.inference import recorded
 
-    from archivist.inference import runner
-
-    prov = runner.provenance_from_record(rec)
-    spec = runner.spec_from_record(Path("."), rec, Path("."), sign=True)
+    prov = recorded.provenance_from_record(rec)
+    claim = recorded.claim_from_record(rec)
     serial = None
     cert = (rec.get("signing") or {}).get("certificate") or {}
     if isinstance(cert.get("serial"), str):
         serial = int(cert["serial"], 16)
     return RunFacts(
-        provenance=prov, c2pa_parameters=dict(spec.c2pa_parameters),
-        inputs=tuple((i.get("relationship", "inputTo"), i["path"]) for i in spec.ingredients),
+        provenance=prov, c2pa_parameters=dict(claim.parameters),
+        inputs=tuple((i.get("relationship", "inputTo"), i["path"]) for i in claim.ingredients),
         digital_source_type=rec["digital_source_type"]["uri"],
         agent={"name": "archivist", "version": prov.archivist_version}, signer_serial=serial,
         same_version=prov.archivist_version == __version__)
@@ -79,69 +79,6 @@ def expected(facts: RunFacts, entry: dict) -> Expected:
                               credential=entry["credential"]["path"] if entry["credential"] else None)
     return Expected(n, entry["output"]["path"], src, keys, side, provenance.text_sidecar(side),
                     provenance.xmp_sidecar(side))
-
-
-# -- saying what differs -------------------------------------------------------------------
-_HEX = re.compile(r"^[0-9a-f]{32,}$")
-
-
-def short(value) -> str:
-    """A value as a message shows it: digests by their first 16 digits, anything else up to 100 characters.
-
-    >>> short("a" * 64)
-    "'aaaaaaaaaaaaaaaa...'"
-    >>> short("urn:uuid:00000000-0000-4000-8000-000000000001")
-    "'urn:uuid:00000000-0000-4000-8000-000000000001'"
-    >>> short(1001)
-    '1001'
-    """
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    if _HEX.match(text):
-        text = text[:16] + "..."
-    elif len(text) > 100:
-        text = text[:97] + "..."
-    return repr(text) if isinstance(value, str) else text
-
-
-def flatten(value, prefix: str = "") -> dict[str, object]:
-    """Leaves of a JSON value by dotted path (lists are leaves).
-
-    >>> flatten({"a": {"b": 1, "c": [1, 2]}, "d": None})
-    {'a.b': 1, 'a.c': [1, 2], 'd': None}
-    """
-    if isinstance(value, dict) and value:
-        out = {}
-        for k in sorted(value):
-            out.update(flatten(value[k], f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: value}
-
-
-def differences(actual: dict, wanted: dict, said: str = "the run record says") -> list[str]:
-    """``key is X, <said> Y`` for every key whose values differ.
-
-    >>> differences({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4})
-    ['b is 2, the run record says 3', 'c is missing, the run record says 4']
-    """
-    out = []
-    for key in sorted(set(actual) | set(wanted)):
-        a, w = actual.get(key, _MISSING), wanted.get(key, _MISSING)
-        if a != w:
-            shown = "missing" if a is _MISSING else short(a)
-            out.append(f"{key} is {shown}, {said} {'nothing' if w is _MISSING else short(w)}")
-    return out
-
-
-_MISSING = object()
-
-
-def listing(diffs: list[str], limit: int = 4) -> str:
-    more = f" (and {len(diffs) - limit} more)" if len(diffs) > limit else ""
-    return "; ".join(diffs[:limit]) + more
-
-
-def copy_note(origin: str | None) -> str:
-    return f"; it describes {origin}: copied from another frame" if origin else ""
 
 
 # -- the EXR header ---------------------------------------------------------------------------
@@ -171,7 +108,7 @@ def check_header(path: str, header, exp: Expected, plan, found) -> None:
 def check_json(path: str, data: bytes, exp: Expected, plan, found) -> dict | None:
     """Compare the JSON sidecar with the one archivist writes; return it when it could be read."""
     try:
-        value = json.loads(data.decode("utf-8"))
+        value = schemas.parse_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         found.add("OUT-008", path, f"not valid UTF-8 JSON: {exc}")
         return None
