@@ -176,6 +176,21 @@ def chroma_grain_ratio(candidate: np.ndarray, source: np.ndarray, sigma: float =
     return grain_ratio(c, s, sigma)
 
 
+def luma_grain_ratio(candidate: np.ndarray, source: np.ndarray, sigma: float = GRAIN_SIGMA,
+                     kr: float = KR, kb: float = KB) -> float:
+    """``grain_ratio`` on luma Y' only: how much of the scan's luma grain survives.
+
+    A grey offset leaves the luma texture as it was:
+
+    >>> rng = np.random.default_rng(2)
+    >>> src = rng.random((16, 16, 3))
+    >>> round(luma_grain_ratio(src + 0.1, src), 6)
+    1.0
+    """
+    return grain_ratio(colour.luma(np.asarray(candidate, np.float64), kr, kb),
+                       colour.luma(np.asarray(source, np.float64), kr, kb), sigma)
+
+
 def histogram(values: np.ndarray) -> np.ndarray:
     """Counts of Delta E values in fixed bins (0..100 by 0.01; larger values fall in the last bin)."""
     idx = np.clip((np.asarray(values).ravel() * (HIST_BINS / HIST_MAX)).astype(np.int64), 0, HIST_BINS - 1)
