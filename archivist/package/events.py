@@ -22,6 +22,7 @@ PREMIS_TYPES = {
     "creation": "http://id.loc.gov/vocabulary/preservation/eventType/cre",
     "ingestion": "http://id.loc.gov/vocabulary/preservation/eventType/ing",
     "message digest calculation": "http://id.loc.gov/vocabulary/preservation/eventType/mes",
+    "metadata modification": "http://id.loc.gov/vocabulary/preservation/eventType/mem",
     "migration": "http://id.loc.gov/vocabulary/preservation/eventType/mig",
     "validation": "http://id.loc.gov/vocabulary/preservation/eventType/val",
     "recovery": "http://id.loc.gov/vocabulary/preservation/eventType/rec",
@@ -73,9 +74,10 @@ def parse(data: bytes) -> tuple[list[dict], list[str]]:
     previous = None
     for n, line in enumerate(data.splitlines(keepends=True), 1):
         try:
-            event = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {n}: not JSON ({exc.msg})")
+            event = records.parse_json(line)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+            problems.append(f"line {n}: not JSON ({why})")
             previous = hashlib.sha256(line).hexdigest()
             continue
         for p in records.problems(event, LABEL):

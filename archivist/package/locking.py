@@ -13,11 +13,39 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 
-from archivist.errors import LockedError
+from archivist.errors import LockedError, PackageError
 from archivist.package.layout import WORK_DIR, Layout
+
+# Everything a command may create under .archivist; none of it may be a link,
+# or a write meant for the package would land wherever the link points.
+WORK_ENTRIES = ("lock", "journal.json", "staging", "tags", "backup", "runs")
+
+
+def _link_error(root: Path, rel: str) -> PackageError:
+    return PackageError("PACKAGE-WORK-LINK", f"{root / rel} is a symbolic link or not what archivist put there; "
+                                         "archivist never follows links in its working directory",
+                        hint="remove the link (nothing of the package is in it), then run the command again")
+
+
+def check_work_dir(root: Path, run: str | None = None) -> None:
+    """Refuse a working directory (``.archivist`` or anything archivist puts in it) that is a link."""
+    work = root / WORK_DIR
+    try:
+        st = os.lstat(work)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise _link_error(root, WORK_DIR)
+    names = [f"{WORK_DIR}/{n}" for n in WORK_ENTRIES]
+    if run is not None:
+        names.append(Layout.run_scratch(run))
+    for rel in names:
+        if os.path.islink(root / rel):
+            raise _link_error(root, rel)
 
 
 class WriteLock:
@@ -29,11 +57,17 @@ class WriteLock:
 
     def acquire(self) -> WriteLock:
         for _ in range(50):
+            check_work_dir(self.root)
             (self.root / WORK_DIR).mkdir(exist_ok=True)
+            check_work_dir(self.root)
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             except FileNotFoundError:  # the holder removed the directory meanwhile
                 continue
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise _link_error(self.root, Layout.LOCK) from None
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -88,6 +122,8 @@ def _read_holder(fd: int) -> str:
 def writer_active(root: Path) -> str | None:
     """Describe the live writer, if any, without creating anything."""
     path = root / Layout.LOCK
+    if os.path.islink(root / WORK_DIR):
+        return None  # not ours: never open anything through it
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:

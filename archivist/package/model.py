@@ -20,6 +20,7 @@ from archivist.package import events, frames, iptc, records
 from archivist.package.bagfiles import parse_bag_info, parse_manifest
 from archivist.package.hashing import default_workers, hash_bytes, hash_file
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
+from archivist.package.locking import check_work_dir
 from archivist.package.safepath import check_element_id
 from archivist.package.transaction import Transaction, recover, utcnow
 from archivist.progress import start
@@ -45,6 +46,7 @@ class Package:
         return pkg
 
     def interrupted(self) -> bool:
+        check_work_dir(self.root)  # a linked work dir is refused before anything looks inside it
         return (self.root / Layout.JOURNAL).exists() or (self.root / Layout.STAGING).exists()
 
     def transaction(self, command: str) -> Transaction:

@@ -27,6 +27,64 @@ class RecordError(ArchivistError):
     """A record that does not match its schema."""
 
 
+# Bounds no real package comes near; past them a JSON text is refused, not parsed
+# (docs/package-format.md, "Limits").
+MAX_JSON_DEPTH = 64
+MAX_JSON_INT_DIGITS = 40
+
+
+class UnsafeJSONError(json.JSONDecodeError):
+    """JSON that parses but is refused: too deep, an over-long integer, a repeated key, NaN.
+
+    A ``JSONDecodeError`` so that every reader's existing handling of bad JSON applies.
+    """
+
+    def __init__(self, msg: str):
+        super().__init__(msg, "", 0)
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+def _pairs(pairs: list) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise UnsafeJSONError(f"key {dup[:80]!r} appears twice in one object")
+    return out
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise UnsafeJSONError(f"an integer of {len(text)} digits (at most {MAX_JSON_INT_DIGITS})")
+    return int(text)
+
+
+def _constant(name: str):
+    raise UnsafeJSONError(f"{name} is not JSON")
+
+
+def parse_json(data: bytes | str) -> Any:
+    """Parse JSON from a package, within bounds; every refusal is a ``JSONDecodeError``.
+
+    Raises ``UnicodeDecodeError`` for bytes that are not UTF-8, as ``json.loads`` would.
+    """
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_constant=_constant)
+    except RecursionError:
+        raise UnsafeJSONError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise UnsafeJSONError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return value
+
+
 @cache
 def _schema_texts() -> dict[str, dict]:
     out = {}
@@ -98,7 +156,7 @@ def dumps_line(record: dict, expected: str | None = None) -> bytes:
 
 def loads(data: bytes, expected: str | None = None, *, where: str = "record") -> dict:
     try:
-        record = json.loads(data.decode("utf-8"))
+        record = parse_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError("RECORD-JSON", f"{where} is not valid UTF-8 JSON: {exc}") from exc
     return check(record, expected, where=where)

@@ -9,8 +9,10 @@ in Unicode normalisation are refused by the callers that see the whole set
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import unicodedata
 from pathlib import Path, PurePosixPath
 
@@ -82,3 +84,28 @@ def resolve_inside(root: Path, rel: str) -> Path:
         if os.path.islink(current):
             raise UnsafePathError("PATH-006", f"path {rel!r} passes through a symbolic link")
     return current
+
+
+def read_inside(root: Path, rel: str, limit: int) -> bytes:
+    """Read a regular file of the package, never through a link, at most ``limit`` bytes."""
+    path = resolve_inside(root, rel)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError("PATH-006", f"path {rel!r} passes through a symbolic link") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePathError("PATH-NOT-FILE", f"{rel} is not a regular file")
+        if st.st_size > limit:
+            raise UnsafePathError("PATH-TOO-LARGE", f"{rel} is {st.st_size} bytes, more than the {limit} a "
+                                                    "package file of its kind can be")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise UnsafePathError("PATH-TOO-LARGE", f"{rel} grew past {limit} bytes while read")
+        return data
+    finally:
+        os.close(fd)

@@ -42,10 +42,17 @@ from archivist.package.layout import (
     tagmanifest_name,
 )
 from archivist.package.locking import WriteLock
-from archivist.package.safepath import check_relpath, nfc_key
+from archivist.package.records import parse_json
+from archivist.package.safepath import check_relpath, nfc_key, read_inside, resolve_inside
 from archivist.progress import start
 
 FAULT_ENV = "ARCHIVIST_FAULT_INJECT"
+
+# Bounds on what a command reads from a package it writes to (docs/package-format.md, "Limits").
+MAX_MANIFEST_BYTES = 1 << 30
+MAX_TAG_FILE_BYTES = 1 << 20
+MAX_JOURNAL_BYTES = 256 << 20
+JOURNAL_STATES = ("applying", "committed")
 
 
 def _fault(point: str) -> None:
@@ -107,7 +114,7 @@ class Transaction:
             raise PackageError("PACKAGE-NOT-A-BAG", f"{self.root} is not a package: it has no bagit.txt")
         self.lock.acquire()
         try:
-            if (self.root / Layout.JOURNAL).exists() or (self.root / Layout.STAGING).exists():
+            if os.path.lexists(self.root / Layout.JOURNAL) or os.path.lexists(self.root / Layout.STAGING):
                 raise InterruptedTransactionError(
                     "PACKAGE-INTERRUPTED",
                     f"an earlier command on {self.root} was interrupted and left unfinished work",
@@ -130,10 +137,10 @@ class Transaction:
     def _load_bag(self) -> None:
         for alg in ALGORITHMS:
             path = self.root / manifest_name(alg)
-            if not path.is_file():
+            if not os.path.lexists(path):
                 raise PackageError("PACKAGE-NOT-ARCHIVIST", f"{self.root} has no {manifest_name(alg)}; archivist writes both sha512 and sha256 manifests")
-            self.manifests[alg] = parse_manifest(path.read_text("utf-8")).as_dict()
-        self.bag_info, _ = parse_bag_info((self.root / BAG_INFO_TXT).read_text("utf-8"))
+            self.manifests[alg] = parse_manifest(_tag_text(self.root, manifest_name(alg), MAX_MANIFEST_BYTES)).as_dict()
+        self.bag_info, _ = parse_bag_info(_tag_text(self.root, BAG_INFO_TXT, MAX_TAG_FILE_BYTES))
         for rel in self.manifests[ALGORITHMS[0]]:
             self._nfc[nfc_key(rel)] = rel
 
@@ -241,7 +248,7 @@ class Transaction:
         tag_digests: dict[str, dict[str, str]] = {a: {} for a in ALGORITHMS}
         for name in Layout.tag_files():
             data = tag_bytes.get(name)
-            fix = hash_bytes(data) if data is not None else hash_file(self.root / name)
+            fix = hash_bytes(data if data is not None else read_inside(self.root, name, MAX_MANIFEST_BYTES))
             for alg in ALGORITHMS:
                 tag_digests[alg][name] = fix.digests[alg]
         for alg in ALGORITHMS:
@@ -298,6 +305,15 @@ class Transaction:
         return f"{total}.{len(files)}"
 
 
+def _tag_text(root: Path, name: str, limit: int) -> str:
+    """A tag file as text, never through a link; a damaged one is a clear error."""
+    try:
+        return read_inside(root, name, limit).decode("utf-8")
+    except UnicodeDecodeError:
+        raise PackageError("PACKAGE-DAMAGED", f"{root / name} is not UTF-8",
+                           hint=f"run 'archivist verify {root}'") from None
+
+
 def _missing_parents(root: Path, rel: str) -> list[str]:
     out = []
     parent = Path(rel).parent
@@ -318,38 +334,76 @@ def _cleanup_work(root: Path) -> None:
         pass
 
 
+def _journal_error(root: Path, why: str) -> PackageError:
+    return PackageError("RECOVER-JOURNAL", f"the journal of the interrupted command on {root} cannot be used: {why};"
+                        " nothing was changed",
+                        hint="restore the package from a copy; a journal archivist did not write could name any file")
+
+
+def _read_journal(root: Path) -> dict:
+    """The journal, checked whole: its shape, and every path inside the package and free of links."""
+    try:
+        journal = parse_json(read_inside(root, Layout.JOURNAL, MAX_JOURNAL_BYTES))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _journal_error(root, f"it is not valid JSON ({exc})") from None
+    except UnsafePathError as exc:
+        raise _journal_error(root, exc.message) from None
+    if not isinstance(journal, dict) or journal.get("state") not in JOURNAL_STATES:
+        raise _journal_error(root, "it is not an object with a state of 'applying' or 'committed'")
+    for key in ("new", "replaced", "new_dirs"):
+        value = journal.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _journal_error(root, f"'{key}' is not a list of paths")
+    if not isinstance(journal.get("command", ""), str):
+        raise _journal_error(root, "'command' is not a string")
+    for rel in journal["new"] + journal["replaced"] + journal["new_dirs"]:
+        try:
+            check_relpath(rel)
+            if rel == WORK_DIR or rel.startswith(WORK_DIR + "/"):
+                raise UnsafePathError("PATH-007", f"{rel!r} is inside {WORK_DIR}/")
+            resolve_inside(root, rel)
+            if rel in journal["replaced"]:
+                resolve_inside(root, f"{Layout.BACKUP}/{rel}")
+        except UnsafePathError as exc:
+            raise _journal_error(root, f"it names {rel!r}: {exc.message}") from None
+    return journal
+
+
 def recover(root: Path) -> dict:
-    """Roll back (or finish) an interrupted command. Returns what was done."""
+    """Roll back (or finish) an interrupted command. Returns what was done.
+
+    Every path the journal names is checked before anything is touched: a
+    journal that names a path outside the package or through a link is
+    refused whole, and the package is left as it is.
+    """
     root = Path(root)
     lock = WriteLock(root, "recover").acquire()
     try:
         jpath = root / Layout.JOURNAL
         report = {"state": None, "removed": [], "restored": []}
-        if jpath.exists():
-            journal = json.loads(jpath.read_text())
+        if os.path.lexists(jpath):
+            journal = _read_journal(root)
             report["state"] = journal["state"]
             report["command"] = journal.get("command")
             if journal["state"] != "committed":
-                backup = root / Layout.BACKUP
                 for rel in journal["replaced"]:
-                    check_relpath(rel)
-                    if (backup / rel).exists():
-                        os.replace(backup / rel, root / rel)
+                    # Re-checked at the moment of use: nothing may have become a link since.
+                    src, dest = resolve_inside(root, f"{Layout.BACKUP}/{rel}"), resolve_inside(root, rel)
+                    if os.path.lexists(src):
+                        os.replace(src, dest)
                         report["restored"].append(rel)
                 for rel in journal["new"]:
-                    check_relpath(rel)
                     try:
-                        (root / rel).unlink()
+                        resolve_inside(root, rel).unlink()
                         report["removed"].append(rel)
                     except FileNotFoundError:
                         pass
                 for d in sorted(journal["new_dirs"], key=len, reverse=True):
-                    check_relpath(d)
                     try:
-                        (root / d).rmdir()
+                        resolve_inside(root, d).rmdir()
                     except OSError:
                         pass
-        elif (root / Layout.STAGING).exists():
+        elif os.path.lexists(root / Layout.STAGING):
             report["state"] = "staging"
         _cleanup_work(root)
         return report

@@ -27,7 +27,8 @@ NON_REPEATABLE = ("Bagging-Date", "Bag-Size", "Payload-Oxum", "Bag-Group-Identif
 _MANIFEST = re.compile(r"^(tag)?manifest-([^/]+)\.txt$")
 _VERSION_LINE = re.compile(r"^BagIt-Version: ([0-9]+\.[0-9]+)$")
 _ENCODING_LINE = re.compile(r"^Tag-File-Character-Encoding: (\S+)$")
-_OXUM = re.compile(r"^([0-9]+)\.([0-9]+)$")
+# Digits bounded: no real payload has 10^30 octets, and int() of a 5,000-digit string raises.
+_OXUM = re.compile(r"^([0-9]{1,30})\.([0-9]{1,30})$")
 
 
 @dataclass

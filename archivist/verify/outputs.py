@@ -75,7 +75,7 @@ def _parsed(view: BagView, path: str):
     if data is None:
         return None
     try:
-        return json.loads(data.decode("utf-8"))
+        return schemas.parse_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None  # reported by the record checks
 

@@ -65,7 +65,7 @@ def check(tree: Tree, view: BagView, report: Report) -> Records:
                        if tree.files[path] > MAX_RECORD_BYTES else "could not be read")
             continue
         try:
-            value = json.loads(data.decode("utf-8"))
+            value = schemas.parse_json(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             report.add("REC-001", path, f"not valid UTF-8 JSON: {exc}")
             continue

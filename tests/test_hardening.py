@@ -1,0 +1,163 @@
+"""Hostile packages: nothing outside the package is read, written or deleted, and never a traceback.
+
+Each test builds the hostile package for real (links, crafted journals, crafted models, crafted
+JSON) and checks the exact error code, exit status and ``--json`` shape, that a canary folder
+outside the package is byte-for-byte unchanged, and where it matters that the package is too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import run_cli, write_shot
+from helpers_package import snapshot
+
+from archivist.package.layout import Layout
+from archivist.package.model import Package
+
+ADD_ARGS = ("--role", "reference", "--element", "dvd", "--description", "PAL DVD 2003")
+
+
+@pytest.fixture
+def base(tmp_path, shot):
+    pkg = Package.create(tmp_path / "pkg", title="Film", organization="Archive")
+    pkg.add_element(role="source", element="print16", paths=[shot], description="16mm positive print")
+    write_shot(tmp_path / "ref", ext="png", stem="dvd", start=1, n=2)
+    return pkg
+
+
+@pytest.fixture
+def canary(tmp_path):
+    """A folder outside the package with files a hostile package points at."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "v1.txt").write_bytes(b"precious outside file\n")
+    (folder / "manifest-sha256.txt").write_bytes(b"not the package's\n")
+    return folder
+
+
+def tree_bytes(root: Path) -> dict[str, object]:
+    """Every entry under ``root`` without following links: files by content, links by target."""
+    out: dict[str, object] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            rel = str(p.relative_to(root))
+            if p.is_symlink():
+                out[rel] = ("link", os.readlink(p))
+            elif p.is_dir():
+                out[rel] = "dir"
+            else:
+                out[rel] = p.read_bytes()
+    return out
+
+
+def failed_json(proc, code: str) -> dict:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is False and doc["error"]["code"] == code, doc
+    assert set(doc["error"]) <= {"code", "message", "hint"}
+    return doc
+
+
+def write_journal(root: Path, journal: object | bytes) -> None:
+    (root / ".archivist").mkdir(exist_ok=True)
+    data = journal if isinstance(journal, bytes) else json.dumps(journal).encode()
+    (root / Layout.JOURNAL).write_bytes(data)
+
+
+# -- defect 1: recover outside the package ------------------------------------------------------------
+@pytest.mark.parametrize("how", ["new", "replaced"])
+def test_defect_1_recover_never_deletes_or_overwrites_outside(base, canary, how):
+    root = base.root
+    (root / "data" / "qc").mkdir(exist_ok=True)
+    os.symlink(canary, root / "data" / "qc" / "link")
+    journal = {"command": "add", "pid": 1, "started": "2026-01-01T00:00:00Z", "state": "applying",
+               "new": [], "replaced": [], "new_dirs": []}
+    journal[how].append("data/qc/link/v1.txt")
+    write_journal(root, journal)
+    if how == "replaced":
+        (root / Layout.BACKUP / "data/qc/link").mkdir(parents=True)
+        (root / Layout.BACKUP / "data/qc/link/v1.txt").write_bytes(b"attacker's bytes\n")
+    outside, inside = tree_bytes(canary), tree_bytes(root)
+
+    proc = run_cli("recover", root, "--json")
+    assert proc.returncode == 2
+    doc = failed_json(proc, "RECOVER-JOURNAL")
+    assert "data/qc/link/v1.txt" in doc["error"]["message"]
+    assert tree_bytes(canary) == outside and tree_bytes(root) == inside
+
+
+@pytest.mark.parametrize("journal", [
+    {"state": "applying", "new": ["data/x"]},  # keys missing
+    {"state": "applying", "new": [1], "replaced": [], "new_dirs": []},  # not paths
+    {"state": "rolling", "new": [], "replaced": [], "new_dirs": []},  # unknown state
+    {"state": "applying", "new": ["../outside/v1.txt"], "replaced": [], "new_dirs": []},
+    {"state": "applying", "new": [".archivist/lock"], "replaced": [], "new_dirs": []},
+    ["a list"],
+    b"[" * 100_000,  # deeply nested
+    b'{"state": "applying", "new": [], "replaced": [], "new_dirs": [], "pid": ' + b"9" * 5000 + b"}",
+    b"\xff\xfe not utf-8",
+], ids=["missing-keys", "not-paths", "state", "dotdot", "work-dir", "list", "nested", "huge-int", "bytes"])
+def test_defect_1_recover_refuses_a_journal_it_cannot_validate(base, canary, journal):
+    root = base.root
+    write_journal(root, journal)
+    inside = tree_bytes(root)
+    proc = run_cli("recover", root, "--json")
+    assert proc.returncode == 2
+    failed_json(proc, "RECOVER-JOURNAL")
+    assert tree_bytes(root) == inside and (canary / "v1.txt").read_bytes() == b"precious outside file\n"
+
+
+def test_defect_1_recover_refuses_a_symlinked_journal(base, canary):
+    root = base.root
+    (root / ".archivist").mkdir()
+    (canary / "journal.json").write_text(json.dumps({"state": "applying", "new": [], "replaced": [],
+                                                     "new_dirs": []}))
+    os.symlink(canary / "journal.json", root / Layout.JOURNAL)
+    outside = tree_bytes(canary)
+    proc = run_cli("recover", root, "--json")
+    assert proc.returncode == 2
+    failed_json(proc, "PACKAGE-WORK-LINK")
+    assert tree_bytes(canary) == outside
+
+
+def test_recover_still_rolls_back_a_real_interrupted_add(base, tmp_path):
+    before = snapshot(base.root)
+    killed = run_cli("add", base.root, *ADD_ARGS, tmp_path / "ref", env={"ARCHIVIST_FAULT_INJECT": "payload-moved"})
+    assert killed.returncode != 0
+    out = json.loads(run_cli("recover", base.root, "--json", check=True).stdout)
+    assert out["state"] == "applying" and out["restored"] and out["removed"]
+    assert snapshot(base.root) == before
+
+
+# -- defect 3: a symlinked working directory -------------------------------------------------------
+@pytest.mark.parametrize("which", [".archivist", ".archivist/staging", ".archivist/lock", ".archivist/runs"])
+def test_defect_3_add_refuses_a_symlinked_work_dir(base, canary, tmp_path, which):
+    root = base.root
+    if which != ".archivist":
+        (root / ".archivist").mkdir()
+    target = canary / "lockfile" if which.endswith("lock") else canary
+    os.symlink(target, root / which)
+    outside, before = tree_bytes(canary), tree_bytes(root)
+    proc = run_cli("add", root, *ADD_ARGS, tmp_path / "ref", "--json")
+    assert proc.returncode == 2
+    failed_json(proc, "PACKAGE-WORK-LINK")
+    assert tree_bytes(canary) == outside and tree_bytes(root) == before
+
+
+def test_defect_3_add_refuses_a_symlinked_manifest(base, canary, tmp_path):
+    root = base.root
+    real = (root / "manifest-sha256.txt").read_bytes()
+    (canary / "manifest-sha256.txt").write_bytes(real)
+    (root / "manifest-sha256.txt").unlink()
+    os.symlink(canary / "manifest-sha256.txt", root / "manifest-sha256.txt")
+    outside, before = tree_bytes(canary), tree_bytes(root)
+    proc = run_cli("add", root, *ADD_ARGS, tmp_path / "ref", "--json")
+    assert proc.returncode == 2
+    failed_json(proc, "PATH-006")
+    assert tree_bytes(canary) == outside and tree_bytes(root) == before
+    assert (root / "manifest-sha256.txt").is_symlink()
