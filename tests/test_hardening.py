@@ -161,3 +161,56 @@ def test_defect_3_add_refuses_a_symlinked_manifest(base, canary, tmp_path):
     failed_json(proc, "PATH-006")
     assert tree_bytes(canary) == outside and tree_bytes(root) == before
     assert (root / "manifest-sha256.txt").is_symlink()
+
+
+# -- defect 2: ONNX external data ----------------------------------------------------------------------
+def test_defect_2_a_model_with_external_data_is_refused_before_any_session(tmp_path, monkeypatch):
+    import numpy as np
+    import onnxruntime as ort
+    from helpers_hostile import external_data_model
+
+    from archivist.errors import InputError
+    from archivist.inference import archived, backends
+
+    data, raw = external_data_model("big.bin")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "big.bin").write_bytes(np.full(len(raw) // 4, 7.0, np.float32).tobytes())
+    # The hazard is real: given the bytes, onnxruntime takes its weights from ./big.bin.
+    ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    for call in (lambda: archived.check_onnx(data, "data/models/m/model.onnx"),
+                 lambda: backends.create("ort-cpu", data), lambda: backends.create("torch-cpu", data)):
+        with pytest.raises(InputError) as err:
+            call()
+        assert err.value.code == "INFER-MODEL-EXTERNAL" and "big.bin" in err.value.message
+
+
+def test_defect_2_a_model_with_a_custom_domain_is_refused():
+    from helpers_hostile import custom_domain_model
+
+    from archivist.errors import InputError
+    from archivist.inference import archived
+
+    with pytest.raises(InputError) as err:
+        archived.check_onnx(custom_domain_model(), "model.onnx")
+    assert err.value.code == "INFER-MODEL-DOMAIN" and "com.example.ops" in err.value.message
+
+
+def test_defect_2_verify_reports_external_data_and_never_opens_it(tmp_path):
+    import bagit
+    from helpers_hostile import external_data_model
+    from helpers_verify import watching_opens
+
+    from archivist.verify import verify
+
+    data, raw = external_data_model("../../outside/v1.txt")
+    bag = tmp_path / "bag"
+    (bag / "model").mkdir(parents=True)
+    (bag / "model" / "model.onnx").write_bytes(data)
+    bagit.make_bag(str(bag), checksums=["sha256", "sha512"])
+    proc = run_cli("verify", bag, "--json", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {p["code"] for p in doc["problems"]} == {"MOD-001", "BAG-002"}  # bagit-python writes 0.97
+    with watching_opens() as opened:
+        verify(bag)
+    assert not [p for _, p in opened if "outside" in p or p.endswith("v1.txt")]

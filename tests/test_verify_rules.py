@@ -7,6 +7,7 @@ import re
 
 import pytest
 from conftest import REPO, write_shot
+from helpers_hostile import FIXTURES as HOSTILE_FIXTURES
 from helpers_verify import FIXTURES as BAG_FIXTURES
 from helpers_verify import Bags, build_template
 from helpers_verify_outputs import FIXTURES as OUTPUT_FIXTURES
@@ -17,7 +18,7 @@ from archivist.verify import RULES, verify
 from archivist.verify import profile as profile_mod
 from archivist.verify.rules import markdown
 
-FIXTURES = {**BAG_FIXTURES, **OUTPUT_FIXTURES}
+FIXTURES = {**BAG_FIXTURES, **OUTPUT_FIXTURES, **HOSTILE_FIXTURES}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def test_docs_are_generated_from_the_registry():
 
 def test_rule_codes_are_well_formed():
     for code, rule in RULES.items():
-        assert re.fullmatch(r"(PKG|BAG|PRO|REC|CON|OUT|C2PA)-[0-9]{3}", code) and rule.code == code
+        assert re.fullmatch(r"(PKG|BAG|PRO|REC|CON|OUT|MOD|C2PA)-[0-9]{3}", code) and rule.code == code
         assert rule.severity in ("error", "warning")
 
 

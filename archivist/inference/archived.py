@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import onnx
 
 from archivist.errors import InputError
+from archivist.inference import modelcheck
 from archivist.package import Package, records
 from archivist.package.layout import Layout
 
@@ -72,6 +73,12 @@ def check_onnx(data: bytes, where: str) -> onnx.ModelProto:
     """Parse and fully check an ONNX model; a clear error otherwise."""
     try:
         model = onnx.load_from_string(data)
+    except Exception as exc:  # protobuf's DecodeError and others
+        raise InputError("INFER-MODEL-CHECK", f"{where} is not an ONNX model: {type(exc).__name__}",
+                         hint="the archived model is damaged or not a valid ONNX file; nothing was written") from None
+    # Before the checker: it would resolve external data against the current directory.
+    modelcheck.refuse_unless_self_contained(model, where)
+    try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as exc:  # onnx raises several unrelated exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

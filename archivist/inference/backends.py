@@ -106,7 +106,16 @@ def choose(backend: str = "auto", device: str = "auto") -> str:
 
 
 def create(name: str, model_bytes: bytes, *, threads: int | None = None) -> Backend:
-    """Build the named backend over the archived ONNX bytes."""
+    """Build the named backend over the archived ONNX bytes (never a path: nothing is opened beside it)."""
+    import onnx
+
+    from archivist.inference import modelcheck
+
+    try:
+        proto = onnx.load_from_string(model_bytes)
+    except Exception:  # protobuf's DecodeError and others
+        raise InputError("INFER-MODEL-LOAD", "the model is not a readable ONNX file") from None
+    modelcheck.refuse_unless_self_contained(proto, "the model")
     if name in ("ort-cpu", "ort-cuda"):
         return _ort(name, model_bytes, threads)
     if name in ("torch-cpu", "torch-cuda"):

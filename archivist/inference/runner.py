@@ -52,6 +52,7 @@ from archivist.inference import frames as framesel
 from archivist.package import Package, events, records
 from archivist.package.hashing import hash_file, map_files
 from archivist.package.layout import WORK_DIR, Layout
+from archivist.package.locking import check_work_dir
 from archivist.package.transaction import utcnow
 from archivist.progress import start
 
@@ -245,6 +246,7 @@ class ScratchLock:
         self.fd: int | None = None
 
     def __enter__(self):
+        check_work_dir(self.path.parents[2], self.path.name)  # never a run folder through a link
         self.path.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:

@@ -50,6 +50,12 @@ _RULES = [
          "`.archivist/` exists, no process holds the lock, and there is no journal or staging directory.",
          "Run `archivist recover PKG`, which removes them; for an unfinished inference run (`.archivist/runs/`), "
          "run the same `archivist infer` command again, which finishes it."),
+    Rule("PKG-005", ERROR, "Link in the working directory",
+         "`.archivist/`, or something in it (the lock, the journal, staging, backups, inference run folders), is a "
+         "symbolic link. archivist never writes through such a link, since a command's files would land wherever "
+         "it points, outside the package; every write command refuses the package until it is removed.",
+         "`.archivist` itself, or any entry under it, is a symbolic link.",
+         "Remove the link (archivist never makes one, so nothing of the package is in it), then verify again."),
     # -- RFC 8493 ------------------------------------------------------------------------
     Rule("BAG-001", ERROR, "bagit.txt is malformed",
          "The bag declaration must be exactly two lines, `BagIt-Version: M.N` then `Tag-File-Character-Encoding: "
@@ -447,6 +453,22 @@ _RULES = [
          "If you trust the signer, give its CA certificate with `--trust-anchor FILE` (PEM)."),
 ]
 
+_RULES += [
+    Rule("MOD-001", ERROR, "Model keeps data outside itself",
+         "A tensor of an ONNX model is stored as external data: the model names another file (by a path "
+         "relative to wherever it is opened) for its weights. Run from another folder it would take its weights "
+         "from there, so its hash no longer says what it computes. `infer` and `reproduce` refuse it.",
+         "An initializer, sparse initializer or constant whose `data_location` is `EXTERNAL` or that has "
+         "`external_data` entries, in any graph or function of a `.onnx` file under `data/`.",
+         "Export the model again (`archivist export` always writes one self-contained file)."),
+    Rule("MOD-002", ERROR, "Model uses non-standard operators",
+         "An ONNX model uses operators from a domain other than the standard ones (`ai.onnx`, `ai.onnx.ml`, "
+         "training), which only run with a custom-operator library from outside the package. `infer` and "
+         "`reproduce` refuse it.",
+         "An `opset_import` or node domain that is not standard and not a function the model defines itself.",
+         "Export the model with standard ONNX operators only."),
+]
+
 RULES: dict[str, Rule] = {r.code: r for r in _RULES}
 FAMILIES = {
     "PKG": "Package state",
@@ -455,6 +477,7 @@ FAMILIES = {
     "REC": "Records and event log",
     "CON": "Consistency",
     "OUT": "Inference outputs",
+    "MOD": "Models",
     "C2PA": "Content Credentials",
 }
 
@@ -477,6 +500,7 @@ def markdown() -> str:
         "- `REC` and `CON` rules run on archivist packages.",
         "- `OUT` rules run on archivist packages with inference runs, `C2PA` rules on packages with `.c2pa` "
         "credentials or a package seal.",
+        "- `MOD` rules run on every `.onnx` file under `data/`, read from its bytes: nothing it names is opened.",
         "",
         "Each layer compares one pair of things, so one fault gives one report per layer that sees it: `BAG` "
         "compares the files on disk with the manifests, `CON` the records with the manifests, `REC` the "

@@ -11,7 +11,26 @@ from archivist.package.locking import writer_active
 from archivist.verify.report import Report
 
 
+def work_link(root: Path) -> str | None:
+    """The first symbolic link at or under ``.archivist``, never following one."""
+    work = root / WORK_DIR
+    if os.path.islink(work):
+        return WORK_DIR
+    if not os.path.isdir(work):
+        return None
+    for dirpath, dirnames, filenames in os.walk(work):
+        for name in sorted(dirnames + filenames):
+            if os.path.islink(os.path.join(dirpath, name)):
+                return os.path.relpath(os.path.join(dirpath, name), root)
+    return None
+
+
 def check(root: Path, report: Report) -> None:
+    link = work_link(root)
+    if link:
+        report.add("PKG-005", link, "is a symbolic link; write commands refuse the package until it is removed "
+                                    "(archivist never writes through a link)")
+        return
     holder = writer_active(root)
     if holder:
         report.add("PKG-001", Layout.LOCK, f"a command is writing to the package ({holder}); verify again when "
