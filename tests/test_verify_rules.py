@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import re
 
@@ -71,6 +73,25 @@ def test_docs_are_generated_from_the_registry():
         assert section, code
         for word in ("Severity", "Meaning", "Triggered by", "Fix"):
             assert f"**{word}:**" in section.group(0)
+
+
+def test_each_rule_names_exactly_the_modules_that_report_it():
+    """``module`` lists the verify modules whose source holds the code, so moving a check moves the name too."""
+    used: dict[str, set[str]] = {}
+    verify_dir = REPO / "archivist" / "verify"
+    for path in sorted(verify_dir.rglob("*.py")):
+        if path.name == "rules.py":
+            continue
+        name = ".".join(("archivist", *path.relative_to(REPO / "archivist").with_suffix("").parts))
+        name = name.removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in RULES:
+                used.setdefault(node.value, set()).add(name)
+    wrong = {code: (rule.module, sorted(used.get(code, ()))) for code, rule in RULES.items()
+             if not rule.modules or set(rule.modules) != used.get(code, set())}
+    assert wrong == {}, "set Rule.module to the modules that report each code"
+    for module in {m for rule in RULES.values() for m in rule.modules}:
+        importlib.import_module(module)
 
 
 def test_rule_codes_are_well_formed():
