@@ -10,6 +10,7 @@ problem rather than stop at the first.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 BAGIT_TXT_CONTENT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -113,6 +114,6 @@ def format_bag_info(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def payload_oxum(sizes) -> str:
+def payload_oxum(sizes: Iterable[int]) -> str:
     sizes = list(sizes)
     return f"{sum(sizes)}.{len(sizes)}"

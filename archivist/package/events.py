@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from typing import TYPE_CHECKING
 
 from archivist import __version__
 from archivist.package import records
 from archivist.package.layout import Layout
+
+if TYPE_CHECKING:
+    from archivist.package.transaction import Transaction
 
 LABEL = "archivist/event/1"
 
@@ -55,7 +59,7 @@ def last_line_hash(data: bytes) -> str | None:
     return hashlib.sha256(lines[-1]).hexdigest() if lines else None
 
 
-def append(txn, event: dict) -> None:
+def append(txn: Transaction, event: dict) -> None:
     """Chain ``event`` to the log as it stands in the package and stage the new log."""
     rel = Layout.EVENT_LOG
     if rel in txn.staged:

@@ -32,11 +32,11 @@ class Fixity:
         return self.digests["sha256"]
 
 
-def _new(algorithms=ALGORITHMS) -> list:
+def _new(algorithms: Iterable[str] = ALGORITHMS) -> list:
     return [hashlib.new(a) for a in algorithms]
 
 
-def _finish(hashers: list, size: int, algorithms=ALGORITHMS) -> Fixity:
+def _finish(hashers: list, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Fixity:
     return Fixity(size, {a: h.hexdigest() for a, h in zip(algorithms, hashers)})
 
 
@@ -108,7 +108,7 @@ def map_files(
     jobs = list(jobs)
     workers = workers or default_workers()
 
-    def run(job):
+    def run(job: tuple) -> Fixity | BaseException:
         try:
             return func(*job, progress=progress)
         except OSError as exc:

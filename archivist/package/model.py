@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from archivist import __version__
 from archivist.errors import InputError, InterruptedTransactionError, PackageError
@@ -232,7 +234,7 @@ class Package:
         if not description.strip():
             raise InputError("ADD-DESCRIPTION", "an element needs a description in the field's own words")
         inferred = source_type is None
-        if inferred:
+        if source_type is None:
             source_type = iptc.infer_scan_type(description)
             if source_type is None:
                 raise InputError("ADD-SOURCE-TYPE", f"cannot tell the IPTC digital source type from {description!r}",
@@ -288,11 +290,12 @@ class Package:
             txn.commit()
         return record
 
-    def _probe_all(self, found, progress, workers):
+    def _probe_all(self, found: list[frames.FrameFile], progress: Callable | None,
+                   workers: int | None) -> list[oiio.FrameInfo]:
         bar = start(progress, total=len(found), desc="reading frames", unit="frame")
         errors: list[str] = []
 
-        def one(f):
+        def one(f: frames.FrameFile) -> Any:  # the frame's FrameInfo, or its InputError
             try:
                 return oiio.probe(f.path)
             except InputError as exc:

@@ -13,7 +13,7 @@ import json
 import re
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -50,8 +50,10 @@ def _pairs(pairs: list) -> dict:
     out = dict(pairs)
     if len(out) != len(pairs):
         seen: set = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise UnsafeJSONError(f"key {dup[:80]!r} appears twice in one object")
+        for key, _ in pairs:
+            if key in seen:
+                raise UnsafeJSONError(f"key {key[:80]!r} appears twice in one object")
+            seen.add(key)
     return out
 
 
@@ -61,7 +63,7 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def _constant(name: str):
+def _constant(name: str) -> NoReturn:
     raise UnsafeJSONError(f"{name} is not JSON")
 
 

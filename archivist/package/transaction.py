@@ -24,9 +24,12 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from archivist import __version__
 from archivist.errors import InterruptedTransactionError, PackageError, UnsafePathError
@@ -128,7 +131,8 @@ class Transaction:
             raise
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if not self.done:
             # Nothing outside .archivist was touched before commit: drop the staging.
             shutil.rmtree(self.root / Layout.STAGING, ignore_errors=True)
@@ -173,14 +177,14 @@ class Transaction:
         self.staged[rel] = Staged(rel, fixity, rel in self.manifests[ALGORITHMS[0]])
         return fixity
 
-    def add_files(self, jobs: list[tuple[str, Path]], *, link: bool = False, progress=None,
+    def add_files(self, jobs: list[tuple[str, Path]], *, link: bool = False, progress: Callable | None = None,
                   workers: int | None = None) -> list[Fixity]:
         """Stage many files at once: checks first, then copy-and-hash in parallel."""
         dests = [self._prepare(rel, replace=False) for rel, _ in jobs]
         total = sum(os.stat(src).st_size for _, src in jobs)
         bar = start(progress, total=total, desc="copying and hashing")
 
-        def one(args):
+        def one(args: tuple[tuple[str, Path], Path]) -> Fixity:
             (rel, src), dest = args
             if link:
                 try:
@@ -380,7 +384,7 @@ def recover(root: Path) -> dict:
     lock = WriteLock(root, "recover").acquire()
     try:
         jpath = root / Layout.JOURNAL
-        report = {"state": None, "removed": [], "restored": []}
+        report: dict[str, Any] = {"state": None, "removed": [], "restored": []}
         if os.path.lexists(jpath):
             journal = _read_journal(root)
             report["state"] = journal["state"]
