@@ -214,3 +214,170 @@ def test_defect_2_verify_reports_external_data_and_never_opens_it(tmp_path):
     with watching_opens() as opened:
         verify(bag)
     assert not [p for _, p in opened if "outside" in p or p.endswith("v1.txt")]
+
+
+# -- defect 4: never a traceback ----------------------------------------------------------------------
+DEEP = b"[" * 100_000 + b"]" * 100_000
+HUGE_INT = b'{"n": ' + b"9" * 5000 + b"}"
+
+
+def _dup_key(data: bytes) -> bytes:
+    assert b'"schema":' in data
+    return data.replace(b'"schema":', b'"schema": "archivist/other/1", "schema":', 1)
+
+
+def verify_json(root: Path) -> tuple[int, set[str], dict]:
+    proc = run_cli("verify", root, "--json")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    return proc.returncode, {p["code"] for p in doc["problems"]}, doc
+
+
+@pytest.mark.parametrize("payload", ["deep", "huge-int", "duplicate-key"])
+@pytest.mark.parametrize("rel", [Layout.PACKAGE_RECORD, "data/records/elements/print16.json"])
+def test_defect_4_hostile_json_record_is_rec_001_and_record_json(base, rel, payload):
+    from helpers_verify import refresh, rehash
+
+    root = base.root
+    path = root / rel
+    path.write_bytes({"deep": DEEP, "huge-int": HUGE_INT, "duplicate-key": _dup_key(path.read_bytes())}[payload])
+    rehash(root, rel)
+    refresh(root)
+    code, codes, doc = verify_json(root)
+    assert code == 1 and "REC-001" in codes
+    assert any(p["code"] == "REC-001" and p["path"] == rel for p in doc["problems"])
+    before = tree_bytes(root)
+    for args in (("info",), ("log",), ("report", "--output", root.parent / "r.html")):
+        proc = run_cli(*args[:1], root, *args[1:], "--json")
+        assert proc.returncode in (0, 2), (args, proc.stderr)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        json.loads(proc.stdout)
+    assert tree_bytes(root) == before
+
+
+@pytest.mark.parametrize("line", [DEEP, HUGE_INT, b'{"a": 1, "a": 2}', b"\xff\xfe{}"],
+                         ids=["deep", "huge-int", "duplicate-key", "not-utf8"])
+def test_defect_4_hostile_event_line_is_rec_003(base, line):
+    from helpers_verify import refresh, rehash
+
+    root = base.root
+    with open(root / Layout.EVENT_LOG, "ab") as f:
+        f.write(line + b"\n")
+    rehash(root, Layout.EVENT_LOG)
+    refresh(root)
+    code, codes, _ = verify_json(root)
+    assert code == 1 and codes == {"REC-003"}
+    proc = run_cli("log", root, "--json")
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 2)
+
+
+def test_defect_4_a_huge_payload_oxum_is_bag_027(base):
+    from helpers_verify import edit_bag_info, refresh_tagmanifests, set_info
+
+    root = base.root
+    edit_bag_info(root, set_info("Payload-Oxum", "9" * 5000 + ".1"))
+    refresh_tagmanifests(root)
+    code, codes, _ = verify_json(root)
+    assert code == 1 and codes == {"BAG-027"}
+
+
+def _checkpoint_bytes(header: bytes) -> bytes:
+    import struct
+
+    return struct.pack("<Q", len(header)) + header + b"\0" * 16
+
+
+@pytest.mark.parametrize("header", [
+    b"[1, 2, 3]",
+    b'{"__metadata__": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    b'{"__metadata__": {"format": "archivist-checkpoint/1", "step": "1"}, "t": {"data_offsets": [0, '
+    + b"9" * 5000 + b"]}}",
+    b'{"__metadata__": {"format": "archivist-checkpoint/1", "step": "' + b"9" * 5000 + b'"}}',
+    b'{"__metadata__": {"format": "archivist-checkpoint/1", "step": 7}}',
+    b'{"__metadata__": "not an object"}',
+    b'{"__metadata__": {"format": "archivist-checkpoint/1", "step": "1", "param_groups": "[[[["}}',
+], ids=["list", "nested", "huge-int", "huge-step", "step-not-string", "metadata-string", "groups-not-json"])
+def test_defect_4_a_hostile_safetensors_header_is_checkpoint_format(header):
+    from archivist.errors import InputError
+    from archivist.training import checkpoints
+
+    with pytest.raises(InputError) as err:
+        checkpoints.unpack(_checkpoint_bytes(header))
+    assert err.value.code == "CHECKPOINT-FORMAT"
+
+
+def test_defect_4_a_huge_safetensors_header_is_refused_before_it_is_parsed():
+    import struct
+
+    from archivist.errors import InputError
+    from archivist.training import checkpoints
+
+    claimed = struct.pack("<Q", 90 << 20) + b"{" + b" " * 64
+    with pytest.raises(InputError) as err:
+        checkpoints.header_metadata(claimed)
+    assert err.value.code == "CHECKPOINT-FORMAT" and "header of" in err.value.message
+
+
+def test_defect_4_a_real_checkpoint_still_loads(tmp_path):
+    import torch
+
+    from archivist.training import checkpoints
+
+    model = torch.nn.Conv2d(3, 3, 3)
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.zeros(1, 3, 8, 8)).sum().backward()
+    opt.step()
+    data = checkpoints.pack(model, opt, torch.Generator(), step=5, architecture={"name": "x"}, digest="d")
+    meta, tensors = checkpoints.unpack(data)
+    assert meta["step"] == "5" and "model/weight" in tensors
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory):
+    from helpers_verify_outputs import signed_package
+
+    return signed_package(tmp_path_factory)
+
+
+XMP_DOCTYPE = b"<!DOCTYPE x:xmpmeta [<!ENTITY e SYSTEM 'file:///etc/hostname'>]>\n"
+
+
+@pytest.mark.parametrize("how", ["comment", "pi", "entity", "external-entity", "undeclared-entity"])
+def test_defect_4_xmp_with_comments_pis_or_entities_never_a_traceback(signed, tmp_path, how):
+    from helpers_verify_outputs import copy_signed, out, rehash_manifests
+
+    root = copy_signed(signed, tmp_path / "pkg")
+    rel = out(1002, "xmp")
+    data = (root / rel).read_bytes()
+    head, sep, body = data.partition(b"?>\n")
+    tag = b"<archivist:"
+    if how == "comment":
+        data = data.replace(tag, b"<!-- a comment -->" + tag, 1)
+    elif how == "pi":
+        data = data.replace(tag, b"<?archivist ignore?>" + tag, 1)
+    elif how == "undeclared-entity":
+        data = data.replace(tag, b"&e;" + tag, 1)
+    else:
+        decl = XMP_DOCTYPE if how == "external-entity" else b"<!DOCTYPE x:xmpmeta [<!ENTITY e 'text'>]>\n"
+        data = head + sep + decl + body.replace(tag, b"&e;" + tag, 1)
+    (root / rel).write_bytes(data)
+    rehash_manifests(root, [rel])
+    code, codes, doc = verify_json(root)
+    assert code == 1  # the record's hash of the sidecar no longer matches, whatever the parser made of it
+    if how not in ("comment", "pi"):
+        assert "OUT-010" in codes
+    if how in ("entity", "external-entity"):
+        assert any(p["code"] == "OUT-010" and "document type" in p["message"] for p in doc["problems"])
+
+
+@pytest.mark.parametrize("payload", [DEEP, HUGE_INT], ids=["deep", "huge-int"])
+def test_defect_4_hostile_json_sidecar_is_out_008(signed, tmp_path, payload):
+    from helpers_verify_outputs import copy_signed, out, rehash_manifests
+
+    root = copy_signed(signed, tmp_path / "pkg")
+    rel = out(1003, "json")
+    (root / rel).write_bytes(payload)
+    rehash_manifests(root, [rel])
+    code, codes, doc = verify_json(root)
+    assert code == 1 and "OUT-008" in codes
+    assert any(p["code"] == "OUT-008" and p["path"] == rel for p in doc["problems"])

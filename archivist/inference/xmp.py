@@ -67,13 +67,19 @@ def build(*, digital_source_type: str, description: str, source: str, identifier
 def parse(data: bytes) -> dict:
     """The fields archivist writes, read back from an XMP packet (any extra fields are ignored).
 
-    Raises ``ValueError`` for bytes that are not an XMP packet.
+    Raises ``ValueError`` for bytes that are not an XMP packet, and for a
+    document type declaration: an XMP packet has none, and entities are
+    never expanded or fetched.
     """
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
+                             dtd_validation=False, remove_comments=True, remove_pis=True)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"not well-formed XML: {exc}") from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise ValueError("has a document type declaration (an XMP packet has none; entities are not expanded)")
     if root.tag != _q("x", "xmpmeta"):
         raise ValueError(f"root element is {root.tag}, not x:xmpmeta")
     desc = root.find(f"{_q('rdf', 'RDF')}/{_q('rdf', 'Description')}")
@@ -85,7 +91,9 @@ def parse(data: bytes) -> dict:
         return el.text if el is not None else None
 
     li = desc.find(f"{_q('dc', 'description')}/{_q('rdf', 'Alt')}/{_q('rdf', 'li')}")
-    keys = {el.tag.split("}", 1)[1]: el.text or "" for el in desc if el.tag.startswith("{" + NS["archivist"])}
+    # Only elements: an entity reference left unexpanded is a node without a string tag.
+    keys = {el.tag.split("}", 1)[1]: el.text or "" for el in desc
+            if isinstance(el.tag, str) and el.tag.startswith("{" + NS["archivist"])}
     return {"DigitalSourceType": text("Iptc4xmpExt", "DigitalSourceType"), "format": text("dc", "format"),
             "identifier": text("dc", "identifier"), "source": text("dc", "source"),
             "description": li.text if li is not None else None, "CreatorTool": text("xmp", "CreatorTool"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 
 import torch
@@ -23,8 +24,10 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from archivist.errors import InputError
+from archivist.package.records import parse_json
 
 FORMAT = "archivist-checkpoint/1"
+MAX_HEADER_BYTES = 16 << 20  # a real header is a few KB; safetensors itself allows 100 MB
 
 
 def settings_digest(settings: dict) -> str:
@@ -75,15 +78,36 @@ def canonical(data: bytes) -> bytes:
 
 
 def header_metadata(data: bytes) -> dict:
-    """The ``__metadata__`` of safetensors bytes, read without touching the tensors."""
+    """The ``__metadata__`` of safetensors bytes, read without touching the tensors.
+
+    The header is bounded (``MAX_HEADER_BYTES``, the JSON limits of
+    ``records.parse_json``) and its shape checked, so a crafted one is a
+    ``CHECKPOINT-FORMAT`` error, never a crash or a large allocation.
+    """
+    if len(data) < 8:
+        raise InputError("CHECKPOINT-FORMAT", "not a safetensors file (shorter than its 8-byte header length)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER_BYTES or 8 + n > len(data):
+        raise InputError("CHECKPOINT-FORMAT", f"not a safetensors file: a header of {n} bytes (at most "
+                         f"{MAX_HEADER_BYTES}, and within the file's {len(data)})")
     try:
-        (n,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (struct.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = parse_json(data[8:8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError("CHECKPOINT-FORMAT", f"not a safetensors file ({exc})") from None
+    if not isinstance(header, dict):
+        raise InputError("CHECKPOINT-FORMAT", "not a safetensors file: the header is not a JSON object")
     meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise InputError("CHECKPOINT-FORMAT", "not a safetensors file: __metadata__ is not an object of strings")
     if meta.get("format") != FORMAT:
         raise InputError("CHECKPOINT-FORMAT", f"not an archivist checkpoint (format {meta.get('format')!r})")
+    if not re.fullmatch(r"[0-9]{1,12}", meta.get("step", "")):
+        raise InputError("CHECKPOINT-FORMAT", f"checkpoint step {meta.get('step', '')[:40]!r} is not a number")
+    for key in ("architecture", "param_groups"):
+        try:
+            parse_json(meta.get(key, ""))
+        except json.JSONDecodeError as exc:
+            raise InputError("CHECKPOINT-FORMAT", f"checkpoint {key} is not valid JSON ({exc})") from None
     return meta
 
 
