@@ -381,3 +381,8 @@ def test_defect_4_hostile_json_sidecar_is_out_008(signed, tmp_path, payload):
     code, codes, doc = verify_json(root)
     assert code == 1 and "OUT-008" in codes
     assert any(p["code"] == "OUT-008" and p["path"] == rel for p in doc["problems"])
+    before = tree_bytes(root)
+    proc = run_cli("report", root, "--output", tmp_path / "report.html", "--json")
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2), proc.stderr
+    json.loads(proc.stdout)
+    assert tree_bytes(root) == before

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +36,10 @@ from archivist.errors import InputError
 from archivist.imaging import oiio
 from archivist.inference import aces, convert, provenance, tiling
 from archivist.inference.provenance import RunProvenance
+from archivist.package.faults import fault as _fault
 from archivist.package.hashing import hash_file
-from archivist.package.transaction import FAULT_ENV, atomic_write
+from archivist.package.records import parse_json
+from archivist.package.transaction import atomic_write
 
 KINDS = ("exr", "json", "txt", "xmp", "c2pa")
 MARKER = ".done.json"
@@ -100,12 +101,6 @@ def names(spec: RunSpec, number: int) -> dict[str, str]:
     if not spec.sign:
         out.pop("c2pa")
     return out
-
-
-def _fault(point: str) -> None:
-    """Die here if the test suite asked to (interruption tests only)."""
-    if os.environ.get(FAULT_ENV) == point:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _ref(path: Path) -> dict:
@@ -247,8 +242,8 @@ def completed(spec: RunSpec, job: FrameJob) -> FrameResult | None:
     out_dir = Path(spec.scratch)
     marker = out_dir / f"{names_stem(spec, job.number)}{MARKER}"
     try:
-        data = json.loads(marker.read_bytes())
-    except (FileNotFoundError, ValueError):
+        data = parse_json(marker.read_bytes())
+    except (OSError, ValueError):
         return None
     expected = names(spec, job.number)
     files = data.get("files") if isinstance(data, dict) else None

@@ -19,6 +19,7 @@ from archivist.imaging import oiio
 from archivist.package import Package
 from archivist.package.hashing import hash_bytes
 from archivist.package.layout import Layout
+from archivist.package.records import parse_json
 from archivist.package.transaction import utcnow
 
 MAX_PREVIEWS = 6  # alignment previews embedded; the rest are listed
@@ -167,7 +168,7 @@ def provenance_section(pkg: Package, qc: list[dict], trust_anchor: bytes | None)
     if out_path is not None:
         s["header"] = _guard(s, "EXR header", lambda: {k: _plain(v) for k, v in oiio.header(out_path).items()}, {})
     sidecar = frame["sidecars"]["json"]
-    s["sidecar"] = _guard(s, "JSON sidecar", lambda: json.loads(pkg.layout.path(sidecar["path"]).read_bytes()))
+    s["sidecar"] = _guard(s, "JSON sidecar", lambda: parse_json(pkg.layout.path(sidecar["path"]).read_bytes()))
     s["iptc"] = run.get("digital_source_type")
     cred = frame.get("credential")
     if cred and out_path is not None:
