@@ -615,6 +615,31 @@ def con_005_package_record_vs_bag_info(bags):
     return root, {}
 
 
+def _described(bags) -> Path:
+    from archivist.archive.describe import describe
+
+    root = bags.package()
+    describe(Package.open(root))
+    return root
+
+
+def con_006_archive_metadata_stale(bags):
+    from conftest import write_shot
+
+    root = _described(bags)
+    frames = bags._dest("frames")
+    write_shot(frames, n=2, image="coffee")
+    Package.open(root).add_element(role="source", element="print16b", paths=[frames],
+                                   description="16mm positive print, second scan", training_use="unknown")
+    return root, {}
+
+
+def con_007_archive_metadata_misfit(bags):
+    root = _described(bags)
+    edit_json(root, "data/records/metadata.json", lambda rec: rec["package"].update(title="Another film"))
+    return root, {}
+
+
 FIXTURES = {
     name.split("_", 2)[0].upper() + "-" + name.split("_", 2)[1]: fn
     for name, fn in list(globals().items())

@@ -34,6 +34,9 @@ COMMANDS = {
     "demo": ("qc_cmd", "Run the whole restoration on bundled photographs."),
     "keys": ("keys_cmd", "Signing identities for Content Credentials."),
     "seal": ("keys_cmd", "Sign PKG's tag manifest, so the package as a whole is signed."),
+    "describe": ("archive_cmds", "Write archive metadata (metadata.csv, rights.csv, PREMIS, METS) into PKG."),
+    "transfer": ("archive_cmds", "Write PKG as a reproducible .tar.gz or .zip transfer for an archive."),
+    "deposit": ("archive_cmds", "Add PKG as the next version of an OCFL object."),
 }
 
 

@@ -142,6 +142,12 @@ class Layout:
         """A file of a QC run (LUT, comparison strip, plot): ``data/qc/<id>/<name>``."""
         return f"{cls.stage_dir('qc', qc)}/{check_file_name(name)}"
 
+    # -- archive metadata --------------------------------------------------------
+    # Files directly in data/metadata/ (format 2), where Archivematica reads a bag's
+    # metadata.csv, rights.csv and premis.xml; named by the metadata record.
+    METADATA = "data/metadata"
+    METADATA_RECORD = "data/records/metadata.json"
+
     @staticmethod
     def run_scratch(run: str) -> str:
         """Where an inference run's finished-but-uncommitted frames wait: ``.archivist/runs/<run>``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from archivist.package.layout import ROLES, Layout
+from archivist.verify import archive_metadata
 from archivist.verify.bag import BagView
 from archivist.verify.inventory import Tree
 from archivist.verify.records import Records, is_record
@@ -71,6 +72,7 @@ def check(tree: Tree, view: BagView, recs: Records, report: Report) -> None:
             _element(rec_path, rec, report)
         elif rec_path == Layout.PACKAGE_RECORD:
             _package(rec, view, report)
+    archive_metadata.check(view, recs, report)
 
 
 def _element(rec_path: str, rec: dict, report: Report) -> None:

@@ -393,6 +393,20 @@ _RULES = [
          "One of the two edited without the other.",
          "Restore the wrong one from a copy of the package.",
          module="archivist.verify.consistency"),
+    Rule("CON-006", WARNING, "Archive metadata is stale",
+         "`data/metadata/` (metadata.csv, rights.csv, premis.xml, mets.xml) describes the package as it was when "
+         "`archivist describe` ran; a command has changed the package since, so an archive ingesting it now "
+         "would read an out-of-date description. The files are intact; they are just old.",
+         "An event in the log after the describe event named by `data/records/metadata.json`.",
+         "Run `archivist describe PKG` again, which rewrites the metadata for the package as it is.",
+         module="archivist.verify.archive_metadata"),
+    Rule("CON-007", ERROR, "Archive metadata record does not fit the package",
+         "The metadata record must name the describe event that wrote it, at the place in the log it "
+         "describes, and the package identifier and title its files state must be the package record's.",
+         "`data/records/metadata.json` names an event not in the log or at another place, or another "
+         "identifier or title.",
+         "Run `archivist describe PKG` again; if the log itself was altered, restore the package from a copy.",
+         module="archivist.verify.archive_metadata"),
     # -- inference outputs -----------------------------------------------------------------------------
     Rule("OUT-001", ERROR, "Inference run record does not match its place",
          "An inference run record (`data/records/inference/<run>.json`) has its file name as `id`, names this "

@@ -1,0 +1,467 @@
+"""``archivist describe``: the archive-facing metadata, written from the records only.
+
+Writes, in one transaction, ``data/metadata/metadata.csv`` (Archivematica's
+Dublin Core import), ``rights.csv`` (Archivematica's PREMIS rights import),
+``premis.xml`` (PREMIS 3: objects with fixity, agents, the event log,
+derivation relationships) and ``mets.xml`` (a METS document written with
+metsrw, one structMap of the payload by element and run), and the
+``archivist/metadata/1`` record that names them. docs/archives.md maps
+every field.
+
+Archivematica moves a bag's payload into ``objects/`` and its
+``data/metadata/`` into ``metadata/``, so paths in these files are written
+as Archivematica will see them: ``data/sources/x`` becomes ``objects/sources/x``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from lxml import etree
+
+from archivist import __version__
+from archivist.errors import InputError, InterruptedTransactionError
+from archivist.package import events, records
+from archivist.package.layout import Layout
+from archivist.package.model import Package
+from archivist.package.transaction import utcnow
+
+LABEL = "archivist/metadata/1"
+RECORD = Layout.METADATA_RECORD
+METADATA_CSV = f"{Layout.METADATA}/metadata.csv"
+RIGHTS_CSV = f"{Layout.METADATA}/rights.csv"
+PREMIS_XML = f"{Layout.METADATA}/premis.xml"
+METS_XML = f"{Layout.METADATA}/mets.xml"
+FILES = {METADATA_CSV: "text/csv; Dublin Core (Archivematica metadata.csv)",
+         RIGHTS_CSV: "text/csv; PREMIS rights (Archivematica rights.csv)",
+         PREMIS_XML: "application/xml; PREMIS 3.0", METS_XML: "application/xml; METS 1.12"}
+
+PREMIS_NS = "http://www.loc.gov/premis/v3"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+PREMIS_LOCATION = "http://www.loc.gov/standards/premis/v3/premis.xsd"
+ID_TYPE = "archivist package path"  # objects are named by their path in the bag
+
+METADATA_COLUMNS = [
+    "filename", "dc.title", "dc.identifier", "dc.type", "dc.format", "dc.description", "dc.creator",
+    "dc.publisher", "dc.date", "dc.rights", "dc.source", "dc.relation",
+    "film.role", "film.gauge", "film.generation", "film.element_description", "film.frame_range", "film.frames",
+    "film.resolution", "iptc.digital_source_type", "archivist.recovery_type",
+]
+RIGHTS_COLUMNS = [
+    "file", "basis", "status", "determination_date", "jurisdiction", "start_date", "end_date", "note",
+    "grant_act", "grant_restriction", "grant_start_date", "grant_end_date", "grant_note",
+    "doc_id_type", "doc_id_value", "doc_id_role",
+]
+# training_use -> PREMIS restriction on the act of using the work to train a model
+RESTRICTION = {"authorised": "Allow", "not-authorised": "Disallow", "unknown": "Conditional"}
+FORMATS = {".exr": "OpenEXR", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".dpx": "DPX", ".json": "JSON",
+           ".jsonl": "JSON Lines", ".onnx": "ONNX", ".safetensors": "safetensors", ".txt": "Plain text",
+           ".xmp": "XMP", ".c2pa": "C2PA manifest store", ".cube": "Cube 3D LUT", ".html": "HTML",
+           ".csv": "CSV", ".xml": "XML"}
+
+
+def archive_path(rel: str) -> str:
+    """Where Archivematica puts a payload path: ``data/x`` is ``objects/x``.
+
+    >>> archive_path("data/sources/print16/")
+    'objects/sources/print16/'
+    """
+    return "objects/" + rel[len("data/"):]
+
+
+def file_format(rel: str) -> str:
+    name = rel.rsplit("/", 1)[-1]
+    ext = name[name.rfind("."):].lower() if "." in name else ""
+    return FORMATS.get(ext, "unknown")
+
+
+class Sources:
+    """Everything the metadata is made from, read once from the records and the bag."""
+
+    def __init__(self, pkg: Package):
+        self.pkg = pkg
+        self.package = pkg.record()
+        self.elements = {e["id"]: e for e in pkg.elements()}
+        self.events = pkg.events()
+        self.sha256 = dict(pkg.manifest("sha256"))
+        self.sha512 = dict(pkg.manifest("sha512"))
+        self.runs = [pkg.read_record(Layout.record("inference", i), "archivist/inference-run/1")
+                     for i in pkg.record_ids("inference")]
+        self.models = [pkg.read_record(Layout.record("models", i), "archivist/model-card/1")
+                       for i in pkg.record_ids("models")]
+        self.datasets = {i: pkg.read_record(Layout.record("datasets", i), "archivist/dataset/1")
+                         for i in pkg.record_ids("datasets")}
+
+    def objects(self) -> list[str]:
+        """Payload files the metadata describes: all but itself and the log it is about to extend."""
+        skip = set(FILES) | {RECORD, Layout.EVENT_LOG}
+        return sorted(p for p in self.sha256 if p not in skip)
+
+
+# -- metadata.csv --------------------------------------------------------------------------------
+
+def _frame_range(numbers: list[int]) -> str:
+    return f"{min(numbers)}-{max(numbers)}" if numbers else ""
+
+
+def _metadata_rows(src: Sources) -> list[dict]:
+    pkg = src.package
+    title, ident = pkg["title"], pkg["identifier"]
+    rows = [{
+        "filename": "objects/", "dc.title": title, "dc.identifier": ident, "dc.type": "Moving image",
+        "dc.description": pkg.get("description") or f"ML {pkg['recovery']} recovery restoration package",
+        "dc.creator": pkg["organization"], "dc.publisher": pkg["organization"], "dc.date": pkg["created"],
+        "archivist.recovery_type": pkg["recovery"],
+    }]
+    for eid, e in sorted(src.elements.items()):
+        numbers = [f["number"] for f in e["frames"]]
+        scan = e["scan"]
+        rows.append({
+            "filename": archive_path(Layout.element_dir(e["role"], eid)) + "/",
+            "dc.title": f"{title}: {e['description']}", "dc.identifier": f"{ident}#element-{eid}",
+            "dc.type": "Moving image", "dc.format": f"{scan['file_format']} {scan['pixel_type']}",
+            "dc.description": e.get("notes") or e["description"], "dc.date": e["added"],
+            "dc.rights": e["rights"]["statement"], "dc.creator": e["rights"].get("holder", ""),
+            "dc.relation": f"isPartOf {ident}",
+            "film.role": e["role"], "film.gauge": e.get("gauge", ""), "film.generation": e.get("generation", ""),
+            "film.element_description": e["description"], "film.frame_range": _frame_range(numbers),
+            "film.frames": str(len(numbers)), "film.resolution": f"{scan['width']}x{scan['height']}",
+            "iptc.digital_source_type": e["digital_source_type"],
+        })
+    for m in src.models:
+        rows.append({
+            "filename": archive_path(m["model"]["path"].rsplit("/", 1)[0]) + "/",
+            "dc.title": f"{title}: restoration model {m['id']}", "dc.identifier": f"{ident}#model-{m['id']}",
+            "dc.type": "Software", "dc.format": "ONNX", "dc.description": m["intended_use"],
+            "dc.date": m["created"], "dc.creator": pkg["organization"],
+            "dc.source": f"dataset {m['dataset']['id']}" if m.get("dataset") else "",
+            "dc.relation": f"isPartOf {ident}", "archivist.recovery_type": m["mode"],
+        })
+    for r in src.runs:
+        numbers = [f["number"] for f in r["frames"]]
+        source = src.elements.get(r["source"]["element"])
+        rows.append({
+            "filename": archive_path(Layout.stage_dir("outputs", r["id"])) + "/",
+            "dc.title": f"{title}: restored frames ({r['id']})", "dc.identifier": f"{ident}#run-{r['id']}",
+            "dc.type": "Moving image", "dc.format": "OpenEXR half (ACES 2065-1)",
+            "dc.description": f"{r['source']['description']} restored by model {r['model']['id']}",
+            "dc.date": r.get("completed") or r["updated"], "dc.creator": pkg["organization"],
+            "dc.source": archive_path(Layout.element_dir("source", r["source"]["element"])) + "/",
+            "dc.relation": f"isPartOf {ident}",
+            "film.role": "output", "film.gauge": (source or {}).get("gauge", ""),
+            "film.generation": (source or {}).get("generation", ""),
+            "film.element_description": r["source"]["description"], "film.frame_range": _frame_range(numbers),
+            "film.frames": str(len(numbers)), "iptc.digital_source_type": r["digital_source_type"]["uri"],
+            "archivist.recovery_type": r["model"].get("mode", pkg["recovery"]),
+        })
+    return rows
+
+
+def _csv(columns: list[str], rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")  # RFC 4180
+    w.writeheader()
+    for row in rows:
+        w.writerow({c: row.get(c, "") for c in columns})
+    return out.getvalue().encode("utf-8")
+
+
+# -- rights.csv ---------------------------------------------------------------------------------
+
+def _rights_pair(file: str, r: dict, date: str, inherited: str = "") -> list[dict]:
+    """A copyright statement and a training-use grant for one object, from one element's rights."""
+    holder = f" Rights holder: {r['holder']}." if r.get("holder") else ""
+    statement = (r.get("statement") or "No rights statement was recorded.").rstrip(".") + "."
+    where = f" Inherited from element {inherited}." if inherited else ""
+    by = f" Authorised by {r['authorised_by']}." if r.get("authorised_by") else ""
+    return [
+        {"file": file, "basis": "Copyright", "status": "unknown", "determination_date": date,
+         "note": f"{statement}{holder}{where}"},
+        {"file": file, "basis": "Other", "determination_date": date,
+         "note": f"Use for training machine-learning models: {r['training_use']}.{where}",
+         "grant_act": "use", "grant_restriction": RESTRICTION[r["training_use"]],
+         "grant_note": f"Training a restoration model on this material ({r['training_use']}).{by}"},
+    ]
+
+
+def _rights_rows(src: Sources) -> list[dict]:
+    rows: list[dict] = []
+    for eid, e in sorted(src.elements.items()):
+        rows += _rights_pair(archive_path(Layout.element_dir(e["role"], eid)) + "/", e["rights"], e["added"][:10])
+    # A model and its outputs carry the rights of everything they were made from.
+    for m in src.models:
+        file = archive_path(m["model"]["path"].rsplit("/", 1)[0]) + "/"
+        for r in m["training_data_rights"]:
+            rows += _rights_pair(file, r, m["created"][:10], inherited=r["element"])
+    cards = {m["id"]: m for m in src.models}
+    for run in src.runs:
+        file = archive_path(Layout.stage_dir("outputs", run["id"])) + "/"
+        date = (run.get("completed") or run["updated"])[:10]
+        inputs = [run["source"]["element"]]
+        card = cards.get(run["model"]["id"])
+        inputs += [r["element"] for r in (card or {}).get("training_data_rights", []) if r["element"] not in inputs]
+        for eid in inputs:
+            if eid in src.elements:
+                rows += _rights_pair(file, src.elements[eid]["rights"], date, inherited=eid)
+    return rows
+
+
+# -- PREMIS 3 -----------------------------------------------------------------------------------
+
+def _p(tag: str) -> str:
+    return f"{{{PREMIS_NS}}}{tag}"
+
+
+def _sub(parent, tag: str, text: str | None = None, **attrib):
+    el = etree.SubElement(parent, _p(tag), {k: v for k, v in attrib.items()})
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _identifier(parent, tag: str, kind: str, value: str) -> None:
+    el = _sub(parent, tag)
+    _sub(el, f"{tag}Type", kind)
+    _sub(el, f"{tag}Value", value)
+
+
+def _relations(src: Sources) -> dict[str, list[str]]:
+    """path -> paths it was made from: output -> source frame, model -> dataset, dataset -> frames."""
+    rel: dict[str, list[str]] = {}
+    for ds_id, ds in src.datasets.items():
+        frames = []
+        for pair in ds["pairs"] + ds.get("holdout", []):
+            for key in ("source", "reference"):
+                if isinstance(pair.get(key), dict) and "path" in pair[key]:
+                    frames.append(pair[key]["path"])
+        rel[Layout.record("datasets", ds_id)] = sorted(set(frames))
+    for m in src.models:
+        made_from = [Layout.record("datasets", m["dataset"]["id"])] if m.get("dataset") else []
+        if m.get("checkpoint", {}).get("path"):
+            made_from.append(m["checkpoint"]["path"])
+        rel[m["model"]["path"]] = made_from
+    for run in src.runs:
+        for f in run["frames"]:
+            rel[f["output"]["path"]] = [f["source"]["path"], run["model"]["onnx"]["path"]]
+    return rel
+
+
+def _premis_object(rel: str, src: Sources, made_from: list[str]):
+    obj = etree.Element(_p("object"), {f"{{{XSI_NS}}}type": "premis:file"}, nsmap={"premis": PREMIS_NS, "xsi": XSI_NS})
+    _identifier(obj, "objectIdentifier", ID_TYPE, rel)
+    ch = _sub(obj, "objectCharacteristics")
+    _sub(ch, "compositionLevel", "0")
+    for alg, table in (("SHA-256", src.sha256), ("SHA-512", src.sha512)):
+        fx = _sub(ch, "fixity")
+        _sub(fx, "messageDigestAlgorithm", alg, authority="cryptographicHashFunctions",
+             authorityURI="http://id.loc.gov/vocabulary/preservation/cryptographicHashFunctions",
+             valueURI=f"http://id.loc.gov/vocabulary/preservation/cryptographicHashFunctions/{alg.lower().replace('-', '')}")
+        _sub(fx, "messageDigest", table[rel])
+        _sub(fx, "messageDigestOriginator", f"archivist {__version__}")
+    _sub(ch, "size", str((src.pkg.root / rel).stat().st_size))
+    fmt = _sub(ch, "format")
+    _sub(_sub(fmt, "formatDesignation"), "formatName", file_format(rel))
+    _sub(obj, "originalName", archive_path(rel))
+    for i, parent in enumerate(made_from):
+        r = _sub(obj, "relationship")
+        _sub(r, "relationshipType", "derivation", authority="relationshipType",
+             authorityURI="http://id.loc.gov/vocabulary/preservation/relationshipType",
+             valueURI="http://id.loc.gov/vocabulary/preservation/relationshipType/der")
+        _sub(r, "relationshipSubType", "has source", authority="relationshipSubType",
+             authorityURI="http://id.loc.gov/vocabulary/preservation/relationshipSubType",
+             valueURI="http://id.loc.gov/vocabulary/preservation/relationshipSubType/has")
+        rid = _sub(r, "relatedObjectIdentifier")
+        _sub(rid, "relatedObjectIdentifierType", ID_TYPE)
+        _sub(rid, "relatedObjectIdentifierValue", parent)
+        _sub(rid, "relatedObjectSequence", str(i))
+    return obj
+
+
+def _agents(src: Sources) -> list[tuple[str, str, str, str | None]]:
+    """(identifier, name, type, version): the software, the organisation and each signer."""
+    found = {("archivist", f"archivist {__version__}", "software", __version__)}
+    for e in src.events:
+        found.add((f"{e['agent']['name']} {e['agent']['version']}", f"{e['agent']['name']} {e['agent']['version']}",
+                   "software", e["agent"]["version"]))
+    org = src.package["organization"]
+    out = sorted(found) + [(org, org, "organization", None)]
+    for run in src.runs:
+        cert = (run.get("signing") or {}).get("certificate") or {}
+        if cert.get("subject") and all(a[0] != cert["subject"] for a in out):
+            out.append((cert["subject"], cert["subject"], "organization", None))
+    return out
+
+
+def _premis_event(e: dict):
+    ev = etree.Element(_p("event"), nsmap={"premis": PREMIS_NS, "xsi": XSI_NS})
+    _identifier(ev, "eventIdentifier", "UUID", e["id"].removeprefix("urn:uuid:"))
+    _sub(ev, "eventType", e["type"], authority="eventType",
+         authorityURI="http://id.loc.gov/vocabulary/preservation/eventType", valueURI=e["type_uri"])
+    _sub(ev, "eventDateTime", e["time"])
+    _sub(_sub(ev, "eventDetailInformation"), "eventDetail",
+         f"archivist {e['command']}" + (f": {e['detail']}" if e.get("detail") else ""))
+    out = _sub(ev, "eventOutcomeInformation")
+    _sub(out, "eventOutcome", e["outcome"])
+    if e.get("outcome_detail"):
+        _sub(_sub(out, "eventOutcomeDetail"), "eventOutcomeDetailNote", e["outcome_detail"])
+    agent = _sub(ev, "linkingAgentIdentifier")
+    _sub(agent, "linkingAgentIdentifierType", "software")
+    _sub(agent, "linkingAgentIdentifierValue", f"{e['agent']['name']} {e['agent']['version']}")
+    _sub(agent, "linkingAgentRole", "executing program")
+    for o in e["objects"]:
+        link = _sub(ev, "linkingObjectIdentifier")
+        _sub(link, "linkingObjectIdentifierType", ID_TYPE)
+        _sub(link, "linkingObjectIdentifierValue", o["path"])
+        _sub(link, "linkingObjectRole", o["role"])
+    return ev
+
+
+def _premis_agent(ident: str, name: str, kind: str, version: str | None):
+    ag = etree.Element(_p("agent"), nsmap={"premis": PREMIS_NS, "xsi": XSI_NS})
+    _identifier(ag, "agentIdentifier", kind, ident)
+    _sub(ag, "agentName", name)
+    _sub(ag, "agentType", kind)
+    if version:
+        _sub(ag, "agentVersion", version)
+    return ag
+
+
+def premis_document(src: Sources, objects: list[str]) -> bytes:
+    root = etree.Element(_p("premis"), {"version": "3.0", f"{{{XSI_NS}}}schemaLocation": f"{PREMIS_NS} {PREMIS_LOCATION}"},
+                         nsmap={"premis": PREMIS_NS, "xsi": XSI_NS})
+    relations = _relations(src)
+    for rel in objects:
+        root.append(_premis_object(rel, src, relations.get(rel, [])))
+    for e in src.events:
+        root.append(_premis_event(e))
+    for agent in _agents(src):
+        root.append(_premis_agent(*agent))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+# -- METS ------------------------------------------------------------------------------------------
+
+# The event types Archivematica's METS schematron accepts; the others (migration,
+# recovery) are in premis.xml only.
+METS_EVENT_TYPES = {"ingestion", "message digest calculation", "virus check", "name cleanup",
+                    "format identification", "validation", "normalization", "fixity check", "creation",
+                    "unpacking", "compression"}
+
+
+def _events_by_object(src: Sources, objects: list[str]) -> dict[str, list[dict]]:
+    """path -> events that name it or a directory above it."""
+    wanted = set(objects)
+    out: dict[str, list[dict]] = {}
+    for e in src.events:
+        if e["type"] not in METS_EVENT_TYPES:
+            continue
+        for o in e["objects"]:
+            path = o["path"]
+            hits = [path] if path in wanted else [p for p in objects if p.startswith(path.rstrip("/") + "/")]
+            for p in hits:
+                if not out.get(p) or out[p][-1] is not e:
+                    out.setdefault(p, []).append(e)
+    return out
+
+
+def _mets_agents(src: Sources) -> list[tuple[str, str, str, str | None]]:
+    """Archivematica's schematron wants three agents per file: the software, the organisation, the rights holder."""
+    version = src.package["archivist_version"]
+    org = src.package["organization"]
+    holders = sorted({e["rights"]["holder"] for e in src.elements.values()
+                      if e["role"] == "source" and e["rights"].get("holder")})
+    holder = "; ".join(holders) or org
+    return [(f"archivist {version}", f"archivist {version}", "software", version),
+            (org, org, "organization", None),
+            (f"rights holder: {holder}", holder, "organization", None)]
+
+
+def mets_document(src: Sources, objects: list[str]) -> bytes:
+    """The payload as one structMap, directories by stage, element and run, each file with its PREMIS object."""
+    import metsrw
+
+    relations = _relations(src)
+    touching = _events_by_object(src, objects)
+    mets_agents = _mets_agents(src)
+    root = metsrw.FSEntry(label="objects", type="Directory")
+    dirs = {"": root}
+
+    def directory(parts: tuple[str, ...]):
+        key = "/".join(parts)
+        if key not in dirs:
+            parent = directory(parts[:-1])
+            dirs[key] = metsrw.FSEntry(label=parts[-1], type="Directory")
+            parent.add_child(dirs[key])
+        return dirs[key]
+
+    for rel in objects:
+        parts = tuple(rel.split("/")[1:])
+        entry = metsrw.FSEntry(path=archive_path(rel), label=parts[-1], type="Item", use="original",
+                               file_uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{src.package['identifier']}/{rel}")),
+                               checksum=src.sha256[rel], checksumtype="SHA-256")
+        obj = _premis_object(rel, src, relations.get(rel, []))
+        # Standalone in a METS techMD, the object names its own schema and version.
+        obj.set("version", "3.0")
+        obj.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_LOCATION}")
+        entry.add_premis_object(obj)
+        for e in touching.get(rel, []):
+            ev = _premis_event(e)
+            ev.set("version", "3.0")
+            ev.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_LOCATION}")
+            entry.add_premis_event(ev)
+        for agent in mets_agents:
+            entry.add_premis_agent(_premis_agent(*agent))
+        directory(parts[:-1]).add_child(entry)
+    doc = metsrw.METSDocument()
+    doc.objid = src.package["identifier"]
+    doc.append_file(root)
+    tree = doc.serialize(normative_structmap=False)
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+# -- the command -------------------------------------------------------------------------------------
+
+def build(pkg: Package) -> tuple[dict[str, bytes], dict[str, int], Sources]:
+    """The four files' bytes and what they hold, from the records as they are now."""
+    src = Sources(pkg)
+    objects = src.objects()
+    meta_rows, rights_rows = _metadata_rows(src), _rights_rows(src)
+    files = {
+        METADATA_CSV: _csv(METADATA_COLUMNS, meta_rows),
+        RIGHTS_CSV: _csv(RIGHTS_COLUMNS, rights_rows),
+        PREMIS_XML: premis_document(src, objects),
+        METS_XML: mets_document(src, objects),
+    }
+    counts = {"metadata_rows": len(meta_rows), "rights_rows": len(rights_rows), "objects": len(objects),
+              "events": len(src.events), "agents": len(_agents(src))}
+    return files, counts, src
+
+
+def describe(pkg: Package) -> dict:
+    """Write (or rewrite) ``data/metadata/`` and its record in one transaction."""
+    if not pkg.is_archivist():
+        raise InputError("DESCRIBE-NOT-ARCHIVIST", f"{pkg.root} is a bag but not an archivist package",
+                         hint="describe reads the package's records; a plain bag has none")
+    if pkg.interrupted():
+        raise InterruptedTransactionError("DESCRIBE-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
+                                          hint=f"run 'archivist recover {pkg.root}' first")
+    with pkg.transaction("describe") as txn:
+        files, counts, src = build(pkg)  # under the lock: nothing changes while we read
+        now = utcnow()
+        event = events.new_event("describe", "creation", now, [], detail=(
+            f"archive metadata for {counts['objects']} files, {counts['events']} events"))
+        refs = []
+        for rel, data in files.items():
+            fix = txn.write_bytes(rel, data, replace=txn.exists(rel))
+            refs.append({"path": rel, "sha256": fix.sha256, "size": fix.size, "format": FILES[rel]})
+        record = {"schema": LABEL, "created": now, "agent": {"name": "archivist", "version": __version__},
+                  "package": {"identifier": src.package["identifier"], "title": src.package["title"]},
+                  "events": len(src.events), "event": event["id"], "counts": counts, "files": refs}
+        rec_fix = txn.write_bytes(RECORD, records.dumps(record, LABEL), replace=txn.exists(RECORD))
+        event["objects"] = [{"path": r["path"], "role": "created", "sha256": r["sha256"]} for r in refs] + [
+            {"path": RECORD, "role": "created", "sha256": rec_fix.sha256}]
+        events.append(txn, event)
+        txn.commit()
+    return {"ok": True, "record": RECORD, "files": refs, "counts": counts, "event": event["id"]}

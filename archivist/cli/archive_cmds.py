@@ -1,0 +1,65 @@
+"""describe, transfer, deposit: what an archive ingests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from archivist.cli.output import emit, json_option
+from archivist.package.model import Package
+
+pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, file_okay=False, exists=True))
+
+
+@click.command()
+@pkg_arg
+@json_option
+def describe(pkg, as_json):
+    """Write data/metadata/ for archives (metadata.csv, rights.csv, premis.xml, mets.xml) from PKG's records."""
+    from archivist.archive.describe import describe as run
+
+    result = run(Package.open(pkg))
+
+    def human(d):
+        c = d["counts"]
+        click.echo(f"wrote {len(d['files'])} metadata files in {pkg}/data/metadata: {c['metadata_rows']} "
+                   f"descriptions, {c['rights_rows']} rights statements, {c['objects']} objects, "
+                   f"{c['events']} events")
+    emit(as_json, result, human)
+
+
+@click.command()
+@pkg_arg
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+def transfer(pkg, out, as_json):
+    """Write PKG as one reproducible .tar.gz, .tgz or .zip transfer file OUT, checked after writing."""
+    from archivist.archive.transfer import transfer as run
+
+    result = run(Package.open(pkg), out)
+    emit(as_json, result, lambda d: click.echo(
+        f"wrote {d['path']}: {d['files']} files, {d['size']} bytes, sha256 {d['sha256']}"))
+
+
+@click.command()
+@pkg_arg
+@click.option("--ocfl", "ocfl_root", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="OCFL storage root (created when absent).")
+@click.option("--message", help="Message of the new OCFL version.")
+@json_option
+def deposit(pkg, ocfl_root, message, as_json):
+    """Add PKG as the next version of its OCFL 1.1 object in an OCFL storage root."""
+    from archivist.archive.deposit import deposit as run
+
+    result = run(Package.open(pkg), ocfl_root, message=message)
+
+    def human(d):
+        if not d["changed"]:
+            click.echo(f"{d['object']}: unchanged since {d['head']}; no version added")
+        else:
+            click.echo(f"{d['object']}: added {d['head']} ({d['files']} files, {d['stored_files']} stored new)")
+    emit(as_json, result, human)
+
+
+COMMANDS = [describe, transfer, deposit]
