@@ -281,7 +281,7 @@ def _premis_object(rel: str, src: Sources, made_from: list[str]):
 
 def _agents(src: Sources) -> list[tuple[str, str, str, str | None]]:
     """(identifier, name, type, version): the software, the organisation and each signer."""
-    found = {("archivist", f"archivist {__version__}", "software", __version__)}
+    found = {(f"archivist {__version__}", f"archivist {__version__}", "software", __version__)}
     for e in src.events:
         found.add((f"{e['agent']['name']} {e['agent']['version']}", f"{e['agent']['name']} {e['agent']['version']}",
                    "software", e["agent"]["version"]))
