@@ -10,7 +10,7 @@ from click.core import ParameterSource
 from archivist.cli.output import emit, json_option, progress_for
 from archivist.errors import InputError
 from archivist.package import Package
-from archivist.training import devices, models
+from archivist.training import devices, models, presets
 from archivist.training.run import TrainSettings
 
 pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, file_okay=False))
@@ -26,44 +26,56 @@ _SETTING_PARAMS = ("mode", "tone", "size", "batch", "patch", "lr", "checkpoint_e
 @click.option("--mode", type=click.Choice(models.MODES), help="chroma: recover colour; spatial: recover detail.")
 @click.option("--dataset", help="Dataset id (default: the most recent dataset).")
 @click.option("--tone", is_flag=True, help="Chroma mode: also learn a smooth low-frequency luma correction.")
-@click.option("--size", type=click.Choice(models.SIZES), default=D.size, show_default=True)
-@click.option("--steps", type=int, default=D.steps, show_default=True, help="Total steps (on resume: the new total).")
-@click.option("--batch", type=int, default=D.batch, show_default=True)
-@click.option("--patch", type=int, default=D.patch, show_default=True, help="Patch size; clamped to the crop.")
-@click.option("--lr", type=float, default=D.lr, show_default=True, help="Adam learning rate (constant).")
-@click.option("--checkpoint-every", type=int, default=D.checkpoint_every, show_default=True)
-@click.option("--contact-every", type=int, default=D.contact_every, show_default=True,
-              help="Steps between contact sheets (0: none).")
+@click.option("--preset", type=click.Choice(presets.NAMES),
+              help="Named settings: quick (minutes on a CPU), standard, full (the guide's; for a GPU). "
+                   "Default: quick on CPU, full on CUDA. The options below override its values.")
+@click.option("--size", type=click.Choice(models.SIZES), help="Model size (default: the preset's).")
+@click.option("--steps", type=int, help="Total steps (default: the preset's; on resume: the new total).")
+@click.option("--batch", type=int, help="Patches per step (default: the preset's).")
+@click.option("--patch", type=int, help="Patch size; clamped to the crop (default: the preset's).")
+@click.option("--lr", type=float, help="Adam learning rate, constant (default: the preset's).")
+@click.option("--checkpoint-every", type=int, help="Steps between checkpoints (default: the preset's).")
+@click.option("--contact-every", type=int, help="Steps between contact sheets, 0: none (default: the preset's).")
 @click.option("--seed", type=int, default=D.seed, show_default=True)
-@click.option("--threads", type=int, help="CPU threads (default: all available; recorded, as it changes the weights).")
+@click.option("--threads", type=int, help="CPU threads (default: physical cores, 1 on a machine of 2 or fewer; "
+                                          "recorded, as it changes the weights).")
 @click.option("--device", type=click.Choice(devices.DEVICES), default=D.device, show_default=True)
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (recorded: changes the weights).")
 @click.option("--run", "run_id", help="Id for the new run (default: <mode>-NN).")
 @click.option("--resume", "resume_id", metavar="RUN", help="Continue RUN from its last checkpoint.")
 @json_option
 @click.pass_context
-def train(ctx, pkg, mode, dataset, tone, size, steps, batch, patch, lr, checkpoint_every, contact_every, seed,
+def train(ctx, pkg, mode, dataset, tone, preset, size, steps, batch, patch, lr, checkpoint_every, contact_every, seed,
           threads, device, channels_last, run_id, resume_id, as_json):
     """Train a restoration model on PKG's dataset; checkpoints go into the package."""
     from archivist.training import run as training
 
     p = Package.open(pkg)
     progress = progress_for(as_json)
+    notify = _notify
     if resume_id:
         if run_id:
             raise InputError("TRAIN-USAGE", "give either --run (a new run) or --resume (an existing one), not both")
+        if preset:
+            raise InputError("TRAIN-USAGE", "a run keeps the settings it started with; --preset applies to new runs",
+                             hint="only --steps may change on resume")
         given = {name: ctx.params[name] for name in _SETTING_PARAMS
                  if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
-        explicit_steps = ctx.get_parameter_source("steps") == ParameterSource.COMMANDLINE
-        rec = training.resume(p, resume_id, steps=steps if explicit_steps else None, given=given, progress=progress)
+        rec = training.resume(p, resume_id, steps=steps, given=given, progress=progress, notify=notify)
     else:
         if not mode:
             raise InputError("TRAIN-USAGE", "--mode chroma or --mode spatial is required for a new run")
-        settings = TrainSettings(mode=mode, tone=tone, size=size, steps=steps, batch=batch, patch=patch, lr=lr,
-                                 checkpoint_every=checkpoint_every, contact_every=contact_every, seed=seed,
-                                 threads=threads, device=device, channels_last=channels_last, dataset=dataset)
-        rec = training.train(p, settings, run_id=run_id, progress=progress)
+        explicit = {name: ctx.params[name] for name in presets.FIELDS if ctx.params[name] is not None}
+        name = preset or presets.default_for(devices.resolve(device))
+        settings = presets.apply(TrainSettings(mode=mode, tone=tone, seed=seed, threads=threads, device=device,
+                                               channels_last=channels_last, dataset=dataset), name, explicit)
+        rec = training.train(p, settings, run_id=run_id, progress=progress, notify=notify)
     emit(as_json, {"ok": True, "run": rec}, _print_run)
+
+
+def _notify(message: str) -> None:
+    """Messages during a run (the time estimate) go to stderr, so --json output stays one object."""
+    click.echo(message, err=True)
 
 
 def _print_run(d: dict) -> None:
@@ -72,6 +84,9 @@ def _print_run(d: dict) -> None:
     click.echo(f"run {r['id']} {r['status']}: {r['mode']}{' + tone' if r['tone'] else ''}, "
                f"{r['architecture']['size']} ({r['architecture']['parameters']:,} parameters), "
                f"{r['step']} of {s['steps']} steps on {s['device']} ({s['threads']} thread{'' if s['threads'] == 1 else 's'})")
+    if s.get("preset"):
+        changed = s["preset"]["overrides"]
+        click.echo(f"  preset      {s['preset']['name']}" + (f" (given otherwise: {', '.join(changed)})" if changed else ""))
     if loss.get("steps"):
         click.echo(f"  loss        {loss['first']:.5f} -> {loss['last']:.5f} (mean of last 100: {loss['mean_last_100']:.5f})")
     if "holdout_l1_last" in loss:

@@ -33,6 +33,7 @@ from pathlib import Path
 from archivist.demo import dvd, fading, shot
 from archivist.errors import InputError
 from archivist.imaging import oiio
+from archivist.training import presets
 
 QUICK_ENV = "ARCHIVIST_DEMO_QUICK"
 FIRST = 1001
@@ -48,7 +49,14 @@ class TrainPlan:
     checkpoint_every: int
     contact_every: int
     lr: float = 1e-3
-    threads: int | None = None  # None: all cores
+    threads: int | None = None  # None: the training default
+    preset: str = "quick"  # the named preset these values start from (archivist.training.presets)
+
+
+def _plan(preset: str = "quick", **changes) -> TrainPlan:
+    """The preset's values, with ``changes``; one thread, so the weights do not depend on the core count."""
+    p = presets.get(preset)
+    return TrainPlan(**{**{k: getattr(p, k) for k in presets.FIELDS}, "threads": 1, "preset": preset, **changes})
 
 
 @dataclass(frozen=True)
@@ -76,16 +84,14 @@ class DemoConfig:
 def full(uniform: bool = False) -> DemoConfig:
     """Settings sized for under 10 minutes on 2 CPU cores (about 17 training steps a second on one core)."""
     return DemoConfig("full", shot.ShotSettings(frames=30, width=960, height=720), fading.FadeSettings(uniform=uniform),
-                      dvd.DvdSettings(), TrainPlan(steps=3000, size="small", batch=3, patch=256, checkpoint_every=1000,
-                                                   contact_every=500, lr=2e-3, threads=1))
+                      dvd.DvdSettings(), _plan("quick"))
 
 
 def quick(uniform: bool = False) -> DemoConfig:
     """A reduced configuration for the test suite: tiny frames, few steps, the same story."""
     return DemoConfig("quick", shot.ShotSettings(frames=24, width=128, height=96), fading.FadeSettings(uniform=uniform),
                       dvd.DvdSettings(shift=(1.0, -0.7), scale=1.01, rotation=0.2),
-                      TrainPlan(steps=600, size="small", batch=3, patch=64, checkpoint_every=600, contact_every=200,
-                                lr=2e-3, threads=1),
+                      _plan("quick", steps=600, patch=64, checkpoint_every=600, contact_every=200),
                       pairs=6, held_out=3, median=3)
 
 
@@ -222,10 +228,9 @@ def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=pr
                 auto_preview=config.held_out, crop=_crop(config), median_size=config.median, preview=True,
                 progress=progress)
     t = config.train
-    clock.stage("train", training.train, pkg, training.TrainSettings(
-        mode="chroma", size=t.size, steps=t.steps, batch=t.batch, patch=t.patch, lr=t.lr,
-        checkpoint_every=t.checkpoint_every, contact_every=t.contact_every, threads=t.threads, device=config.device),
-        progress=progress)
+    clock.stage("train", training.train, pkg, presets.apply(
+        training.TrainSettings(mode="chroma", threads=t.threads, device=config.device), t.preset,
+        {k: getattr(t, k) for k in presets.FIELDS}), progress=progress)
     clock.stage("export", export.export, pkg, progress=progress)
     ident = clock.stage("keys", init_test_identity, paths["identity"], name="archivist demo signer")
     signer = signer_from_files(ident.chain, ident.key)

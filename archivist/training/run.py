@@ -38,7 +38,7 @@ from archivist.package.hashing import hash_bytes
 from archivist.package.layout import Layout
 from archivist.package.transaction import FAULT_ENV, utcnow
 from archivist.progress import start
-from archivist.training import checkpoints, devices, models, targets
+from archivist.training import checkpoints, devices, estimate, models, targets
 from archivist.training.data import TrainingData, _dataset_api, load_data
 from archivist.training.sampling import PatchSampler
 
@@ -68,6 +68,8 @@ class TrainSettings:
     device: str = "auto"
     channels_last: bool = False
     dataset: str | None = None
+    preset: str | None = None  # the named preset the values came from (archivist.training.presets)
+    preset_overrides: tuple[str, ...] = ()  # the preset's values the user changed
 
     def check(self) -> None:
         if self.mode not in models.MODES:
@@ -222,8 +224,9 @@ class _Run:
 
     def __init__(self, pkg: Package, rec: dict, data: TrainingData, model, optimizer, sampler, *,
                  loss_lines: list[bytes], loss_values: list[tuple[int, float]], holdout: list[tuple[int, float]],
-                 record_sha: str | None = None):
+                 record_sha: str | None = None, notify=None):
         self.pkg, self.rec, self.data = pkg, rec, data
+        self.notify = notify
         self.model, self.optimizer, self.sampler = model, optimizer, sampler
         self.loss_lines, self.loss_values, self.holdout = loss_lines, loss_values, holdout
         self.pending_losses: list[tuple[int, torch.Tensor]] = []
@@ -382,6 +385,8 @@ class _Run:
         model, opt = self.model, self.optimizer
         model.train()
         step = start_step
+        clock = estimate.Estimator(self.rec, start_step, end_step, self.notify,
+                                   crop=min(min(hw) for hw in self.data.sizes))
         try:
             for step in range(start_step + 1, end_step + 1):
                 xb, yb = self.sampler.batch_of(self.data, self.fmt)
@@ -402,6 +407,7 @@ class _Run:
                 if is_ckpt or len(self.pending_contacts) >= MAX_PENDING_CONTACTS:
                     self.commit(step, checkpoint=is_ckpt, final=last)
                 bar.update(1)
+                clock.tick(step)
         except KeyboardInterrupt:
             last = self.rec["checkpoints"][-1]["step"] if self.rec["checkpoints"] else 0
             hint = f"continue with 'archivist train {self.pkg.root} --resume {self.rec['id']}'"
@@ -432,8 +438,16 @@ def _check_dataset(pkg: Package, ds_record: dict, mode: str) -> list[dict]:
     return rights
 
 
-def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, progress=None) -> dict:
-    """Train a new run; returns its final record."""
+def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, progress=None, notify=None) -> dict:
+    """Train a new run; returns its final record.
+
+    Args:
+        pkg: the package.
+        settings: everything the run is told (``archivist.training.presets.apply`` fills them from a preset).
+        run_id: the new run's id (default: ``<mode>-NN``).
+        progress: a progress-bar factory (``archivist.progress``).
+        notify: called with one-line messages for the user, such as the time estimate.
+    """
     settings.check()
     device = devices.resolve(settings.device)
     threads = settings.threads or devices.default_threads()
@@ -495,10 +509,13 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
                           "steps_per_second": 0.0, "device": device, "threads": threads,
                           "environment": devices.environment(device)}],
         }
+        if settings.preset:
+            rec["settings"]["preset"] = {"name": settings.preset, "overrides": list(settings.preset_overrides)}
         rec["settings_digest"] = checkpoints.settings_digest(_weight_settings(rec))
         optimizer = build_optimizer(model, rec["settings"]["optimizer"])
         sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch)
-        run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[], holdout=[])
+        run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[], holdout=[],
+                   notify=notify)
         run.commit(0, checkpoint=False, final=False, first=True)
         run.loop(0, settings.steps, progress)
         return rec
@@ -523,7 +540,8 @@ def _differences(rec: dict, given: dict) -> list[str]:
     return out
 
 
-def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict | None = None, progress=None) -> dict:
+def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict | None = None, progress=None,
+           notify=None) -> dict:
     """Continue ``run_id`` from its last checkpoint, to ``steps`` (default: the recorded total)."""
     rec = read_run(pkg, run_id)
     record_sha = _record_sha256(pkg, Layout.record("training", run_id))
@@ -586,8 +604,7 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
                                 "wall_seconds": 0.0, "steps_per_second": 0.0, "device": device, "threads": s["threads"],
                                 "environment": devices.environment(device)})
         run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=lines, loss_values=values, holdout=holdout,
-                   record_sha=record_sha)
+                   record_sha=record_sha, notify=notify)
         run.commit(done, checkpoint=False, final=False, first=True)
         run.loop(done, target_steps, progress)
         return rec
-
