@@ -23,12 +23,12 @@ from lxml import etree
 
 from archivist import __version__
 from archivist.errors import InputError, InterruptedTransactionError
-from archivist.package import events, records
+from archivist.package import events, kinds, records
 from archivist.package.layout import Layout
 from archivist.package.model import Package
 from archivist.package.transaction import utcnow
 
-LABEL = "archivist/metadata/1"
+LABEL = kinds.METADATA.label
 RECORD = Layout.METADATA_RECORD
 METADATA_CSV = f"{Layout.METADATA}/metadata.csv"
 RIGHTS_CSV = f"{Layout.METADATA}/rights.csv"
@@ -87,11 +87,11 @@ class Sources:
         self.events = pkg.events()
         self.sha256 = dict(pkg.manifest("sha256"))
         self.sha512 = dict(pkg.manifest("sha512"))
-        self.runs = [pkg.read_record(Layout.record("inference", i), "archivist/inference-run/1")
+        self.runs = [pkg.read_record(Layout.record(kinds.INFERENCE_RUN, i), kinds.INFERENCE_RUN.label)
                      for i in pkg.record_ids("inference")]
-        self.models = [pkg.read_record(Layout.record("models", i), "archivist/model-card/1")
+        self.models = [pkg.read_record(Layout.record(kinds.MODEL_CARD, i), kinds.MODEL_CARD.label)
                        for i in pkg.record_ids("models")]
-        self.datasets = {i: pkg.read_record(Layout.record("datasets", i), "archivist/dataset/1")
+        self.datasets = {i: pkg.read_record(Layout.record(kinds.DATASET, i), kinds.DATASET.label)
                          for i in pkg.record_ids("datasets")}
 
     def objects(self) -> list[str]:
@@ -281,7 +281,7 @@ def _premis_object(rel: str, src: Sources, made_from: list[str]):
 
 def _agents(src: Sources) -> list[tuple[str, str, str, str | None]]:
     """(identifier, name, type, version): the software, the organisation and each signer."""
-    found = {(f"archivist {__version__}", f"archivist {__version__}", "software", __version__)}
+    found = {("archivist", f"archivist {__version__}", "software", __version__)}
     for e in src.events:
         found.add((f"{e['agent']['name']} {e['agent']['version']}", f"{e['agent']['name']} {e['agent']['version']}",
                    "software", e["agent"]["version"]))

@@ -15,11 +15,11 @@ import numpy as np
 from archivist.dataset.preprocess import Crop, apply_crop
 from archivist.errors import ArchivistError, InputError, PackageError
 from archivist.imaging import oiio
-from archivist.package import records
+from archivist.package import kinds, records
 from archivist.package.layout import Layout
 
-LABEL = "archivist/dataset/1"
-KIND = "datasets"
+LABEL = kinds.DATASET.label
+KIND = kinds.DATASET.folder
 _AUTO_ID = re.compile(r"^ds-([0-9]+)$")
 
 

@@ -19,12 +19,12 @@ import onnx
 
 from archivist.errors import InputError
 from archivist.inference import modelcheck
-from archivist.package import Package, records
+from archivist.package import Package, kinds, records
 from archivist.package.layout import Layout
 
-CARD_LABEL = "archivist/model-card/1"
-TRAINING_LABEL = "archivist/training-run/1"
-DATASET_LABEL = "archivist/dataset/1"
+CARD_LABEL = kinds.MODEL_CARD.label
+TRAINING_LABEL = kinds.TRAINING_RUN.label
+DATASET_LABEL = kinds.DATASET.label
 
 
 @dataclass(frozen=True)

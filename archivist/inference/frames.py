@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from archivist.errors import InputError
+from archivist.package import ranges
 
 
 def parse_range(text: str) -> list[tuple[int, int]]:
@@ -15,22 +16,7 @@ def parse_range(text: str) -> list[tuple[int, int]]:
     ...
     archivist.errors.InputError: INFER-FRAMES: frame range '1003-1001' runs backwards
     """
-    out = []
-    for item in (t.strip() for t in str(text).split(",")):
-        if not item:
-            continue
-        a, sep, b = item.partition("-")
-        try:
-            lo = int(a)
-            hi = int(b) if sep else lo
-        except ValueError:
-            raise InputError("INFER-FRAMES", f"{item!r} is not a frame number or a range A-B") from None
-        if hi < lo:
-            raise InputError("INFER-FRAMES", f"frame range {item!r} runs backwards")
-        out.append((lo, hi))
-    if not out:
-        raise InputError("INFER-FRAMES", "an empty frame range")
-    return out
+    return ranges.parse(text, "INFER-FRAMES")
 
 
 def select(numbers: list[int], text: str | None) -> list[int]:

@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archivist.inference import aces, xmp
-from archivist.package import records
+from archivist.package import kinds, records
 
-SIDECAR_LABEL = "archivist/output-sidecar/1"
+SIDECAR_LABEL = kinds.OUTPUT_SIDECAR.label
 
 NOTE_KEYS = ("MLProcessing", "RecoveryType", "SourceElement", "ReferenceSource", "ModelCheckpoint",
              "IPTCDigitalSourceType")

@@ -29,7 +29,7 @@ from archivist.errors import InputError, InterruptedTransactionError
 from archivist.imaging import oiio
 from archivist.inference import archived, backends, provenance, runner, task
 from archivist.inference import frames as framesel
-from archivist.package import Package, events
+from archivist.package import Package, events, ranges
 from archivist.package.hashing import hash_file
 from archivist.package.layout import Layout
 from archivist.package.transaction import utcnow
@@ -194,9 +194,9 @@ def _record(pkg: Package, rec: dict, report: dict) -> None:
     rel = Layout.record("inference", rec["id"])
     nums = [f["number"] for f in report["frames"]]
     outcome = "success" if report["ok"] else "failure"
-    detail = (f"reproduced {len(nums)} frame(s) of inference run {rec['id']} ({runner._ranges(nums)}) with "
+    detail = (f"reproduced {len(nums)} frame(s) of inference run {rec['id']} ({ranges.show(nums)}) with "
               f"{report['backend']}, expecting {report['expectation']} pixels")
-    od = "all frames agree" if report["ok"] else "frames that disagree: " + runner._ranges(report["failed"])
+    od = "all frames agree" if report["ok"] else "frames that disagree: " + ranges.show(report["failed"])
     obj = {"path": rel, "role": "source"}
     listed = pkg.manifest("sha256").get(rel)
     if listed:

@@ -22,20 +22,17 @@ is discarded and made again.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import platform
 import shutil
-import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from archivist import __version__
-from archivist.errors import InputError, InterruptedTransactionError, LockedError, PackageError
+from archivist.errors import ArchivistError, InputError, InterruptedTransactionError, PackageError
 from archivist.inference import (
     COMPRESSIONS,
     DEFAULT_COMMIT_EVERY,
@@ -49,14 +46,14 @@ from archivist.inference import (
     task,
 )
 from archivist.inference import frames as framesel
-from archivist.package import Package, events, records
+from archivist.package import Package, events, kinds, ranges, records
 from archivist.package.hashing import hash_file, map_files
 from archivist.package.layout import WORK_DIR, Layout
-from archivist.package.locking import check_work_dir
+from archivist.package.locking import ScratchLock, when_unlocked
 from archivist.package.transaction import utcnow
 from archivist.progress import start
 
-LABEL = "archivist/inference-run/1"
+LABEL = kinds.INFERENCE_RUN.label
 AUTO_TILE_PIXELS = 2048 * 2048  # larger frames are tiled by default
 AUTO_TILE = 1024
 LOCK_WAIT = 120.0  # seconds a batch commit waits for another command's write lock
@@ -238,31 +235,6 @@ def _parity_tile(ycc, align: int, size: int = 256) -> tuple:
 
 
 # -- scratch directory -------------------------------------------------------------------------
-class ScratchLock:
-    """One process per run: a second ``infer`` on the same run would write the same files."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fd: int | None = None
-
-    def __enter__(self):
-        check_work_dir(self.path.parents[2], self.path.name)  # never a run folder through a link
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise PackageError("INFER-RUN-BUSY", f"another archivist infer is working on {self.path.name}") from None
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
 def _remove_scratch(root: Path, scratch: Path) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     for d in (scratch.parent, root / WORK_DIR):
@@ -358,7 +330,7 @@ class Committer:
                 objects.append({"path": Layout.stage_dir("outputs", spec.run), "role": "modified" if rec["frames"][:-len(entries)] else "created"})
             if detail is None:
                 nums = [e["number"] for e in entries]
-                detail = (f"inference run {spec.run}: frames {_ranges(nums)} written ({len(rec['frames'])} of "
+                detail = (f"inference run {spec.run}: frames {ranges.show(nums)} written ({len(rec['frames'])} of "
                           f"{len(rec['planned_frames'])})" if nums else f"inference run {spec.run}")
                 if final:
                     detail += "; run complete"
@@ -371,47 +343,24 @@ class Committer:
         self.commits += 1
 
 
-@contextmanager
 def _transaction(pkg: Package, wait: float = LOCK_WAIT):
     """The package's transaction, waiting a while for another writer: a long run should not die of a short ``add``."""
-    deadline = time.monotonic() + wait
-    delay = 0.2
-    while True:
-        txn = pkg.transaction("infer")
-        try:
-            txn.__enter__()
-            break
-        except LockedError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-    try:
-        yield txn
-    except BaseException:
-        txn.__exit__(*sys.exc_info())
-        raise
-    txn.__exit__(None, None, None)
+    return when_unlocked(lambda: pkg.transaction("infer"), wait)
 
 
-def _ranges(nums: list[int]) -> str:
-    """``[1, 2, 3, 7]`` -> ``1-3, 7``.
+def _also_failed(first: BaseException, second: BaseException) -> None:
+    """Keep ``first`` as the error reported, and say beside it that committing the finished frames failed too.
 
-    >>> _ranges([1001, 1002, 1003, 1007])
-    '1001-1003, 1007'
+    >>> err = InputError("INFER-NONFINITE", "NaN on frame 1003")
+    >>> _also_failed(err, PackageError("PACKAGE-LOCKED", "another command holds the lock"))
+    >>> err.hint
+    'the frames finished before it were not committed either (PACKAGE-LOCKED: another command holds the lock); run the same command again to commit them'
     """
-    out, start_, prev = [], None, None
-    for n in sorted(nums):
-        if start_ is None:
-            start_ = prev = n
-        elif n == prev + 1:
-            prev = n
-        else:
-            out.append(f"{start_}-{prev}" if prev != start_ else str(start_))
-            start_ = prev = n
-    if start_ is not None:
-        out.append(f"{start_}-{prev}" if prev != start_ else str(start_))
-    return ", ".join(out)
+    said = f"{second.code}: {second.message}" if isinstance(second, ArchivistError) else f"{type(second).__name__}: {second}"
+    note = f"the frames finished before it were not committed either ({said}); run the same command again to commit them"
+    first.add_note(note)
+    if isinstance(first, ArchivistError):
+        first.hint = f"{first.hint}; {note}" if first.hint else note
 
 
 # -- the command ------------------------------------------------------------------------------------
@@ -590,12 +539,12 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
                                     write_workers=min(2, options.queue_depth)):
                 computed += 1
                 take(res)
-        except Exception:
+        except Exception as first:
             # Keep what is finished: it is committed, and the run resumes after the failed frame.
             try:
                 committer.commit()
-            except Exception:
-                pass
+            except Exception as second:
+                _also_failed(first, second)
             raise
         finally:
             bar.close()

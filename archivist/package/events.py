@@ -13,13 +13,13 @@ import uuid
 from typing import TYPE_CHECKING
 
 from archivist import __version__
-from archivist.package import records
+from archivist.package import kinds, records
 from archivist.package.layout import Layout
 
 if TYPE_CHECKING:
     from archivist.package.transaction import Transaction
 
-LABEL = "archivist/event/1"
+LABEL = kinds.EVENT.label
 
 # PREMIS event types (id.loc.gov/vocabulary/preservation/eventType).
 PREMIS_TYPES = {
@@ -72,7 +72,23 @@ def append(txn: Transaction, event: dict) -> None:
     txn.append_line(rel, records.dumps_line(event, LABEL))
 
 
-def parse(data: bytes) -> tuple[list[dict], list[str]]:
+class LogProblem(str):
+    """A problem of the event log as text, with what it is: ``"json"``, ``"schema"``, ``"chain"`` or ``"end"``.
+
+    >>> p = LogProblem("chain", "line 2: hash chain broken")
+    >>> p.kind, str(p)
+    ('chain', 'line 2: hash chain broken')
+    """
+
+    kind: str
+
+    def __new__(cls, kind: str, text: str) -> LogProblem:
+        self = super().__new__(cls, text)
+        self.kind = kind
+        return self
+
+
+def parse(data: bytes) -> tuple[list[dict], list[LogProblem]]:
     """Events in order, and every problem found (schema, JSON, broken chain)."""
     events, problems = [], []
     previous = None
@@ -81,15 +97,15 @@ def parse(data: bytes) -> tuple[list[dict], list[str]]:
             event = records.parse_json(line)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-            problems.append(f"line {n}: not JSON ({why})")
+            problems.append(LogProblem("json", f"line {n}: not JSON ({why})"))
             previous = hashlib.sha256(line).hexdigest()
             continue
         for p in records.problems(event, LABEL):
-            problems.append(f"line {n}: {p}")
+            problems.append(LogProblem("schema", f"line {n}: {p}"))
         if isinstance(event, dict) and event.get("previous") != previous:
-            problems.append(f"line {n}: hash chain broken (an earlier event was changed or removed)")
+            problems.append(LogProblem("chain", f"line {n}: hash chain broken (an earlier event was changed or removed)"))
         events.append(event)
         previous = hashlib.sha256(line).hexdigest()
     if data and not data.endswith(b"\n"):
-        problems.append("the log does not end with a newline (truncated write?)")
+        problems.append(LogProblem("end", "the log does not end with a newline (truncated write?)"))
     return events, problems

@@ -8,8 +8,12 @@ that into a filesystem path after the safety checks in ``safepath``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import cast
 
+from archivist.errors import ArchivistError
+from archivist.package import kinds
+from archivist.package.kinds import Kind
 from archivist.package.safepath import check_element_id, check_file_name, resolve_inside
 
 BAGIT_TXT = "bagit.txt"
@@ -38,6 +42,18 @@ RESERVED_DIRS = (
 WORK_DIR = ".archivist"
 
 
+CREDENTIAL_SUFFIX = ".c2pa"
+
+
+def credential_name(name: str) -> str:
+    """The detached C2PA manifest beside an asset: its name with ``.c2pa`` (the c2pa-rs convention).
+
+    >>> credential_name("data/outputs/run1/shot.1001.exr")
+    'data/outputs/run1/shot.1001.c2pa'
+    """
+    return str(PurePosixPath(name).with_suffix(CREDENTIAL_SUFFIX))
+
+
 def manifest_name(alg: str) -> str:
     return f"manifest-{alg}.txt"
 
@@ -62,8 +78,9 @@ class Layout:
 
     # -- records ----------------------------------------------------------
     RECORDS = "data/records"
-    PACKAGE_RECORD = "data/records/package.json"
-    EVENT_LOG = "data/records/events.jsonl"
+    # kinds with one record (or log) per package always have a path
+    PACKAGE_RECORD = cast(str, kinds.PACKAGE.path)
+    EVENT_LOG = cast(str, kinds.EVENT.path)
 
     @staticmethod
     def element_record(element: str) -> str:
@@ -72,9 +89,16 @@ class Layout:
     ELEMENT_RECORDS = "data/records/elements"
 
     @staticmethod
-    def record(kind: str, ident: str) -> str:
-        """Records of later stages: ``data/records/<kind>/<id>.json``."""
-        return f"data/records/{check_element_id(kind)}/{check_element_id(ident)}.json"
+    def record(kind: Kind | str, ident: str) -> str:
+        """Records of later stages: ``data/records/<folder>/<id>.json``.
+
+        ``kind`` is a ``kinds.Kind`` or its records folder (``"inference"``);
+        any other raises ``ValueError``.
+
+        >>> Layout.record(kinds.INFERENCE_RUN, "infer-01")
+        'data/records/inference/infer-01.json'
+        """
+        return f"data/records/{kinds.of(kind).folder}/{check_element_id(ident)}.json"
 
     # -- frames ------------------------------------------------------------
     @staticmethod
@@ -164,5 +188,120 @@ class Layout:
         """Filesystem path for a package-relative path, refusing escapes."""
         return resolve_inside(self.root, rel)
 
+    # -- classification ----------------------------------------------------------
+    @staticmethod
+    def is_payload(rel: str) -> bool:
+        """Whether a package path lies in the payload (``data/``) rather than beside it.
+
+        >>> Layout.is_payload("data/records/package.json"), Layout.is_payload("bag-info.txt")
+        (True, False)
+        """
+        return rel.startswith(PAYLOAD_DIR + "/")
+
+    @staticmethod
+    def classify(rel: str) -> Place:
+        """What the file at package path ``rel`` is, which record describes it, and whose it is.
+
+        Never raises: a path archivist does not write is classified ``"payload"``,
+        ``"tag"`` or ``"work"`` with no record.
+
+        >>> p = Layout.classify("data/outputs/infer-01/shot.1001.exr")
+        >>> p.what, p.ident, p.record
+        ('output-frame', 'infer-01', 'data/records/inference/infer-01.json')
+        >>> Layout.classify("data/records/models/m-01.json").kind.label
+        'archivist/model-card/1'
+        >>> Layout.classify("data/sources/print16/f.0001.exr").record
+        'data/records/elements/print16.json'
+        """
+        return _classify(rel)
+
 PROFILE_IDENTIFIER = "urn:archivist:bagit-profile:restoration:1"
 PROFILE_FILE = "archivist-restoration-v1.json"
+
+
+@dataclass(frozen=True)
+class Place:
+    """What a package path is (``Layout.classify``).
+
+    Args:
+        path: the package path.
+        area: ``"tag"`` (beside the payload), ``"work"`` (``.archivist/``), or the
+            payload folder it lies in: ``"records"``, ``"sources"``, ``"outputs"``, ...,
+            ``"payload"`` for a file directly in ``data/`` or in a folder archivist does not use.
+        what: ``"record"``, ``"event-log"``, ``"frame"`` (of an element), ``"output-frame"``,
+            ``"sidecar"``, ``"credential"``, ``"checkpoint"``, ``"loss-log"``, ``"contact-sheet"``,
+            ``"model"``, ``"aligned-reference"``, ``"preview"``, ``"seal"``, ``"tag"`` or ``"file"``.
+        kind: the record kind when the file is a record (or an output's JSON sidecar).
+        ident: the element, dataset, run, model or QC id the file belongs to.
+        record: the package path of the record that describes the file (a record describes itself).
+    """
+
+    path: str
+    area: str
+    what: str
+    kind: Kind | None = None
+    ident: str | None = None
+    record: str | None = None
+
+
+_STAGE_FILES = {  # (stage, first path part below the id, suffix) -> what
+    ("outputs", None, ".exr"): "output-frame",
+    ("outputs", None, ".json"): "sidecar",
+    ("outputs", None, ".txt"): "sidecar",
+    ("outputs", None, ".xmp"): "sidecar",
+    ("training", "checkpoints", ".safetensors"): "checkpoint",
+    ("training", None, ".jsonl"): "loss-log",
+    ("training", "contact", ".png"): "contact-sheet",
+    ("models", None, ".onnx"): "model",
+    ("models", None, ".json"): "record",  # the training-run record as it was at export
+    ("dataset", "aligned", ".exr"): "aligned-reference",
+    ("dataset", "previews", ".png"): "preview",
+}
+
+
+def _safe_id(text: str) -> str | None:
+    try:
+        return check_element_id(text)
+    except ArchivistError:
+        return None
+
+
+def _classify(rel: str) -> Place:
+    parts = rel.split("/")
+    suffix = PurePosixPath(rel).suffix
+    if parts[0] == WORK_DIR:
+        return Place(rel, "work", "file")
+    if parts[0] != PAYLOAD_DIR or len(parts) < 2:
+        return Place(rel, "tag", "seal" if rel == Layout.PACKAGE_SEAL else "tag")
+    area = parts[1] if f"{PAYLOAD_DIR}/{parts[1]}" in RESERVED_DIRS and len(parts) > 2 else "payload"
+    if area == "records":
+        fixed = kinds.by_path(rel)
+        if fixed is not None:
+            return Place(rel, area, "event-log" if fixed is kinds.EVENT else "record", fixed, None, rel)
+        if suffix != ".json":
+            return Place(rel, area, "credential" if suffix == CREDENTIAL_SUFFIX else "file")
+        # A misnamed or misplaced record in a kind's folder is still judged as that kind.
+        kind = kinds.by_folder(parts[2]) if len(parts) >= 4 else None
+        ident = _safe_id(parts[3][:-len(".json")]) if kind and len(parts) == 4 else None
+        return Place(rel, area, "record", kind, ident, rel)
+    if suffix == CREDENTIAL_SUFFIX:
+        what = "credential"
+    else:
+        what = "file"
+    if area in ROLES.values():
+        element = _safe_id(parts[2]) if len(parts) == 4 else None
+        if element is None:
+            return Place(rel, area, what)
+        return Place(rel, area, "frame" if what == "file" else what, None, element, Layout.element_record(element))
+    kind = kinds.by_stage(area)
+    ident = _safe_id(parts[2]) if kind and len(parts) > 3 else None
+    if ident is None or kind is None:
+        return Place(rel, area, what)
+    below = parts[3] if len(parts) > 4 else None
+    what = _STAGE_FILES.get((area, below, suffix), what) if len(parts) <= 5 else what
+    record_kind = None
+    if what == "record":
+        record_kind = kinds.TRAINING_RUN
+    elif what == "sidecar" and suffix == ".json":
+        record_kind = kinds.OUTPUT_SIDECAR
+    return Place(rel, area, what, record_kind, ident, Layout.record(kind, ident))

@@ -15,7 +15,10 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from archivist.errors import LockedError, PackageError
 from archivist.package.layout import WORK_DIR, Layout
@@ -117,6 +120,71 @@ def _read_holder(fd: int) -> str:
         return f"pid {data.get('pid')} on {data.get('host')}, '{data.get('command')}' since {data.get('since')}"
     except (OSError, ValueError):
         return "holder unknown"
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def when_unlocked(enter: Callable[[], AbstractContextManager[T]], wait: float, *, delay: float = 0.2,
+                  max_delay: float = 5.0) -> Iterator[T]:
+    """Enter the context ``enter()`` makes, trying again while another command holds the write lock.
+
+    A long command (training, an inference run) commits in short
+    transactions; a short command (an ``add``) holding the lock meanwhile
+    should delay a commit, not end the run. Tries are spaced ``delay``
+    seconds apart at first, doubling up to ``max_delay``.
+
+    Args:
+        enter: makes a fresh context each try, e.g. ``lambda: pkg.transaction("infer")``.
+        wait: seconds to keep trying before the ``LockedError`` is raised.
+
+    Returns:
+        A context manager that gives what the entered context gives; an
+        exception in its body reaches that context's ``__exit__``.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        with ExitStack() as stack:
+            try:
+                value = stack.enter_context(enter())
+            except LockedError:
+                if time.monotonic() >= deadline:
+                    raise
+            else:
+                yield value
+                return
+        time.sleep(delay)
+        delay = min(delay * 2, max_delay)
+
+
+class ScratchLock:
+    """One process per inference run: a second ``infer`` on the same run would write the same files.
+
+    Held with ``flock`` on ``<scratch>/lock``, so it goes with its holder;
+    the package's write lock is taken only for each commit.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = None
+
+    def __enter__(self) -> ScratchLock:
+        check_work_dir(self.path.parents[2], self.path.name)  # never a run folder through a link
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise PackageError("INFER-RUN-BUSY", f"another archivist infer is working on {self.path.name}") from None
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def writer_active(root: Path) -> str | None:

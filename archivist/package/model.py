@@ -18,7 +18,7 @@ from typing import Any
 from archivist import __version__
 from archivist.errors import InputError, InterruptedTransactionError, PackageError
 from archivist.imaging import oiio
-from archivist.package import events, frames, iptc, records
+from archivist.package import events, frames, iptc, kinds, records
 from archivist.package.bagfiles import parse_bag_info, parse_manifest
 from archivist.package.hashing import default_workers, hash_bytes, hash_file
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
@@ -27,8 +27,8 @@ from archivist.package.safepath import check_element_id
 from archivist.package.transaction import Transaction, recover, utcnow
 from archivist.progress import start
 
-PACKAGE_LABEL = "archivist/package/1"
-ELEMENT_LABEL = "archivist/element/1"
+PACKAGE_LABEL = kinds.PACKAGE.label
+ELEMENT_LABEL = kinds.ELEMENT.label
 RECOVERY_TYPES = ("chroma", "spatial", "combined")
 TRAINING_USE = ("authorised", "not-authorised", "unknown")
 

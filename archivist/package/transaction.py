@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,8 @@ from typing import Any
 from archivist import __version__
 from archivist.errors import InterruptedTransactionError, PackageError, UnsafePathError
 from archivist.package.bagfiles import BAGIT_TXT_CONTENT, format_bag_info, format_manifest, parse_bag_info, parse_manifest
+from archivist.package.faults import FAULT_ENV  # noqa: F401  (tests and older callers import it from here)
+from archivist.package.faults import fault as _fault
 from archivist.package.hashing import Fixity, copy_and_hash, default_workers, hash_bytes, hash_file
 from archivist.package.layout import (
     ALGORITHMS,
@@ -49,19 +50,11 @@ from archivist.package.records import parse_json
 from archivist.package.safepath import check_relpath, nfc_key, read_inside, resolve_inside
 from archivist.progress import start
 
-FAULT_ENV = "ARCHIVIST_FAULT_INJECT"
-
 # Bounds on what a command reads from a package it writes to (docs/package-format.md, "Limits").
 MAX_MANIFEST_BYTES = 1 << 30
 MAX_TAG_FILE_BYTES = 1 << 20
 MAX_JOURNAL_BYTES = 256 << 20
 JOURNAL_STATES = ("applying", "committed")
-
-
-def _fault(point: str) -> None:
-    """Die here if the test suite asked to (crash-consistency tests only)."""
-    if os.environ.get(FAULT_ENV) == point:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def utcnow() -> str:

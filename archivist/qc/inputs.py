@@ -27,7 +27,7 @@ from archivist.dataset.preprocess import Crop, apply_crop
 from archivist.errors import InputError
 from archivist.imaging import oiio
 from archivist.inference import runner
-from archivist.package import frames
+from archivist.package import frames, kinds
 from archivist.package.hashing import hash_file
 from archivist.qc import logspace
 from archivist.training import run as training
@@ -93,7 +93,7 @@ def context(pkg, run: str | None = None) -> Context:
     pkg.verified_path(card_ref, "QC-HASH", "model card")
     train_ref = inf["model"].get("training")
     if train_ref is None:  # older runs name the training run only through the model card
-        train_ref = pkg.read_record(card_ref["path"], "archivist/model-card/1")["run"]["record"]
+        train_ref = pkg.read_record(card_ref["path"], kinds.MODEL_CARD.label)["run"]["record"]
     pkg.verified_path(train_ref, "QC-HASH", "training record")
     train = pkg.read_record(train_ref["path"], training.LABEL)
     if not inf.get("dataset"):

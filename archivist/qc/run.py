@@ -30,15 +30,15 @@ import numpy as np
 from archivist import __version__
 from archivist.errors import InputError, PackageError
 from archivist.imaging import oiio
-from archivist.package import events, records
+from archivist.package import events, kinds, records
 from archivist.package.hashing import hash_file
 from archivist.package.layout import Layout
 from archivist.package.transaction import utcnow
 from archivist.progress import start
 from archivist.qc import compare, figures, inputs, logspace, lut, metrics
 
-LABEL = "archivist/qc/1"
-KIND = "qc"
+LABEL = kinds.QC.label
+KIND = kinds.QC.folder
 LUT_NAME = "baseline.cube"
 LOSS_NAME = "loss-curve.png"
 _AUTO_ID = re.compile(r"^qc-([0-9]+)$")

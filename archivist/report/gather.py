@@ -16,7 +16,7 @@ from pathlib import Path
 from archivist import __version__
 from archivist.errors import ArchivistError
 from archivist.imaging import oiio
-from archivist.package import Package
+from archivist.package import Package, kinds
 from archivist.package.hashing import hash_bytes
 from archivist.package.layout import Layout
 from archivist.package.records import parse_json
@@ -31,16 +31,16 @@ class Section(dict):
     """A section's data, plus ``problems``: what could not be read."""
 
 
-def _records(pkg: Package, kind: str, label: str, section: dict | None = None) -> list[dict]:
+def _records(pkg: Package, kind: kinds.Kind, section: dict | None = None) -> list[dict]:
     """Every record of ``kind`` that reads and validates; the others are noted in ``section``."""
-    d = pkg.root / Layout.RECORDS / kind
+    d = pkg.root / Layout.RECORDS / kind.folder
     out = []
     for p in sorted(d.glob("*.json")) if d.is_dir() else []:
-        rel = f"{Layout.RECORDS}/{kind}/{p.name}"
+        rel = f"{Layout.RECORDS}/{kind.folder}/{p.name}"  # a misnamed record is read too, and its problem shown
         if section is None:
-            out.append(pkg.read_record(rel, label))
+            out.append(pkg.read_record(rel, kind.label))
         else:
-            rec = _guard(section, rel, lambda rel=rel: pkg.read_record(rel, label))
+            rec = _guard(section, rel, lambda rel=rel: pkg.read_record(rel, kind.label))
             if rec is not None:
                 out.append(rec)
     return out
@@ -103,7 +103,7 @@ def package_section(pkg: Package) -> dict:
 
 def dataset_section(pkg: Package) -> dict:
     s: dict = {}
-    s["datasets"] = _records(pkg, "datasets", "archivist/dataset/1", s)
+    s["datasets"] = _records(pkg, kinds.DATASET, s)
     for ds in s["datasets"]:
         previews = ds.get("previews") or []
         # Held-out frames first: they are the ones the QC judges.
@@ -121,17 +121,17 @@ def dataset_section(pkg: Package) -> dict:
 
 def training_section(pkg: Package) -> dict:
     s: dict = {}
-    s["runs"] = _records(pkg, "training", "archivist/training-run/1", s)
+    s["runs"] = _records(pkg, kinds.TRAINING_RUN, s)
     for run in s["runs"]:
         sheets = run.get("contact_sheets") or []
         run["_contact"] = image(pkg, sheets[-1]) if sheets else None
-    s["models"] = _records(pkg, "models", "archivist/model-card/1", s)
+    s["models"] = _records(pkg, kinds.MODEL_CARD, s)
     return s
 
 
 def qc_section(pkg: Package) -> dict:
     s: dict = {}
-    s["records"] = _records(pkg, "qc", "archivist/qc/1", s)
+    s["records"] = _records(pkg, kinds.QC, s)
     for rec in s["records"]:
         rec["_loss"] = image(pkg, rec.get("loss_curve"))
         for f in rec["frames"]:
@@ -156,7 +156,7 @@ def _sample_frame(pkg: Package, runs: list[dict], qc: list[dict]) -> tuple[dict,
 
 def provenance_section(pkg: Package, qc: list[dict], trust_anchor: bytes | None) -> dict:
     s: dict = {}
-    runs = _records(pkg, "inference", "archivist/inference-run/1", s)
+    runs = _records(pkg, kinds.INFERENCE_RUN, s)
     s["runs"] = [{k: v for k, v in r.items() if k != "frames"} | {"frame_count": len(r.get("frames") or [])}
                  for r in runs]
     picked = _sample_frame(pkg, runs, qc)

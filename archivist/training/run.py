@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
 import time
 from dataclasses import dataclass
 
@@ -31,18 +29,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from archivist.errors import ArchivistError, InputError, LockedError, PackageError
+from archivist.errors import ArchivistError, InputError, PackageError
 from archivist.imaging import contact, oiio
-from archivist.package import Package, events, records
+from archivist.package import Package, events, kinds, records
+from archivist.package.faults import fault
 from archivist.package.hashing import hash_bytes
 from archivist.package.layout import Layout
-from archivist.package.transaction import FAULT_ENV, utcnow
+from archivist.package.locking import when_unlocked
+from archivist.package.transaction import utcnow
 from archivist.progress import start
 from archivist.training import checkpoints, devices, estimate, models, targets
 from archivist.training.data import TrainingData, _dataset_api, load_data
 from archivist.training.sampling import PatchSampler
 
-LABEL = "archivist/training-run/1"
+LABEL = kinds.TRAINING_RUN.label
 LOSS = "l1-rgb"
 MAX_PENDING_CONTACTS = 8  # commit early rather than hold more sheets in memory
 LOSS_SYNC = 50  # steps between fetching losses from the device (one sync each)
@@ -207,12 +207,6 @@ def _loss_summary(values: list[tuple[int, float]], holdout: list[tuple[int, floa
 # -- the loop ----------------------------------------------------------------------------------
 
 
-def _fault(step: int) -> None:
-    """Die right after ``step`` if the test suite asked to (interruption tests only)."""
-    if os.environ.get(FAULT_ENV) == f"train-step-{step}":
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _postfix(bar, text: str) -> None:
     target = getattr(bar, "bar", bar)
     if hasattr(target, "set_postfix_str"):
@@ -285,16 +279,8 @@ class _Run:
         self.rec["wall_seconds"] = round(self.wall_before + sess["wall_seconds"], 3)
 
     def _begin(self):
-        """The package's write lock, waiting a while for another command (an export, say) to finish."""
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            txn = self.pkg.transaction("train")
-            try:
-                return txn.__enter__()
-            except LockedError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        """The package's transaction, waiting a while for another command (an export, say) to finish."""
+        return when_unlocked(lambda: self.pkg.transaction("train"), LOCK_WAIT)
 
     def _check_record(self, txn) -> None:
         """Refuse to go on if someone else wrote this run's record since our last commit."""
@@ -318,8 +304,7 @@ class _Run:
         rec = self.rec
         rid = rec["id"]
         objects = []
-        txn = self._begin()
-        try:
+        with self._begin() as txn:
             self._check_record(txn)
             if checkpoint:
                 data = checkpoints.pack(self.model, self.optimizer, self.sampler.generator, step=step,
@@ -358,8 +343,6 @@ class _Run:
                                                                                                       final, first)))
             txn.commit()
             self.record_sha = fx.sha256
-        finally:
-            txn.__exit__(None, None, None)
 
     def _detail(self, step: int, checkpoint: bool, final: bool, first: bool) -> str:
         rec = self.rec
@@ -394,7 +377,7 @@ class _Run:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                _fault(step)
+                fault(f"train-step-{step}")
                 self.pending_losses.append((step, loss.detach()))
                 last = step == end_step
                 is_ckpt = step % every_ckpt == 0 or last

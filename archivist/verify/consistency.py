@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from archivist.package import kinds
 from archivist.package.layout import ROLES, Layout
 from archivist.verify import archive_metadata
 from archivist.verify.bag import BagView
@@ -36,7 +37,7 @@ def file_refs(value) -> Iterator[dict]:
     """
     if isinstance(value, dict):
         path = value.get("path")
-        if isinstance(path, str) and path.startswith("data/") and isinstance(value.get("sha256"), str):
+        if isinstance(path, str) and Layout.is_payload(path) and isinstance(value.get("sha256"), str):
             yield value
         for v in value.values():
             yield from file_refs(v)
@@ -68,7 +69,7 @@ def check(tree: Tree, view: BagView, recs: Records, report: Report) -> None:
     for path in sorted(listed - accounted):
         report.add("CON-003", path, "payload file named by no record")
     for rec_path, rec in recs.valid.items():
-        if rec_path.startswith(Layout.ELEMENT_RECORDS + "/"):
+        if Layout.classify(rec_path).kind is kinds.ELEMENT:
             _element(rec_path, rec, report)
         elif rec_path == Layout.PACKAGE_RECORD:
             _package(rec, view, report)

@@ -19,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from archivist.package.hashing import hash_bytes, hash_file, map_files
+from archivist.package.layout import Layout
 from archivist.progress import start
 from archivist.verify.bag import BagView
 from archivist.verify.inventory import Tree
@@ -41,7 +42,7 @@ def compare(report: Report, path: str, want: dict[str, str], got: dict[str, str]
     bad = sorted(a for a, d in want.items() if got[a] != d)
     if not bad:
         return
-    tag = not path.startswith("data/")
+    tag = not Layout.is_payload(path)
     names = ", ".join(f"{'tag' if tag else ''}manifest-{a}.txt" for a in bad)
     report.add("BAG-024" if tag else "BAG-010", path, f"content differs from {names} "
                f"({bad[0]} is {got[bad[0]][:16]}..., manifest says {want[bad[0]][:16]}...)")

@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archivist.package.layout import PAYLOAD_DIR, WORK_DIR
+from archivist.package.layout import PAYLOAD_DIR, WORK_DIR, Layout
 
 PAYLOAD_PREFIX = PAYLOAD_DIR + "/"
 
@@ -26,10 +26,10 @@ class Tree:
     dirs: set[str] = field(default_factory=set)
 
     def payload(self) -> dict[str, int]:
-        return {p: s for p, s in self.files.items() if p.startswith(PAYLOAD_PREFIX)}
+        return {p: s for p, s in self.files.items() if Layout.is_payload(p)}
 
     def tags(self) -> dict[str, int]:
-        return {p: s for p, s in self.files.items() if not p.startswith(PAYLOAD_PREFIX)}
+        return {p: s for p, s in self.files.items() if not Layout.is_payload(p)}
 
     def link_on_path(self, rel: str) -> str | None:
         """The first link among ``rel`` and its parents, if any."""

@@ -15,31 +15,14 @@ from __future__ import annotations
 from collections import Counter
 
 from archivist.errors import ArchivistError
+from archivist.package import kinds, ranges
 from archivist.package.layout import Layout
 from archivist.verify.findings import differences, listing
 from archivist.verify.records import Records
 from archivist.verify.report import Report
 
-CARD_LABEL = "archivist/model-card/1"
-DATASET_LABEL = "archivist/dataset/1"
-
-
-def _ranges(numbers) -> str:
-    """
-    >>> _ranges([1001, 1002, 1003, 1007])
-    '1001-1003, 1007'
-    """
-    out, run = [], []
-    for n in sorted(numbers):
-        if run and n == run[-1] + 1:
-            run.append(n)
-            continue
-        if run:
-            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-        run = [n]
-    if run:
-        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-    return ", ".join(out)
+CARD_LABEL = kinds.MODEL_CARD.label
+DATASET_LABEL = kinds.DATASET.label
 
 
 def _record(recs: Records, path: str, label: str) -> dict | None:
@@ -66,7 +49,7 @@ def _place(rec: dict, where: str, package_id: str | None, report: Report) -> Non
     """OUT-001: the record's own name, its package, and where its outputs lie."""
     problems = []
     try:
-        home = Layout.record("inference", rec["id"])
+        home = Layout.record(kinds.INFERENCE_RUN, rec["id"])
     except ArchivistError:
         home = None
     if home != where:
@@ -88,6 +71,12 @@ def _place(rec: dict, where: str, package_id: str | None, report: Report) -> Non
 
 
 def _frame_files(entry: dict) -> list[dict]:
+    """Every file a run record's frame entry names: the output, its sidecars and its credential.
+
+    >>> entry = {"output": {"path": "o.exr"}, "sidecars": {"json": {"path": "o.json"}}, "credential": None}
+    >>> [r["path"] for r in _frame_files(entry)]
+    ['o.exr', 'o.json']
+    """
     refs = [entry["output"], *entry["sidecars"].values()]
     return refs + [entry["credential"]] if entry["credential"] else refs
 
@@ -146,7 +135,7 @@ def _dataset(rec: dict, where: str, card: dict | None, recs: Records, report: Re
     diffs = []
     if card is not None:
         try:
-            wanted = {"path": Layout.record("datasets", card["dataset"]["id"]), "sha256": card["dataset"]["sha256"]}
+            wanted = {"path": Layout.record(kinds.DATASET, card["dataset"]["id"]), "sha256": card["dataset"]["sha256"]}
         except ArchivistError:
             wanted = {"path": None, "sha256": card["dataset"]["sha256"]}
         said = {"path": dataset["path"], "sha256": dataset["sha256"]} if dataset else {}
@@ -170,10 +159,10 @@ def _completeness(rec: dict, where: str, report: Report) -> None:
     extra = set(numbers) - planned
     problems = []
     if missing:
-        problems.append(f"no output for planned frame{'s' if len(missing) > 1 else ''} {_ranges(missing)}")
+        problems.append(f"no output for planned frame{'s' if len(missing) > 1 else ''} {ranges.show(missing)}")
     if twice:
-        problems.append(f"frame{'s' if len(twice) > 1 else ''} {_ranges(twice)} listed more than once")
+        problems.append(f"frame{'s' if len(twice) > 1 else ''} {ranges.show(twice)} listed more than once")
     if extra:
-        problems.append(f"frame{'s' if len(extra) > 1 else ''} {_ranges(extra)} not planned")
+        problems.append(f"frame{'s' if len(extra) > 1 else ''} {ranges.show(extra)} not planned")
     if problems:
         report.add("OUT-005", where, f"run {rec['id']} is complete, but " + "; ".join(problems))

@@ -18,21 +18,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from archivist.package import records as schemas
+from archivist.package import kinds, records
 from archivist.package.hashing import hash_bytes, hash_file, map_files
-from archivist.package.layout import Layout
+from archivist.package.layout import Layout, credential_name
 from archivist.progress import start
 from archivist.verify import fixity
 from archivist.verify.bag import BagView
 from archivist.verify.findings import Findings, Outcome
-from archivist.verify.inventory import PAYLOAD_PREFIX, Tree, read_small
+from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
 
-RUN_LABEL = "archivist/inference-run/1"
-RUN_RECORDS = Layout.RECORDS + "/inference/"
-CREDENTIAL_SUFFIX = ".c2pa"
 WHOLE_LIMIT = 1 << 30  # a frame file larger than this is streamed (and read again to validate its credential)
 KINDS = ("exr", "json", "text", "xmp", "c2pa")
 
@@ -62,7 +59,14 @@ class Plan:
     output_sha256: dict[str, str] = field(default_factory=dict)  # recorded SHA-256 -> output path
 
     def other_frame(self, run: str | None, number, here: str) -> str | None:
-        """The output of frame ``number`` of ``run`` if that is not ``here``: where a copy came from."""
+        """The output of frame ``number`` of ``run`` if that is not ``here``: where a copy came from.
+
+        >>> plan = Plan(outputs={("infer-01", 1001): "data/outputs/infer-01/f.1001.exr"})
+        >>> plan.other_frame("infer-01", "1001", "data/outputs/infer-01/f.1002.exr")
+        'data/outputs/infer-01/f.1001.exr'
+        >>> plan.other_frame("infer-01", 1001, "data/outputs/infer-01/f.1001.exr") is None
+        True
+        """
         try:
             found = self.outputs.get((run, int(number)))
         except (TypeError, ValueError):
@@ -75,7 +79,7 @@ def _parsed(view: BagView, path: str):
     if data is None:
         return None
     try:
-        return schemas.parse_json(data)
+        return records.parse_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None  # reported by the record checks
 
@@ -86,12 +90,13 @@ def plan(tree: Tree, view: BagView) -> Plan:
     pkg = _parsed(view, Layout.PACKAGE_RECORD)
     if isinstance(pkg, dict) and isinstance(pkg.get("identifier"), str):
         out.package_id = pkg["identifier"]
-    for path in sorted(p for p in tree.files if p.startswith(RUN_RECORDS) and p.endswith(".json")):
+    places = {p: Layout.classify(p) for p in tree.files}
+    for path in sorted(p for p, place in places.items() if place.kind is kinds.INFERENCE_RUN):
         rec = _parsed(view, path)
-        if not isinstance(rec, dict) or rec.get("schema") != RUN_LABEL:
+        if not isinstance(rec, dict) or rec.get("schema") != kinds.INFERENCE_RUN.label:
             continue  # not a run record: the record checks judge it
         # The record checks report an invalid one (REC-002), reusing this validation.
-        view.schema_problems[path] = schemas.problems(rec)
+        view.schema_problems[path] = records.problems(rec)
         if not view.schema_problems[path]:
             out.runs.append(Run(path, rec))
     present = {p for p in tree.files if p not in view.hostile}
@@ -102,7 +107,7 @@ def plan(tree: Tree, view: BagView) -> Plan:
             named = {"exr": entry["output"]["path"], "json": entry["sidecars"]["json"]["path"],
                      "text": entry["sidecars"]["text"]["path"], "xmp": entry["sidecars"]["xmp"]["path"]}
             # An unsigned frame may still have a credential beside it (named by no record: CON-003).
-            cred = entry["credential"]["path"] if entry["credential"] else _sidecar_name(named["exr"])
+            cred = entry["credential"]["path"] if entry["credential"] else credential_name(named["exr"])
             if cred:
                 named["c2pa"] = cred
             files = {k: p for k, p in named.items() if p in present}
@@ -110,19 +115,9 @@ def plan(tree: Tree, view: BagView) -> Plan:
             owned = frozenset(files.values()) - out.claimed
             out.claimed |= owned
             out.frames.append(Frame(run, entry, files, owned))
-    out.orphans = sorted(p for p in present if p.startswith(PAYLOAD_PREFIX) and p.endswith(CREDENTIAL_SUFFIX)
+    out.orphans = sorted(p for p in present if places[p].what == "credential"
                          and p not in out.claimed)
     return out
-
-
-def _sidecar_name(path: str) -> str | None:
-    """The c2pa-rs sidecar name of ``path`` (``x.exr`` -> ``x.c2pa``).
-
-    >>> _sidecar_name("data/outputs/r/f.1001.exr")
-    'data/outputs/r/f.1001.c2pa'
-    """
-    p = PurePosixPath(path)
-    return str(p.with_suffix(CREDENTIAL_SUFFIX)) if p.suffix else None
 
 
 # -- reading each frame once ---------------------------------------------------------------

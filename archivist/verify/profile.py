@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from archivist.errors import InputError
-from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_FILE, PROFILE_IDENTIFIER
+from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_FILE, PROFILE_IDENTIFIER, Layout
 from archivist.verify.bag import FETCH_TXT, NON_REPEATABLE, BagView
 from archivist.verify.inventory import Tree
 from archivist.verify.report import Report
@@ -120,7 +120,7 @@ def document_problems(doc) -> list[str]:
                 if not matches(allowed, probe):
                     out.append(f"{kind}-Required {p!r} is not covered by {kind}-Allowed")
     out += [f"Payload-Files-Required {p!r} is not under data/" for p in doc.get("Payload-Files-Required", [])
-            if not p.startswith("data/")]
+            if not Layout.is_payload(p)]
     return out
 
 

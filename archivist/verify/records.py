@@ -10,16 +10,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archivist.package import events
-from archivist.package import records as schemas
+from archivist.package import events, records
 from archivist.package.layout import Layout
 from archivist.verify.bag import BagView
 from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
 
 MAX_RECORD_BYTES = 256 << 20  # beyond this a "record" is not parsed: memory stays bounded
-PACKAGE_LABEL = "archivist/package/1"
-ELEMENT_LABEL = "archivist/element/1"
 
 
 @dataclass
@@ -31,7 +28,8 @@ class Records:
 
 def is_record(path: str) -> bool:
     """Records are the ``*.json`` files under ``data/records/``."""
-    return path.startswith(Layout.RECORDS + "/") and path.endswith(".json")
+    place = Layout.classify(path)
+    return place.area == "records" and place.what == "record"
 
 
 def record_paths(tree: Tree) -> list[str]:
@@ -39,11 +37,9 @@ def record_paths(tree: Tree) -> list[str]:
 
 
 def expected_label(path: str) -> str | None:
-    if path == Layout.PACKAGE_RECORD:
-        return PACKAGE_LABEL
-    if path.startswith(Layout.ELEMENT_RECORDS + "/"):
-        return ELEMENT_LABEL
-    return None
+    """The label a record must carry where it lies: its folder's kind (``kinds``), or None when unknown."""
+    kind = Layout.classify(path).kind
+    return kind.label if kind is not None else None
 
 
 def read(root: Path, tree: Tree, view: BagView) -> None:
@@ -65,14 +61,14 @@ def check(tree: Tree, view: BagView, report: Report) -> Records:
                        if tree.files[path] > MAX_RECORD_BYTES else "could not be read")
             continue
         try:
-            value = schemas.parse_json(data)
+            value = records.parse_json(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             report.add("REC-001", path, f"not valid UTF-8 JSON: {exc}")
             continue
         out.parsed[path] = value
         found = view.schema_problems.get(path)
         if found is None:
-            found = schemas.problems(value, expected_label(path))
+            found = records.problems(value, expected_label(path))
         if found:
             more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
             report.add("REC-002", path, "; ".join(found[:5]) + more)
@@ -92,4 +88,4 @@ def _event_log(tree: Tree, view: BagView, report: Report) -> None:
         return
     _, found = events.parse(data)
     for problem in found:
-        report.add("REC-004" if "hash chain" in problem else "REC-003", path, problem)
+        report.add("REC-004" if problem.kind == "chain" else "REC-003", path, problem)

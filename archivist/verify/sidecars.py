@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass
 
 from archivist import __version__
-from archivist.package import records as schemas
+from archivist.package import kinds, records
 from archivist.verify.findings import copy_note, differences, flatten, listing, short
 
-SIDECAR_LABEL = "archivist/output-sidecar/1"
+SIDECAR_LABEL = kinds.OUTPUT_SIDECAR.label
 _FIELD = re.compile(r"^([A-Z][A-Za-z0-9 -]*):\s+(.*)$")
 AP0_TOLERANCE = 1e-6  # chromaticities are stored as 32-bit floats
 
@@ -108,13 +108,13 @@ def check_header(path: str, header, exp: Expected, plan, found) -> None:
 def check_json(path: str, data: bytes, exp: Expected, plan, found) -> dict | None:
     """Compare the JSON sidecar with the one archivist writes; return it when it could be read."""
     try:
-        value = schemas.parse_json(data)
+        value = records.parse_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         found.add("OUT-008", path, f"not valid UTF-8 JSON: {exc}")
         return None
     if value == exp.sidecar:
         return value  # what archivist writes, which passed the schema when it was written
-    wrong = schemas.problems(value, SIDECAR_LABEL)
+    wrong = records.problems(value, SIDECAR_LABEL)
     if wrong:
         found.add("OUT-008", path, f"does not match schema {SIDECAR_LABEL}: " + listing(wrong, 3))
         return None
