@@ -16,8 +16,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from archivist.package.layout import ALGORITHMS
+
+R = TypeVar("R")  # what a job of ``map_files`` returns
 
 CHUNK = 1 << 20
 
@@ -94,12 +97,12 @@ def default_workers() -> int:
 
 
 def map_files(
-    func: Callable[..., Fixity],
+    func: Callable[..., R],
     jobs: Iterable[tuple],
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> Iterator[tuple[tuple, Fixity | BaseException]]:
+) -> Iterator[tuple[tuple, R | BaseException]]:
     """Run ``func(*job, progress)`` over jobs in parallel; yield (job, result or error).
 
     Results come back in submission order. Errors are returned, not raised,
@@ -108,7 +111,7 @@ def map_files(
     jobs = list(jobs)
     workers = workers or default_workers()
 
-    def run(job: tuple) -> Fixity | BaseException:
+    def run(job: tuple) -> R | BaseException:
         try:
             return func(*job, progress=progress)
         except OSError as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from archivist.errors import PackageError
@@ -44,7 +45,7 @@ def _check_readable(root: Path) -> None:
         raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a bag: its bagit.txt is not a regular file")
 
 
-def verify(root: Path | str, *, profile_path: Path | str | None = None, progress=None,
+def verify(root: Path | str, *, profile_path: Path | str | None = None, progress: Callable | None = None,
            workers: int | None = None, trust_anchors_pem: bytes | None = None) -> Report:
     """Check the bag at ``root``; return a report of every problem found.
 

@@ -205,7 +205,7 @@ def _manifests(root: Path, tree: Tree, view: BagView, report: Report) -> None:
             report.add("BAG-014", rel, f"unknown algorithm {alg!r}; its entries cannot be checked "
                                        f"(known: {', '.join(KNOWN_ALGORITHMS)})")
             continue
-        manifest = parse_manifest(_decode(report, rel, _read(root, tree, view, rel)))
+        manifest = parse_manifest(_decode(report, rel, _read(root, tree, view, rel) or b""))
         safe = _safe_entries(rel, alg, manifest, tree, not is_tag, report, view.hostile)
         (view.tags if is_tag else view.payload)[alg] = safe
     _nfc_collisions(view, report)
@@ -276,17 +276,17 @@ def _names(tree: Tree, view: BagView, report: Report) -> None:
     nfc: dict[str, set[str]] = defaultdict(set)
     for p in tree.files:
         nfc[nfc_key(p)].add(p)
-    for group in nfc.values():
-        for p in sorted(group) if len(group) > 1 else ():
+    for same in nfc.values():
+        for p in sorted(same) if len(same) > 1 else ():
             if p not in view.hostile:  # not reported already as a manifest entry
-                others = ", ".join(repr(o) for o in sorted(group) if o != p)
+                others = ", ".join(repr(o) for o in sorted(same) if o != p)
                 report.add("BAG-018", p, f"file name equal after Unicode normalisation to {others}")
     folded: dict[str, set[str]] = defaultdict(set)
     for p in names:
         folded[nfc_key(p).casefold()].add(nfc_key(p))
-    for group in folded.values():
-        if len(group) > 1:
-            listed = sorted(group)
+    for same in folded.values():
+        if len(same) > 1:
+            listed = sorted(same)
             report.add("BAG-019", listed[0], "names differ only in case: " + ", ".join(repr(p) for p in listed))
     for p in sorted(names):
         bad = [part for part in p.split("/") if is_windows_reserved(part)]

@@ -14,16 +14,22 @@ C2PA-003 compares with the files themselves.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from archivist.anchors import check_trust_anchors
 from archivist.errors import ArchivistError, InputError
 from archivist.package.layout import BAG_INFO_TXT, Layout, tagmanifest_name
-from archivist.verify.findings import Outcome, copy_note, differences, flatten, listing, short
+from archivist.verify.findings import Findings, Outcome, copy_note, differences, flatten, listing, short
 from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
 from archivist.verify.sidecars import Expected, RunFacts
+
+if TYPE_CHECKING:
+    from archivist.credentials.validate import ValidationResult
+    from archivist.verify.outputs import Plan
 
 ASSET_SUFFIXES = (".exr", ".png", ".tif", ".tiff", ".dpx")
 _INGREDIENT_PROBLEMS = {
@@ -39,7 +45,7 @@ def check_anchors(pem: bytes | None) -> bytes | None:
     return check_trust_anchors(pem, "VERIFY-TRUST-ANCHOR")
 
 
-def load_anchors(paths) -> bytes | None:
+def load_anchors(paths: Iterable[Path | str]) -> bytes | None:
     """The PEM certificates of every file in ``paths``, concatenated."""
     chunks = []
     for p in paths:
@@ -56,20 +62,20 @@ def load_anchors(paths) -> bytes | None:
     return b"".join(chunks) or None
 
 
-def signer_of(result) -> str:
+def signer_of(result: ValidationResult) -> str:
     sig = result.signature or {}
     who = sig.get("common_name") or "an unnamed signer"
     return f"{who!r} ({sig['issuer']})" if sig.get("issuer") else repr(who)
 
 
-def _failures(result, explain: bool = True) -> str:
+def _failures(result: ValidationResult, explain: bool = True) -> str:
     codes = ", ".join(dict.fromkeys(result.failure_codes)) or f"SDK state {result.sdk_state}"
     first = next((f.get("explanation") for f in result.failures if f.get("explanation")), "") if explain else ""
     return f"{codes}" + (f" ({first})" if first else "")
 
 
-def validate(root: Path, asset: str, credential: str, anchors: bytes | None, asset_bytes=None,
-             manifest_bytes=None):
+def validate(root: Path, asset: str, credential: str, anchors: bytes | None, asset_bytes: bytes | None = None,
+             manifest_bytes: bytes | None = None) -> ValidationResult:
     from archivist.credentials import INVALID, ValidationResult, validate_manifest
     from archivist.credentials.manifest import mime_type
 
@@ -85,7 +91,8 @@ def validate(root: Path, asset: str, credential: str, anchors: bytes | None, ass
                                                           "explanation": f"{type(exc).__name__}: {exc}"}])
 
 
-def judge(result, asset: str, credential: str, plan, found, outcome) -> None:
+def judge(result: ValidationResult, asset: str, credential: str, plan: Plan, found: Findings,
+          outcome: Outcome) -> None:
     """C2PA-001 for an invalid credential; note an untrusted signer for one warning per signer."""
     outcome.credential = result.status
     if result.status == "invalid":
@@ -102,7 +109,7 @@ def judge(result, asset: str, credential: str, plan, found, outcome) -> None:
         outcome.untrusted = (str(PurePosixPath(credential).parent), signer_of(result))
 
 
-def ingredients(outcomes, actual: dict[str, str], report: Report) -> None:
+def ingredients(outcomes: list[Outcome], actual: dict[str, str], report: Report) -> None:
     """C2PA-003: every ingredient's signed SHA-256 against its file as it was read (by fixity or a frame).
 
     Reported once per ingredient file and difference: a replaced model is one finding, not one per frame.
@@ -115,24 +122,26 @@ def ingredients(outcomes, actual: dict[str, str], report: Report) -> None:
     groups: dict[tuple, list[str]] = defaultdict(list)
     for o in outcomes:
         for credential, signed in o.ingredients:
-            for c in recompute(SimpleNamespace(ingredients=signed), actual=digests):
+            only_ingredients: Any = SimpleNamespace(ingredients=signed)  # all that check_ingredients reads
+            for c in recompute(only_ingredients, actual=digests):
                 if not c.ok:
                     groups[(c.path, c.code, c.recorded, c.actual, c.title, c.relationship)].append(credential)
-    for (path, code, recorded, actual, title, relationship), creds in sorted(groups.items(), key=lambda kv: (
+    for (path, code, recorded, now, title, relationship), creds in sorted(groups.items(), key=lambda kv: (
             kv[0][0] or "", kv[0][1] or "", kv[0][2] or "", kv[0][3] or "")):
         who = creds[0] if len(creds) == 1 else f"{len(creds)} credentials ({creds[0]} and {len(creds) - 1} more)"
         what = f"ingredient {title!r} ({relationship})"
         if code == "archivist.ingredient.hashMismatch":
             report.add("C2PA-003", path, f"{who} signed this {what} with SHA-256 {recorded[:16]}..., the file's is "
-                                         f"{actual[:16]}...: it changed after signing")
+                                         f"{now[:16]}...: it changed after signing")
         else:
             report.add("C2PA-003", path or creds[0], f"the {what} of {who} {_INGREDIENT_PROBLEMS.get(code, code)}")
 
 
-def check_claim(result, credential: str, exp: Expected, facts: RunFacts, plan, found) -> None:
+def check_claim(result: ValidationResult, credential: str, exp: Expected, facts: RunFacts, plan: Plan,
+                found: Findings) -> None:
     """OUT-011: what the credential says against the run record (ingredient hashes are C2PA-003's)."""
-    def by_relationship(pairs) -> dict:
-        out = defaultdict(list)
+    def by_relationship(pairs: Iterable[tuple[object, object]]) -> dict:
+        out: defaultdict[str, list] = defaultdict(list)
         for relationship, path in pairs:
             out[str(relationship)].append(path)
         return {k: sorted(v, key=str) for k, v in out.items()}
@@ -173,7 +182,7 @@ def asset_of(credential: str, tree: Tree) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def check_orphans(root: Path, tree: Tree, plan, anchors) -> list:
+def check_orphans(root: Path, tree: Tree, plan: Plan, anchors: bytes | None) -> list[Outcome]:
     """Credentials no run record names: validated against the asset beside them, from the disk."""
     outcomes = []
     for credential in plan.orphans:
@@ -191,7 +200,7 @@ def check_orphans(root: Path, tree: Tree, plan, anchors) -> list:
     return outcomes
 
 
-def untrusted(outcomes, anchors: bytes | None, report: Report) -> None:
+def untrusted(outcomes: list[Outcome], anchors: bytes | None, report: Report) -> None:
     """One C2PA-002 warning per directory and signer, with the number of credentials."""
     groups: dict[tuple, int] = defaultdict(int)
     for o in outcomes:

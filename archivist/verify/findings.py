@@ -18,7 +18,7 @@ from archivist.verify.report import Report
 class Findings:
     """Problems found off the main thread, reported later in a fixed order (``Report.add``'s signature)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.items: list[tuple[str, str | None, str]] = []
 
     def add(self, code: str, path: str | None, message: str) -> None:
@@ -46,7 +46,7 @@ class Outcome:
 _HEX = re.compile(r"^[0-9a-f]{32,}$")
 
 
-def short(value) -> str:
+def short(value: object) -> str:
     """A value as a message shows it: digests by their first 16 digits, anything else up to 100 characters.
 
     >>> short("a" * 64)
@@ -64,7 +64,7 @@ def short(value) -> str:
     return repr(text) if isinstance(value, str) else text
 
 
-def flatten(value, prefix: str = "") -> dict[str, object]:
+def flatten(value: object, prefix: str = "") -> dict[str, object]:
     """Leaves of a JSON value by dotted path (lists are leaves).
 
     >>> flatten({"a": {"b": 1, "c": [1, 2]}, "d": None})
