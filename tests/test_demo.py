@@ -11,7 +11,8 @@ from archivist import verify
 from archivist.credentials import validate_seal
 from archivist.package import Package
 
-STAGES = ["material", "init", "add", "dataset", "train", "export", "keys", "infer", "qc", "seal", "verify", "report"]
+STAGES = ["material", "init", "add", "dataset", "train", "export", "keys", "infer", "qc", "describe", "seal", "verify",
+          "report"]
 
 
 def test_demo_runs_every_stage_and_reports_where_things_are(quick_demo):  # noqa: F811
@@ -36,8 +37,10 @@ def test_demo_package_is_valid_signed_and_sealed(quick_demo):  # noqa: F811
     assert elements["dvd"]["scan"]["width"] < elements["print16"]["scan"]["width"]  # the DVD is the smaller picture
     assert elements["dvd"]["scan"]["bit_depth"] == 8 and elements["print16"]["scan"]["pixel_type"] == "half"
     commands = [e["command"] for e in pkg.events()]
-    for c in ("init", "add", "dataset", "train", "export", "infer", "qc"):
+    for c in ("init", "add", "dataset", "train", "export", "infer", "qc", "describe"):
         assert c in commands, c
+    assert commands[-1] == "describe" and "CON-006" not in report.codes()  # the metadata is current
+    assert (root / "data/metadata/mets.xml").is_file()
     ca = (out / "test-identity" / "ca.pem").read_bytes()
     assert validate_seal(root, trust_anchors_pem=ca).status == "valid"
     # The signing key lives beside the package, never in it.

@@ -14,8 +14,9 @@ The story, each stage timed:
 4. **infer**: every frame, with C2PA credentials;
 5. **qc**: the LUT baseline against the model on the held-out frames,
    against the ground truth and against the true original;
-6. **seal**: the package's tag manifest signed, once nothing more changes;
-7. **verify**, then the **report**.
+6. **describe**: the archive metadata in ``data/metadata/`` (docs/archives.md);
+7. **seal**: the package's tag manifest signed, once nothing more changes;
+8. **verify**, then the **report**.
 
 Nothing is tuned to the outcome: the verdict printed at the end is whatever
 the QC measured.
@@ -187,6 +188,7 @@ def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=pr
              report: bool = True) -> DemoResult:
     """Run the whole story into ``directory`` (new or empty); returns where everything is and the QC."""
     from archivist import dataset, verify
+    from archivist.archive.describe import describe as archive_describe
     from archivist.credentials import init_test_identity, sign_tag_manifest, signer_from_files
     from archivist.inference import runner
     from archivist.package import Package
@@ -239,6 +241,7 @@ def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=pr
                                                                          seal=False), progress=progress)
         result.qc = clock.stage("qc", qc_run.run_qc, pkg, qc_run.QCOptions(original=folders["original"]),
                                 progress=progress)
+        clock.stage("describe", archive_describe, pkg)
         clock.stage("seal", sign_tag_manifest, signer, pkg.root)
     finally:
         signer.close()
