@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q --durations=15
 
 # The main job on bundled material: faded print and DVD made from a
