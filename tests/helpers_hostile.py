@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import onnx
 from helpers_infer import conv_stack_model
@@ -48,10 +49,37 @@ def mod_002_model_with_custom_domain(bags):
     return bags.plain({"model/model.onnx": custom_domain_model()}), {}
 
 
+def c2pa_007_seal_removed_by_a_later_command(bags):
+    from helpers_verify_outputs import copy_signed
+
+    signed = bags.signed()
+    root = copy_signed(signed, bags._dest("signed"), seal=True)
+    # A later command changes the sealed package; its commit removes the seal and its event says so.
+    _add_telecine(root)
+    return root, {"trust_anchors_pem": signed.ca}
+
+
+def _add_telecine(root: Path) -> None:
+    from conftest import write_shot
+
+    from archivist.package.model import Package
+
+    frames = root.parent / f"{root.name}-ref"
+    write_shot(frames, ext="png", stem="tc", start=1, n=1)
+    Package.open(root).add_element(role="reference", element="telecine", paths=[frames],
+                                   description="PAL telecine 1998", training_use="authorised")
+
+
+def c2pa_008_seal_required(bags):
+    return bags.package(), {"require_seal": True}
+
+
 FIXTURES = {
     "PKG-005": pkg_005_link_in_working_directory,
     "MOD-001": mod_001_model_with_external_data,
     "MOD-002": mod_002_model_with_custom_domain,
+    "C2PA-007": c2pa_007_seal_removed_by_a_later_command,
+    "C2PA-008": c2pa_008_seal_required,
 }
 
 __all__ = ["FIXTURES", "custom_domain_model", "external_data_model"]

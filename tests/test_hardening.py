@@ -386,3 +386,75 @@ def test_defect_4_hostile_json_sidecar_is_out_008(signed, tmp_path, payload):
     assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2), proc.stderr
     json.loads(proc.stdout)
     assert tree_bytes(root) == before
+
+
+# -- defect 5: seal stripping ------------------------------------------------------------------------
+def _ca_file(signed, tmp_path) -> Path:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(signed.ca)
+    return ca
+
+
+def test_defect_5_a_stripped_seal_and_a_rewritten_log_fail_require_seal(signed, tmp_path):
+    from helpers_verify import refresh, rehash
+    from helpers_verify_outputs import copy_signed, unseal
+
+    root = copy_signed(signed, tmp_path / "pkg", seal=True)
+    ca = _ca_file(signed, tmp_path)
+    ok = run_cli("verify", root, "--trust-anchor", ca, "--require-seal", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["seal"] == "trusted", ok.stdout
+    # The attacker strips the seal, drops the last event and re-hashes what names the log.
+    unseal(root)
+    log = root / Layout.EVENT_LOG
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:-1]))
+    rehash(root, Layout.EVENT_LOG)
+    refresh(root)
+    plain = run_cli("verify", root, "--trust-anchor", ca, "--json")
+    assert plain.returncode == 0, plain.stdout  # nothing else can tell
+    assert json.loads(plain.stdout)["seal"] == "absent"
+    proc = run_cli("verify", root, "--trust-anchor", ca, "--require-seal", "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {p["code"] for p in doc["problems"]} == {"C2PA-008"} and doc["seal"] == "absent"
+
+
+def test_defect_5_require_seal_without_a_trust_anchor_fails(signed, tmp_path):
+    from helpers_verify_outputs import copy_signed
+
+    root = copy_signed(signed, tmp_path / "pkg", seal=True)
+    proc = run_cli("verify", root, "--require-seal", "--json")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and {p["code"] for p in doc["problems"]} == {"C2PA-002", "C2PA-006", "C2PA-008"}
+    assert doc["seal"] == "untrusted"
+
+
+def test_defect_5_a_command_that_removes_the_seal_says_so_and_verify_warns(signed, tmp_path):
+    from helpers_verify_outputs import copy_signed
+
+    root = copy_signed(signed, tmp_path / "pkg", seal=True)
+    write_shot(tmp_path / "tc", ext="png", stem="tc", start=1, n=1)
+    args = ("--role", "reference", "--element", "telecine", "--description", "PAL telecine 1998", tmp_path / "tc")
+    proc = run_cli("add", root, *args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    removed = json.loads(proc.stdout)["seal_removed"]
+    assert removed["command"] == "add" and removed["package"] == str(root)
+    assert not (root / Layout.PACKAGE_SEAL).exists()
+    last = json.loads((root / Layout.EVENT_LOG).read_bytes().splitlines()[-1])
+    assert last["command"] == "add" and len(last["seal_removed"]["sha256"]) == 64
+    ca = _ca_file(signed, tmp_path)
+    check = run_cli("verify", root, "--trust-anchor", ca, "--json")
+    doc = json.loads(check.stdout)
+    assert check.returncode == 0 and {p["code"] for p in doc["problems"]} == {"C2PA-007"}
+    assert "'add'" in doc["problems"][0]["message"] and last["time"] in doc["problems"][0]["message"]
+    human = run_cli("verify", root, "--trust-anchor", ca)
+    assert "C2PA-007" in human.stdout and "seal absent" in human.stdout
+
+
+def test_defect_5_the_human_output_of_a_command_says_the_seal_was_removed(signed, tmp_path):
+    from helpers_verify_outputs import copy_signed
+
+    root = copy_signed(signed, tmp_path / "pkg", seal=True)
+    write_shot(tmp_path / "tc", ext="png", stem="tc", start=1, n=1)
+    proc = run_cli("add", root, "--role", "reference", "--element", "telecine", "--description",
+                   "PAL telecine 1998", tmp_path / "tc")
+    assert proc.returncode == 0 and "package seal" in proc.stdout and "archivist seal" in proc.stdout

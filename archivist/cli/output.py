@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -18,11 +19,29 @@ def progress_for(as_json: bool):
     return None if as_json else terminal
 
 
+def _removed_seals() -> list[dict]:
+    """Seals this command's commits removed from packages that are still unsealed."""
+    from archivist.package.layout import Layout
+    from archivist.package.transaction import REMOVED_SEALS
+
+    out = {}
+    for entry in REMOVED_SEALS:
+        if not os.path.lexists(Path(entry["package"]) / Layout.PACKAGE_SEAL):
+            out[entry["package"]] = entry
+    return list(out.values())
+
+
 def emit(as_json: bool, data, human) -> None:
+    removed = _removed_seals() if isinstance(data, dict) else []
+    if removed:
+        data = {**data, "seal_removed": removed[-1]}
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         human(data)
+        for entry in removed:
+            click.echo(f"note: the package seal of {entry['package']} was removed ('{entry['command']}' changed the "
+                       f"package it signed); run 'archivist seal {entry['package']}' to seal it again")
 
 
 def run_guarded(cli) -> None:

@@ -32,7 +32,8 @@ def _print(d: dict) -> None:
     click.echo(f"{d['path']}: {state} {kind} ({_count(c['errors'], 'error')}, {_count(c['warnings'], 'warning')}; "
                f"{_count(c['files'], 'file')}, {_size(c['bytes'])} checked"
                + (f"; {', '.join(outputs)}" if outputs else "")
-               + (f"; profile {d['profile']}" if d["profile"] else "") + ")")
+               + (f"; profile {d['profile']}" if d["profile"] else "")
+               + (f"; seal {d['seal']}" if d.get("seal") else "") + ")")
     for severity, heading in (("error", "errors"), ("warning", "warnings")):
         found = [p for p in d["problems"] if p["severity"] == severity]
         if not found:
@@ -53,8 +54,11 @@ def _print(d: dict) -> None:
               type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Trust Content Credentials whose signer chains to this CA certificate (PEM; repeatable). "
                    "Without one, every signer is reported as untrusted (a warning).")
+@click.option("--require-seal", is_flag=True,
+              help="Fail (C2PA-008) unless a seal from a signer a --trust-anchor vouches for covers the package as it "
+                   "is: what an auditor needs to rely on the records and the event log, not only on fixity.")
 @json_option
-def verify(pkg, profile_path, trust_anchors, as_json):
+def verify(pkg, profile_path, trust_anchors, require_seal, as_json):
     """Check PKG: BagIt structure and fixity, profile, records, consistency, and the lineage, sidecars and
     Content Credentials of inference outputs.
 
@@ -64,7 +68,7 @@ def verify(pkg, profile_path, trust_anchors, as_json):
     from archivist.verify.credentials import load_anchors
 
     report = verify_package(pkg, profile_path=profile_path, progress=progress_for(as_json),
-                            trust_anchors_pem=load_anchors(trust_anchors))
+                            trust_anchors_pem=load_anchors(trust_anchors), require_seal=require_seal)
     emit(as_json, report.to_dict(), _print)
     if not report.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,10 @@ def append(txn: Transaction, event: dict) -> None:
     else:
         current = b""
     event["previous"] = last_line_hash(current)
+    seal = txn.root / Layout.PACKAGE_SEAL
+    if os.path.isfile(seal) and not os.path.islink(seal):
+        # The commit removes the seal; the log says so, so verify can tell (C2PA-007).
+        event["seal_removed"] = {"sha256": hashlib.sha256(seal.read_bytes()).hexdigest()}
     txn.append_line(rel, records.dumps_line(event, LABEL))
 
 

@@ -56,6 +56,9 @@ MAX_TAG_FILE_BYTES = 1 << 20
 MAX_JOURNAL_BYTES = 256 << 20
 JOURNAL_STATES = ("applying", "committed")
 
+# Seals removed by commits of this process, so that a command's output can say so (cli.output.emit).
+REMOVED_SEALS: list[dict] = []
+
 
 def utcnow() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -292,6 +295,8 @@ class Transaction:
         self.done = True
         _fault("committed")
         _cleanup_work(self.root)
+        if dropped:
+            REMOVED_SEALS.append({"package": str(self.root), "command": self.command, "time": utcnow()})
 
     def _oxum(self) -> str:
         total = 0

@@ -30,6 +30,7 @@ from archivist.verify import bag, consistency, credentials, fixity, inventory, l
 from archivist.verify.models import check as models_check
 from archivist.verify.report import Problem, Report
 from archivist.verify.rules import ERROR, RULES, WARNING, Rule
+from archivist.verify.sealing import check as sealing_check
 
 __all__ = ["verify", "Report", "Problem", "Rule", "RULES", "ERROR", "WARNING"]
 
@@ -46,11 +47,13 @@ def _check_readable(root: Path) -> None:
 
 
 def verify(root: Path | str, *, profile_path: Path | str | None = None, progress: Callable | None = None,
-           workers: int | None = None, trust_anchors_pem: bytes | None = None) -> Report:
+           workers: int | None = None, trust_anchors_pem: bytes | None = None, require_seal: bool = False) -> Report:
     """Check the bag at ``root``; return a report of every problem found.
 
     ``trust_anchors_pem`` holds the PEM certificates of the authorities
-    whose signers' Content Credentials are trusted (``--trust-anchor``).
+    whose signers' Content Credentials are trusted (``--trust-anchor``);
+    ``require_seal`` makes anything but a trusted seal over the package as
+    it is an error (C2PA-008).
     Raises ``PackageError`` when ``root`` is not a bag at all, and
     ``InputError`` when ``profile_path`` is not a valid BagIt profile or
     the trust anchors are not PEM certificates.
@@ -96,6 +99,7 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
     credentials.ingredients(frames + orphans, actual, report)
     credentials.untrusted(frames + orphans, anchors, report)
     credentials.check_seal(root, tree, view.blobs, anchors, report)
+    sealing_check(tree, view, report, require=require_seal)
     report.outputs = len(work.frames)
     report.credentials = sum(1 for o in frames + orphans if o.credential is not None)
     return report

@@ -38,6 +38,7 @@ class Report:
     bytes: int = 0
     outputs: int = 0  # inference output frames checked against their run records
     credentials: int = 0  # C2PA credentials validated
+    seal: str | None = None  # the package seal: absent, invalid, untrusted or trusted
 
     def add(self, code: str, path: str | None, message: str) -> None:
         rule = RULES[code]  # an unregistered code is a bug, not a finding
@@ -68,4 +69,5 @@ class Report:
             "counts": {"errors": len(self.errors), "warnings": len(self.warnings), "files": self.files,
                        "bytes": self.bytes, "outputs": self.outputs, "credentials": self.credentials},
             "problems": [p.to_dict() for p in self.problems],
+            "seal": self.seal,
         }

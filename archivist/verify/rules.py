@@ -547,6 +547,23 @@ _RULES = [
          "A seal signed by a certificate that does not chain to a `--trust-anchor`.",
          "If you trust the signer, give its CA certificate with `--trust-anchor FILE` (PEM).",
          module="archivist.verify.credentials"),
+    Rule("C2PA-007", WARNING, "Package seal removed",
+         "The event log records that a command removed the package seal (every commit does: the seal signed the "
+         "tag manifests as they were), and the package has not been sealed since. The package may be perfectly "
+         "valid, but nothing vouches for its records and log as a whole any more: anyone who can write the files "
+         "can rewrite them (docs/credentials.md).",
+         "No `tagmanifest-sha256.c2pa`, and an event in `data/records/events.jsonl` with `seal_removed`.",
+         "If the changes since the seal are legitimate, run `archivist seal PKG` again.",
+         module="archivist.verify.sealing"),
+    Rule("C2PA-008", ERROR, "Required seal missing or not trusted",
+         "`--require-seal` was given, and no trusted seal covers the package as it is: there is no seal, it does "
+         "not validate, or no `--trust-anchor` vouches for its signer. Only a trusted seal shows that nobody "
+         "rewrote records, the event log or QC verdicts and re-hashed the manifests after it was made.",
+         "`verify --require-seal` of a package without a valid seal from a trusted signer.",
+         "Seal the package (`archivist seal PKG`) once it is as it should be, and give the signer's CA with "
+         "`--trust-anchor`; a package that changed since it was sealed must be sealed again by someone the "
+         "auditor trusts.",
+         module="archivist.verify.sealing"),
 ]
 
 _RULES += [
