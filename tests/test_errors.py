@@ -56,11 +56,23 @@ def _error_classes(trees: list[ast.Module]) -> dict[str, int]:
     return exits
 
 
-class _Calls(ast.NodeVisitor):
-    """Every call in a module, with the classes and functions around it."""
+class _Module(ast.NodeVisitor):
+    """One module's calls (each with the classes and functions around it) and the names it imports."""
 
-    def __init__(self, module: str):
-        self.module, self.stack, self.calls = module, [], []
+    def __init__(self, name: str, package: bool, tree: ast.Module):
+        self.name, self.stack, self.calls, self.imports = name, [], [], {}
+        base = name if package else name.rpartition(".")[0]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    self.imports[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom):
+                parts = base.split(".")
+                origin = ".".join(parts[:len(parts) - node.level + 1] if node.level else [])
+                origin = ".".join(p for p in (origin, node.module or "") if p)
+                for a in node.names:
+                    self.imports[a.asname or a.name] = f"{origin}.{a.name}"
+        self.visit(tree)
 
     def _scope(self, node):
         self.stack.append(node)
@@ -70,7 +82,7 @@ class _Calls(ast.NodeVisitor):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scope
 
     def visit_Call(self, node):
-        self.calls.append((self.module, node, list(self.stack)))
+        self.calls.append((self, node, list(self.stack)))
         self.generic_visit(node)
 
 
@@ -86,27 +98,55 @@ def scan(root: Path) -> tuple[set[Site], list[str], dict[str, int]]:
     """The codes the package under ``root`` raises, what could not be resolved, and the error classes."""
     trees = {p: ast.parse(p.read_text("utf-8"), str(p)) for p in sorted(root.rglob("*.py"))}
     exits = _error_classes(list(trees.values()))
-    calls = []
+    modules: dict[str, _Module] = {}
     for path, tree in trees.items():
-        v = _Calls(path.relative_to(root.parent).as_posix())
-        v.visit(tree)
-        calls += v.calls
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        package = parts[-1] == "__init__"
+        modules[".".join(parts[:-1] if package else parts)] = _Module(
+            ".".join(parts[:-1] if package else parts), package, tree)
+
+    def canonical(dotted: str) -> str:
+        """Follow re-exports (``from archivist.package.model import Package`` in ``__init__``) to the definition."""
+        for _ in range(10):
+            mod, _, attr = dotted.rpartition(".")
+            target = modules[mod].imports.get(attr) if mod in modules else None
+            if target is None or target == dotted:
+                return dotted
+            dotted = target
+        return dotted
+
+    def callee(module: _Module, func: ast.expr) -> str | None:
+        """The dotted name a call's function refers to, where imports tell (``None`` for methods of objects)."""
+        if isinstance(func, ast.Name):
+            local = module.imports.get(func.id)
+            return canonical(local) if local else f"{module.name}.{func.id}"
+        if isinstance(func, ast.Attribute):
+            inner = callee(module, func.value)
+            return canonical(f"{inner}.{func.attr}") if inner else None
+        return None
+
+    calls = [c for m in modules.values() for c in m.calls]
     sites: set[Site] = set()
     unresolved: list[str] = []
     forwarded: set[tuple] = set()
 
     def resolve(expr, module, stack, line, cls, direct):
-        where = f"{module}:{line}"
+        where = f"{module.name}:{line}"
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
             if CODE.fullmatch(expr.value):
                 sites.add(Site(expr.value, where, cls))
             elif direct:
                 unresolved.append(f"{where}: {expr.value!r} is not a code")
-            # a helper of the same name with another signature: not a code
             return
+        if isinstance(expr, ast.Constant) and expr.value is None and not direct:
+            return  # an optional code left out
         if isinstance(expr, ast.IfExp):
             resolve(expr.body, module, stack, line, cls, direct)
             resolve(expr.orelse, module, stack, line, cls, direct)
+            return
+        if isinstance(expr, ast.BoolOp):  # code or "DEFAULT"
+            for value in expr.values:
+                resolve(value, module, stack, line, cls, direct=False)
             return
         if isinstance(expr, ast.Attribute) and expr.attr == "code":
             return  # passes on the code of another error, which is raised (and found) where it was made
@@ -129,20 +169,28 @@ def scan(root: Path) -> tuple[set[Site], list[str], dict[str, int]]:
 
     def forward(fn, outer, module, name, pos, defaults, cls):
         """The code is a parameter of ``fn``: resolve it at every call of ``fn``."""
-        if (module, fn.lineno, name) in forwarded:
+        if (module.name, fn.lineno, name) in forwarded:
             return
-        forwarded.add((module, fn.lineno, name))
+        forwarded.add((module.name, fn.lineno, name))
         method = bool(outer) and isinstance(outer[-1], ast.ClassDef)
-        private = fn.name.startswith("_") and not method
+        nested = any(not isinstance(o, ast.ClassDef) for o in outer)
         index = pos.index(name) if name in pos else None
+        if name in defaults:  # the code a caller gets who leaves it out
+            resolve(defaults[name], module, outer, fn.lineno, cls, direct=True)
         for cmod, call, cstack in calls:
             f = call.func
-            if isinstance(f, ast.Name) and f.id == fn.name and not method and (cmod == module or not private):
+            if method:  # the object's type is unknown: any call of a method of that name
+                if not (isinstance(f, ast.Attribute) and f.attr == fn.name):
+                    continue
+                i = None if index is None else index - 1  # self is not in call.args
+            elif nested:
+                if not (cmod is module and isinstance(f, ast.Name) and f.id == fn.name):
+                    continue
                 i = index
-            elif isinstance(f, ast.Attribute) and f.attr == fn.name and (method or not private):
-                i = index - 1 if method and index is not None else index  # self is not in call.args
             else:
-                continue
+                if callee(cmod, f) != f"{module.name}.{fn.name}":
+                    continue
+                i = index
             arg = next((k.value for k in call.keywords if k.arg == name), None)
             if arg is None and i is not None and 0 <= i < len(call.args):
                 arg = call.args[i]

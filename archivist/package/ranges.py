@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from archivist.errors import InputError
 
 
-def parse(text: str, code: str = "FRAMES") -> list[tuple[int, int]]:
+def parse(text: str, code: str = "FRAME-RANGE") -> list[tuple[int, int]]:
     """Inclusive ranges from ``A-B`` and ``N`` items separated by commas.
 
     Args:
@@ -31,7 +31,7 @@ def parse(text: str, code: str = "FRAMES") -> list[tuple[int, int]]:
     >>> parse(" , ")
     Traceback (most recent call last):
     ...
-    archivist.errors.InputError: FRAMES: an empty frame range
+    archivist.errors.InputError: FRAME-RANGE: an empty frame range
     """
     out = []
     for item in (t.strip() for t in str(text).split(",")):
