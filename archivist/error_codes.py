@@ -56,8 +56,9 @@ EXIT_STATUSES = (
     ExitStatus(EXIT_USAGE, "Usage error or bad input (a corrupt frame, a missing option, a package that cannot be "
                "read or is locked by another writer): the command stopped with one of the error codes below. "
                "Nothing was changed."),
-    ExitStatus(EXIT_INTERRUPTED, "Interrupted (Ctrl-C, `TRAIN-INTERRUPTED`): the package holds what was committed "
-               "before the interruption; the message says how to continue."),
+    ExitStatus(EXIT_INTERRUPTED, "Interrupted (Ctrl-C). The command says what state the package is in and the exact "
+               "command that continues (`archivist infer PKG ...` resumes a run) or undoes (`archivist recover PKG`); "
+               "an interrupted `train` stops with `TRAIN-INTERRUPTED`."),
 )
 
 # Renamed so that no command code shares a family with a verify rule (old -> new).

@@ -30,7 +30,7 @@ CODE = re.compile(r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+")
 @dataclass(frozen=True)
 class Site:
     code: str
-    where: str  # "archivist/x.py:12"
+    where: str  # "archivist.qc.run:12": module and line
     cls: str  # the error class raised
 
 
