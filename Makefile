@@ -2,7 +2,7 @@
 # environment in .venv on first use; a stamp file makes later runs fast.
 #
 #   make demo    install, then run the whole restoration demo (archivist demo) into demo-output
-#   make test    install, then run the whole test suite
+#   make test    install, then ruff, mypy (package model and verify) and the whole test suite
 #   make bench   install, then run every benchmark at its default size
 
 PYTHON ?= python3
