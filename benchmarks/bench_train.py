@@ -25,6 +25,14 @@ Usage::
     python benchmarks/bench_train.py                       # chroma medium, batch 3, patch 256, 40 steps
     python benchmarks/bench_train.py --patch 512 --steps 100 --size large
     python benchmarks/bench_train.py --mode spatial --size small
+    python benchmarks/bench_train.py --busy                # thread counts on an idle and a busy machine
+
+``--busy`` compares thread counts (1 up to the usable cores, each with
+OpenMP's default and passive waiting) in fresh processes, first as the
+machine is, then with a CPU-burning process held on one core for the
+duration, and shows the count ``archivist train`` chooses by default. Each
+measurement is a bare loop of the real model on one in-memory batch, timed
+over ``--seconds``.
 """
 
 from __future__ import annotations
@@ -155,6 +163,106 @@ def _bare(s, rec, data, steps, device, fmt) -> tuple[float, float]:
     return steps / (time.perf_counter() - t0), steps / (time.process_time() - c0)
 
 
+def _worker(args) -> int:
+    """One measurement of ``--busy``: steps/s of the bare loop on ``args.threads`` threads, as one JSON line."""
+    import torch
+
+    from archivist.training import devices, models
+    from archivist.training import run as training
+
+    with devices.pinned(args.threads, "cpu"):
+        arch = models.architecture(args.mode, args.size, args.tone)
+        model = training.build_model(arch, 0, "cpu", False)
+        opt = training.build_optimizer(model, training.optimizer_settings(1e-3, "cpu"))
+        gen = torch.Generator().manual_seed(0)
+        xb = torch.rand(args.batch, 3, args.patch, args.patch, generator=gen) - torch.tensor([0.0, 0.5, 0.5]).view(1, 3, 1, 1)
+        yb = torch.rand(args.batch, 3, args.patch, args.patch, generator=gen)
+
+        def step():
+            loss = training.loss_fn(model, xb, yb, 0.2126, 0.0722)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        for _ in range(WARMUP):
+            step()
+        n, t0, c0 = 0, time.perf_counter(), time.process_time()
+        while time.perf_counter() - t0 < args.seconds or n < 2:
+            step()
+            n += 1
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"threads": args.threads, "steps": n, "steps_per_s": n / wall, "cpu_per_step": cpu / n}))
+    return 0
+
+
+def _burn_one_core() -> None:
+    """A busy neighbour: spin on the first usable core until killed."""
+    import os
+
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[0]})
+    while True:
+        pass
+
+
+def busy(args) -> int:
+    """Steps/s by thread count and OpenMP wait policy, idle and with one core taken."""
+    import multiprocessing
+    import os
+    import subprocess
+
+    from archivist.training import devices
+
+    usable = len(devices._cpus())
+    counts = list(range(1, min(usable, 4) + 1)) if usable <= 4 else [1, usable // 2, usable]
+    results: dict = {"cpu": platform.processor() or platform.machine(), "usable_cpus": usable,
+                     "physical_cores": devices.physical_cores(), "default_threads": devices.default_threads(),
+                     "mode": args.mode, "size": args.size, "batch": args.batch, "patch": args.patch,
+                     "seconds": args.seconds, "load_before": os.getloadavg(), "runs": []}
+
+    def measure(state: str) -> None:
+        for threads in counts:
+            for policy in ("default", "passive"):
+                env = dict(os.environ)
+                env.pop("OMP_WAIT_POLICY", None)
+                if policy == "passive":
+                    env["OMP_WAIT_POLICY"] = "PASSIVE"  # read by OpenMP when torch loads it
+                cmd = [sys.executable, __file__, "--worker", "--threads", str(threads), "--mode", args.mode,
+                       "--size", args.size, "--batch", str(args.batch), "--patch", str(args.patch),
+                       "--seconds", str(args.seconds)] + (["--tone"] if args.tone else [])
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+                r = json.loads(out.strip().splitlines()[-1])
+                r.update(state=state, wait_policy=policy)
+                results["runs"].append(r)
+                print(f"  {state:5s} threads {threads}  wait {policy:8s} {r['steps_per_s']:7.2f} steps/s "
+                      f"({r['steps']} steps)", flush=True)
+
+    print(f"thread counts, idle and busy: {args.mode} {args.size}, batch {args.batch}, patch {args.patch}; "
+          f"{usable} usable CPUs, {results['physical_cores']} physical cores, load {results['load_before'][0]:.2f}")
+    measure("idle")
+    burner = multiprocessing.get_context("spawn").Process(target=_burn_one_core, daemon=True)
+    burner.start()
+    try:
+        measure("busy")
+    finally:
+        burner.terminate()
+        burner.join()
+    best = {}
+    for r in results["runs"]:
+        key = r["state"]
+        if key not in best or r["steps_per_s"] > best[key]["steps_per_s"]:
+            best[key] = r
+    chosen = [r for r in results["runs"] if r["threads"] == results["default_threads"] and r["wait_policy"] == "default"]
+    for r in chosen:
+        print(f"  default ({r['threads']} thread{'s' if r['threads'] > 1 else ''}) {r['state']}: "
+              f"{r['steps_per_s']:.2f} steps/s, {r['steps_per_s'] / best[r['state']]['steps_per_s']:.0%} of the best "
+              f"({best[r['state']]['threads']} threads, wait {best[r['state']]['wait_policy']})")
+    results["best"] = best
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(results, indent=2))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mode", choices=["chroma", "spatial"], default="chroma")
@@ -170,7 +278,14 @@ def main(argv=None) -> int:
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    ap.add_argument("--busy", action="store_true", help="compare thread counts on an idle and a busy machine")
+    ap.add_argument("--seconds", type=float, default=8.0, help="--busy: seconds each measurement runs")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        return _worker(args)
+    if args.busy:
+        return busy(args)
     if args.steps < WARMUP + 3:
         ap.error(f"--steps must be at least {WARMUP + 3}")
 

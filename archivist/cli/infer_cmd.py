@@ -104,6 +104,10 @@ def infer(pkg, model, element, frames, device, backend, tile, overlap, compressi
 def _print_reproduce(d: dict) -> None:
     click.echo(f"reproduce {d['run']} with {d['backend']} (recorded: {d['recorded_backend']}), expecting "
                f"{d['expectation']} pixels")
+    isa = d.get("instruction_set") or {}
+    if isa.get("differences"):
+        click.echo(f"  another instruction set than the run's: {'; '.join(isa['differences'])}; "
+                   "judged within the recorded tolerance, not bit for bit")
     for f in d["frames"]:
         if f["ok"]:
             extra = " (bytes identical)" if f.get("bytes_identical") else ""

@@ -6,7 +6,11 @@ package and decoded next to the archived outputs. With the same backend,
 engine version and settings the pixels must be bit-identical (onnxruntime
 and the colour pipeline are deterministic); with another backend they must
 agree within the run's ``reproducibility_tolerance`` (bioimage.io's
-absolute/relative tolerance and mismatched elements per million).
+absolute/relative tolerance and mismatched elements per million). The same
+holds on a CPU with another instruction-set level than the run recorded
+(``archivist.machine``): kernels of another width round differently, so the
+report says so and the frames are judged within the tolerance. A run
+recorded before the level was kept is compared as before.
 
 Each frame is also checked against the run record before it is re-run: a
 source frame whose SHA-256 is no longer the one the run used, or an
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from archivist import machine
 from archivist.errors import InputError, InterruptedTransactionError
 from archivist.imaging import oiio
 from archivist.inference import archived, backends, provenance, runner, task
@@ -64,6 +69,16 @@ def _exact_expected(rec: dict, engine_info: dict) -> bool:
     return same_libs and backends.fingerprint(engine_info) == backends.fingerprint(rec["backend"])
 
 
+def instruction_set(rec: dict) -> dict:
+    """The run's recorded instruction-set facts against this machine's, and what differs."""
+    here = machine.cpu_facts()
+    recorded = rec.get("machine")
+    keep = ("torch", "onnxruntime", "level")
+    return {"recorded": {k: recorded.get(k) for k in keep} if recorded else None,
+            "here": {k: here.get(k) for k in keep}, "differences": machine.differences(recorded, here),
+            "same": None if not recorded else not machine.differences(recorded, here)}
+
+
 def _same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
     """Bitwise equality of two half-float images (NaN payloads included)."""
     return a.shape == b.shape and np.array_equal(a.astype(np.float16).view(np.uint16),
@@ -95,7 +110,8 @@ def reproduce(root: Path | str, *, run: str | None = None, frames: str | None = 
     archived.check_onnx(data, model_ref["path"])
     name = _backend_for(rec, backend, device)
     engine = backends.create(name, data, threads=threads)
-    exact = _exact_expected(rec, engine.info)
+    isa = instruction_set(rec)
+    exact = _exact_expected(rec, engine.info) and not isa["differences"]
     tolerance = rec["reproducibility_tolerance"]
 
     root_path = pkg.root.resolve()
@@ -120,6 +136,7 @@ def reproduce(root: Path | str, *, run: str | None = None, frames: str | None = 
         "ok": not failed, "run": rec["id"], "backend": engine.info["name"], "recorded_backend": rec["backend"]["name"],
         "engine": engine.info["engine"], "expectation": "bit-identical" if exact else "within tolerance",
         "tolerance": tolerance, "frames": report_frames, "failed": failed, "checked": len(numbers),
+        "instruction_set": isa,
         "seconds": round(time.perf_counter() - t0, 3),
     }
     if record:

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from archivist import __version__
+from archivist import __version__, machine
 from archivist.errors import ArchivistError, InputError, InterruptedTransactionError, PackageError
 from archivist.inference import (
     COMPRESSIONS,
@@ -663,6 +663,7 @@ def _new_record(pkg, run_id, model, source, reference, numbers, decision, engine
         "backend": engine.info,
         "parity": parity,
         "versions": versions(),
+        "machine": machine.cpu_facts(),  # reproduce compares the instruction-set level
         "settings": settings,
         "settings_digest": settings_digest,
         "reproducibility_tolerance": dict(DEFAULT_TOLERANCE),

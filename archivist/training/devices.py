@@ -32,8 +32,37 @@ def resolve(device: str) -> str:
     return device
 
 
+def _cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
+def physical_cores() -> int:
+    """Cores this process may run on, counting SMT siblings once (Linux topology; else logical CPUs)."""
+    cores = set()
+    for cpu in _cpus():
+        topo = f"/sys/devices/system/cpu/cpu{cpu}/topology"
+        try:
+            with open(f"{topo}/physical_package_id") as pkg, open(f"{topo}/core_id") as core:
+                cores.add((pkg.read().strip(), core.read().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+SMALL_MACHINE = 2  # cores; at or below this, one thread is the default
+
+
 def default_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Training threads when none are asked for: the physical cores, and 1 on a machine of 2 or fewer.
+
+    OpenMP threads spin while they wait for each other, so on a 2-core machine
+    where anything else runs, two threads fall to a tenth of one thread's
+    speed (measured with ``benchmarks/bench_train.py --busy``); one thread
+    loses far less on an idle machine than two lose on a busy one. The
+    count is recorded, as it changes the weights.
+    """
+    n = physical_cores()
+    return 1 if n <= SMALL_MACHINE else n
 
 
 @contextlib.contextmanager
@@ -84,11 +113,15 @@ def environment(device: str) -> dict:
     import numpy
     import safetensors
 
-    from archivist import __version__
+    from archivist import __version__, machine
 
+    cpu = machine.cpu_facts()
     env = {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__,
            "safetensors": safetensors.__version__, "archivist": __version__,
-           "platform": platform.platform(), "machine": platform.machine()}
+           "platform": platform.platform(), "machine": platform.machine(),
+           # The CPU kernels torch dispatches to: a different level gives different weights.
+           "cpu_capability": cpu["torch"] or "", "cpu_level": cpu["level"], "cpu_model": cpu["model"],
+           "cpu_features": " ".join(cpu["features"])}
     if device == "cuda":
         env["cuda"] = torch.version.cuda or ""
         env["gpu"] = torch.cuda.get_device_name(0)
