@@ -374,8 +374,19 @@ def c2pa_006_seal_signer_not_trusted(bags):
     return root, kw
 
 
+def pkg_004_abandoned_training_run(bags):
+    root, kw = _anchored(bags)
+    rel = str(next((root / Layout.RECORDS / "training").glob("*.json")).relative_to(root))
+    # The model card keeps a byte copy of the record as it was at export: a run exported while running.
+    copy = str(next((root / "data" / "models").glob("*/training-run.json")).relative_to(root))
+    for path in (rel, copy):
+        edit_json(root, path, lambda r: r.update(status="running"))
+    cover_up(root, [rel, copy])
+    return root, kw
+
+
 FIXTURES = {
     name.split("_", 2)[0].upper() + "-" + name.split("_", 2)[1]: fn
     for name, fn in list(globals().items())
-    if callable(fn) and name.startswith(("out_", "c2pa_"))
+    if callable(fn) and name.startswith(("out_", "c2pa_", "pkg_004_"))
 }

@@ -96,9 +96,11 @@ def test_step_by_step_commands_run_on_the_example_material(tmp_path):
     for args in (
         ["init", pkg, "--title", "Example", "--organization", "Example Film Archive"],
         ["add", pkg, "--role", "source", "--element", "print16", "--description", "16mm positive print",
-         "--training-use", "authorised", frames / "print16"],
+         "--training-use", "authorised", "--authorised-by", "Example Film Archive", "--colour-space", "Rec.709",
+         frames / "print16"],
         ["add", pkg, "--role", "reference", "--element", "dvd", "--description", "PAL DVD 2003",
-         "--training-use", "authorised", frames / "dvd"],
+         "--training-use", "authorised", "--authorised-by", "Example Film Archive", "--colour-space", "Rec.709",
+         frames / "dvd"],
         ["verify", pkg],
     ):
         proc = run_cli(*args, cwd=tmp_path)

@@ -159,13 +159,13 @@ def test_cli_init_add_info_log_json(tmp_path, shot):
     out = run_cli("init", pkg, "--title", "Film", "--organization", "Archive", "--json", check=True)
     assert json.loads(out.stdout)["package"]["title"] == "Film"
     run_cli("add", pkg, "--role", "source", "--element", "print16", "--description", "16mm positive print",
-            "--training-use", "authorised", shot, check=True)
+            "--training-use", "authorised", "--authorised-by", "Archive", shot, check=True)
     info = json.loads(run_cli("info", pkg, "--json", check=True).stdout)
     assert info["elements"][0]["frames"] == 4 and info["elements"][0]["training_use"] == "authorised"
     human = run_cli("info", pkg, check=True).stdout
     assert "print16" in human and "16mm positive print" in human
     log = json.loads(run_cli("log", pkg, "--json", check=True).stdout)
-    assert [e["command"] for e in log] == ["init", "add"]
+    assert [e["command"] for e in log["events"]] == ["init", "add"]
 
 
 def test_cli_errors_have_codes_and_exit_2(tmp_path, shot):

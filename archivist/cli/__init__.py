@@ -1,7 +1,7 @@
 """The ``archivist`` command line: a thin layer over the library.
 
 Exit codes are stable: 0 ok, 1 a check failed (``verify``), 2 usage error,
-bad input or a package that cannot be used as asked.
+bad input or a package that cannot be used as asked, 130 interrupted (Ctrl-C).
 
 Command modules are imported only when their command runs, so that
 ``archivist verify`` or ``archivist info`` never pay for importing torch.
@@ -20,6 +20,7 @@ from archivist.cli.output import run_guarded
 COMMANDS = {
     "init": ("package_cmds", "Create a new, empty restoration package at PKG."),
     "add": ("package_cmds", "Add an element's frames (EXR, DPX, TIFF, PNG) to PKG."),
+    "amend": ("package_cmds", "Amend an element's description, rights or colour space; frames untouched."),
     "info": ("package_cmds", "Show what PKG holds."),
     "log": ("package_cmds", "Show PKG's event log, oldest first."),
     "recover": ("package_cmds", "Roll back a command that was killed before it finished."),

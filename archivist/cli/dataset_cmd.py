@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from archivist.cli.output import emit, json_option, progress_for
+from archivist.cli.output import emit, json_option, package_argument, progress_for
 from archivist.dataset import ALIGN_MODES, DEFAULT_MEDIAN, DEFAULT_THRESHOLD, build, load, parse_frames, parse_pairs
 from archivist.dataset.preprocess import RESAMPLE_FILTERS, parse_crop
 from archivist.errors import InputError
@@ -25,7 +25,7 @@ def _transform_file(path: Path | None):
 
 
 @click.command("dataset")
-@click.argument("pkg", type=click.Path(path_type=Path, file_okay=False))
+@package_argument()
 @click.option("--source", required=True, help="Source element (the scan being restored).")
 @click.option("--reference", required=True, help="Reference element (the picture to learn from).")
 @click.option("--id", "dataset_id", help="Dataset id (default: the next free ds-NNN).")

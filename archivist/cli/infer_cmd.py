@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from archivist.cli.output import emit, json_option, progress_for
+from archivist.cli.output import emit, json_option, package_argument, progress_for
 from archivist.credentials import keys as keymod
 from archivist.credentials.signer import ENV_ALG, ENV_CERT, ENV_KEY, ENV_TSA
 from archivist.errors import EXIT_CHECK_FAILED
 from archivist.inference import COMPRESSIONS, DEFAULT_COMMIT_EVERY, backends
 from archivist.package import iptc
 
-pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, exists=True, file_okay=False))
+pkg_arg = package_argument()
 backend_option = click.option("--backend", type=click.Choice(backends.BACKENDS), default="auto", show_default=True,
                               help="ort-cpu: onnxruntime on CPU; ort-cuda: onnxruntime's CUDA/TensorRT provider "
                                    "(onnxruntime-gpu); torch-cpu/torch-cuda: PyTorch executing the archived ONNX graph.")
@@ -111,12 +111,22 @@ def _print_reproduce(d: dict) -> None:
     for f in d["frames"]:
         if f["ok"]:
             extra = " (bytes identical)" if f.get("bytes_identical") else ""
+            c = f.get("comparison") or {}
+            if c.get("mode") == "tolerance":
+                extra += (f", largest difference {c['max_abs_diff']:.3g}, {c['mismatched_per_million']:g} "
+                          "mismatched per million")
             click.echo(f"  frame {f['number']}: ok{extra}")
         else:
             for p in f["problems"]:
                 click.echo(f"  frame {f['number']}: FAILED: {p}")
     click.echo(f"{d['checked'] - len(d['failed'])} of {d['checked']} frame(s) reproduced"
                + ("" if d["ok"] else f"; failed: {', '.join(map(str, d['failed']))}"))
+    if d.get("max_abs_diff") is not None:
+        t = d["tolerance"]
+        allowed = ("none (bit-identical)" if d["expectation"] == "bit-identical" else
+                   f"|difference| <= {t['absolute_tolerance']:g} + {t['relative_tolerance']:g} x |value|, "
+                   f"at most {t['mismatched_elements_per_million']:g} values per million beyond it")
+        click.echo(f"  largest difference {d['max_abs_diff']:.3g}; tolerance: {allowed}")
 
 
 @click.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archivist.cli.output import emit, json_option
+from archivist.cli.output import emit, json_option, package_argument
 from archivist.credentials import keys as keymod
 from archivist.credentials.sign import preflight, sign_tag_manifest
 from archivist.credentials.signer import ENV_ALG, ENV_CERT, ENV_KEY, ENV_TSA, resolve_signer
@@ -93,7 +93,7 @@ def check(sign_cert, sign_key, sign_alg, tsa_url, as_json):
 
 
 @click.command()
-@click.argument("pkg", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@package_argument()
 @signing_options
 @json_option
 def seal(pkg, sign_cert, sign_key, sign_alg, tsa_url, as_json):

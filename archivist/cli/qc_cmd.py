@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from archivist.cli.output import emit, json_option, progress_for
+from archivist.cli.output import emit, json_option, package_argument, progress_for
 from archivist.errors import EXIT_CHECK_FAILED
 
-pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, exists=True, file_okay=False))
+pkg_arg = package_argument()
 
 
 def _print_qc(rec: dict) -> None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from click.core import ParameterSource
 
-from archivist.cli.output import emit, json_option, progress_for
+from archivist.cli.output import emit, json_option, package_argument, progress_for
 from archivist.errors import InputError
 from archivist.package import Package
 from archivist.training import devices, models, presets
 from archivist.training.run import TrainSettings
 
-pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, file_okay=False))
+pkg_arg = package_argument()
 D = TrainSettings()
 
 # CLI parameter -> TrainSettings field, for the settings a resume must not change.

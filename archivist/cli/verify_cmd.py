@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archivist.cli.output import emit, json_option, progress_for
+from archivist.cli.output import emit, json_option, package_argument, progress_for
 from archivist.errors import EXIT_CHECK_FAILED
 from archivist.verify import verify as verify_package
 
@@ -47,7 +47,7 @@ def _print(d: dict) -> None:
 
 
 @click.command()
-@click.argument("pkg", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@package_argument()
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Check against this BagIt profile (JSON, BagIt Profiles 1.4) instead of the one the bag declares.")
 @click.option("--trust-anchor", "trust_anchors", multiple=True,

@@ -4,18 +4,8 @@ The config is OpenColorIO's built-in ACES studio config, pinned by its full
 versioned name so that a newer OpenColorIO cannot silently change the
 transform an archived run used. The source colour space is the one recorded
 for the source element (``scan.colour_space``) or given with
-``--colour-space``; the names restorers use map to config colour spaces as
-follows (any colour space name or alias of the config is accepted too):
-
-=======================================  ==============================
-recorded as                              OpenColorIO colour space
-=======================================  ==============================
-scene-linear Rec.709, linear Rec.709     ``Linear Rec.709 (sRGB)``
-Rec.709, BT.709, BT.1886, video          ``Gamma 2.4 Rec.709 - Texture``
-sRGB                                     ``sRGB - Texture``
-ACEScg / ACEScct / ACEScc / ACES2065-1   the same name
-linear Rec.2020, linear P3-D65           ``Linear Rec.2020``, ``Linear P3-D65``
-=======================================  ==============================
+``--colour-space``; which names are accepted and what they map to is
+``archivist.imaging.colourspaces``.
 
 "Rec.709" means display-referred video (a telecine, a DVD, Resolve's
 Rec.709 export, as in the chroma recovery guide): its code values are
@@ -25,7 +15,6 @@ no inverse output transform, which keeps the restorer's grade as it was.
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,45 +22,17 @@ from functools import lru_cache
 import numpy as np
 import PyOpenColorIO as ocio
 
-from archivist.errors import InputError
+from archivist.imaging import colourspaces
+from archivist.imaging.colourspaces import CONFIG, config  # noqa: F401 - re-exported for the run records
 
-CONFIG = "ocio://studio-config-v2.1.0_aces-v1.3_ocio-v2.3"
 DESTINATION = "ACES2065-1"
 
 # ACES AP0 primaries and white point (SMPTE ST 2065-1): Rx Ry Gx Gy Bx By Wx Wy.
 AP0_CHROMATICITIES = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.0770, 0.32168, 0.33767)
 
-_ALIASES = {
-    "scene-linear rec.709": "Linear Rec.709 (sRGB)",
-    "scene linear rec.709": "Linear Rec.709 (sRGB)",
-    "linear rec.709": "Linear Rec.709 (sRGB)",
-    "linear rec709": "Linear Rec.709 (sRGB)",
-    "linear srgb": "Linear Rec.709 (sRGB)",
-    "rec.709": "Gamma 2.4 Rec.709 - Texture",
-    "rec709": "Gamma 2.4 Rec.709 - Texture",
-    "rec 709": "Gamma 2.4 Rec.709 - Texture",
-    "bt.709": "Gamma 2.4 Rec.709 - Texture",
-    "bt709": "Gamma 2.4 Rec.709 - Texture",
-    "bt.1886": "Gamma 2.4 Rec.709 - Texture",
-    "video": "Gamma 2.4 Rec.709 - Texture",
-    "srgb": "sRGB - Texture",
-    "linear rec.2020": "Linear Rec.2020",
-    "linear p3-d65": "Linear P3-D65",
-    "aces": "ACES2065-1",
-}
-
-
-@lru_cache(maxsize=1)
-def config() -> ocio.Config:
-    return ocio.Config.CreateFromFile(CONFIG)
-
-
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().lower())
-
 
 def resolve(name: str) -> str:
-    """The config colour space for a recorded colour space name.
+    """The config colour space for a recorded colour space name (``archivist.imaging.colourspaces``).
 
     >>> resolve("scene-linear Rec.709")
     'Linear Rec.709 (sRGB)'
@@ -79,20 +40,14 @@ def resolve(name: str) -> str:
     'Gamma 2.4 Rec.709 - Texture'
     >>> resolve("lin_ap1")
     'ACEScg'
+    >>> from archivist.errors import InputError
     >>> try:
     ...     resolve("Kodachrome")
     ... except InputError as exc:
     ...     print(exc.code)
     INFER-COLOUR-SPACE
     """
-    if not name or not name.strip():
-        raise InputError("INFER-COLOUR-SPACE", "no colour space given")
-    mapped = _ALIASES.get(_normalise(name), name.strip())
-    cs = config().getColorSpace(mapped)
-    if cs is None:
-        raise InputError("INFER-COLOUR-SPACE", f"colour space {name!r} is not known to {CONFIG}",
-                         hint="give --colour-space with one of: " + ", ".join(sorted({*_ALIASES.values()})))
-    return cs.getName()
+    return colourspaces.resolve(name, code="INFER-COLOUR-SPACE")
 
 
 @dataclass(frozen=True)

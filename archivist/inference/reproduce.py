@@ -137,12 +137,25 @@ def reproduce(root: Path | str, *, run: str | None = None, frames: str | None = 
         "engine": engine.info["engine"], "expectation": "bit-identical" if exact else "within tolerance",
         "tolerance": tolerance, "frames": report_frames, "failed": failed, "checked": len(numbers),
         "instruction_set": isa,
+        "max_abs_diff": _largest_difference(report_frames),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     if record:
         _record(pkg, rec, report)
         report["recorded"] = True
     return report
+
+
+def _largest_difference(frames: list[dict]) -> float | None:
+    """The largest |new - archived| over the frames compared (0 for bit-identical ones), None if none was."""
+    found = []
+    for f in frames:
+        c = f.get("comparison") or {}
+        if "max_abs_diff" in c:
+            found.append(c["max_abs_diff"])
+        elif c.get("identical"):
+            found.append(0.0)
+    return max(found) if found else None
 
 
 def _one(pkg: Package, spec: task.RunSpec, engine, entry: dict, exact: bool, tolerance: dict) -> dict:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from archivist import __version__, machine
 from archivist.errors import ArchivistError, InputError, InterruptedTransactionError, PackageError
+from archivist.imaging import colourspaces
 from archivist.inference import (
     COMPRESSIONS,
     DEFAULT_COMMIT_EVERY,
@@ -169,7 +170,8 @@ def _colour_space(options: InferOptions, source: dict, model: archived.ArchivedM
              or (model.dataset_record or {}).get("colour", {}).get("source_colour_space"))
     if not given:
         raise InputError("INFER-COLOUR-SPACE", f"the colour space of element {source['id']!r} is not recorded",
-                         hint="give --colour-space, e.g. 'Rec.709' or 'scene-linear Rec.709'")
+                         hint=f"record it with 'archivist amend PKG --element {source['id']} --colour-space NAME' "
+                              "or give --colour-space NAME, NAME one of: " + ", ".join(colourspaces.accepted_names()))
     return given, aces.resolve(given)
 
 

@@ -7,6 +7,7 @@ It reads and writes through ``Layout`` (where things are), ``records``
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from archivist.package import events, frames, iptc, kinds, records
 from archivist.package.bagfiles import parse_bag_info, parse_manifest
 from archivist.package.hashing import default_workers, hash_bytes, hash_file
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
-from archivist.package.locking import check_work_dir
+from archivist.package.locking import check_work_dir, writer_active
 from archivist.package.safepath import check_element_id
 from archivist.package.transaction import Transaction, recover, utcnow
 from archivist.progress import start
@@ -195,9 +196,50 @@ class Package:
     def is_archivist(self) -> bool:
         return (self.root / Layout.PACKAGE_RECORD).is_file()
 
+    def payload(self) -> dict:
+        """Bytes and files of the payload, from bag-info.txt's ``Payload-Oxum`` (``None`` when it is missing)."""
+        octets, _, files = self.bag_info().get("Payload-Oxum", "").partition(".")
+        if not (octets.isdigit() and files.isdigit()):
+            return {"bytes": None, "files": None}
+        return {"bytes": int(octets), "files": int(files)}
+
+    def sealed(self) -> bool:
+        """Whether the tag manifest carries a package seal (``archivist seal``, ``infer --sign``)."""
+        return (self.root / Layout.PACKAGE_SEAL).is_file()
+
+    def _records_of(self, kind: str) -> list[dict]:
+        return [self.read_record(Layout.record(kind, i)) for i in self.record_ids(kind)]
+
+    def runs(self) -> dict[str, list[dict]]:
+        """Training and inference runs in brief: status, progress, and whether a running one is abandoned.
+
+        A run is abandoned when its record says ``running`` and no live process can still be working on it:
+        no command holds the package's write lock and, for an inference run, its working directory's lock.
+        """
+        writer = writer_active(self.root)
+        training = []
+        for r in self._records_of("training"):
+            last = r["checkpoints"][-1] if r["checkpoints"] else None
+            training.append({
+                "id": r["id"], "status": r["status"], "mode": r["mode"], "step": r["step"],
+                "total": r["settings"]["steps"], "checkpoint_step": last["step"] if last else 0,
+                "last_checkpoint": last["path"] if last else None,
+                "abandoned": r["status"] == "running" and writer is None,
+            })
+        inference = []
+        for r in self._records_of("inference"):
+            busy = writer is not None or _flock_held(self.root / Layout.run_scratch(r["id"]) / "lock")
+            inference.append({
+                "id": r["id"], "status": r["status"], "model": r["model"]["id"], "element": r["source"]["element"],
+                "done": len(r["frames"]), "total": len(r["planned_frames"]), "signed": bool(r.get("signing")),
+                "abandoned": r["status"] == "running" and not busy,
+            })
+        return {"training": training, "inference": inference}
+
     def info(self) -> dict:
         bag_info = self.bag_info()
-        out: dict = {"path": str(self.root), "bag_info": bag_info, "interrupted": self.interrupted()}
+        out: dict = {"path": str(self.root), "bag_info": bag_info, "interrupted": self.interrupted(),
+                     "payload": self.payload(), "sealed": self.sealed(), "writer": writer_active(self.root)}
         if not self.is_archivist():
             out["archivist"] = False
             return out
@@ -211,10 +253,29 @@ class Package:
                 "first_frame": e["frames"][0]["number"], "last_frame": e["frames"][-1]["number"],
                 "resolution": f"{e['scan']['width']}x{e['scan']['height']}",
                 "channels": e["scan"]["channels"], "pixel_type": e["scan"]["pixel_type"],
-                "training_use": e["rights"]["training_use"],
+                "colour_space": e["scan"].get("colour_space"),
+                "training_use": e["rights"]["training_use"], "authorised_by": e["rights"].get("authorised_by"),
             }
             for e in self.elements()
         ]
+        out["datasets"] = [
+            {"id": d["id"], "source": d["source_element"], "reference": d["reference_element"],
+             "pairs": len(d["pairs"]), "held_out": len(d["holdout"])}
+            for d in self._records_of("datasets")
+        ]
+        runs = self.runs()
+        out["training_runs"] = runs["training"]
+        out["models"] = [
+            {"id": m["id"], "run": m["run"]["id"], "step": m["checkpoint"]["step"], "path": m["model"]["path"]}
+            for m in self._records_of("models")
+        ]
+        out["inference_runs"] = runs["inference"]
+        out["qc"] = [
+            {"id": q["id"], "run": q["inference"]["id"], "ml_beats_baseline": q["verdict"]["ml_beats_baseline"],
+             "verdict": q["verdict"]["statement"]}
+            for q in self._records_of("qc")
+        ]
+        out["abandoned_runs"] = [r["id"] for r in runs["training"] + runs["inference"] if r["abandoned"]]
         out["events"] = len(self.events())
         return out
 
@@ -224,8 +285,14 @@ class Package:
                     rights: str = "", rights_holder: str | None = None, training_use: str = "unknown",
                     authorised_by: str | None = None, scanner: str | None = None, colour_space: str | None = None,
                     frame_rate: str | None = None, notes: str | None = None, link: bool = False,
-                    first_frame: int | None = None, progress=None, workers: int | None = None) -> dict:
-        """Add one element's frames. Reads every frame before writing anything."""
+                    first_frame: int | None = None, progress: Callable | None = None, workers: int | None = None,
+                    allow_duplicate: bool = False) -> dict:
+        """Add one element's frames. Reads every frame before writing anything.
+
+        ``colour_space`` must be a name ``archivist.imaging.colourspaces.resolve`` knows; it is recorded as given.
+        Left out, none is recorded and ``infer`` asks for it. Frames whose bytes are already in the package as
+        another element's are refused (``ADD-DUPLICATE``) unless ``allow_duplicate``.
+        """
         if role not in ROLES:
             raise InputError("ADD-ROLE", f"role must be one of {', '.join(ROLES)}")
         check_element_id(element)
@@ -240,6 +307,8 @@ class Package:
                 raise InputError("ADD-SOURCE-TYPE", f"cannot tell the IPTC digital source type from {description!r}",
                                  hint="give --source-type negativeFilm, positiveFilm, print or digitalCapture")
         source_uri = iptc.uri(source_type)
+        if colour_space is not None:
+            check_colour_space(colour_space, "ADD-COLOUR-SPACE")
         if self.interrupted():
             raise InterruptedTransactionError("PACKAGE-INTERRUPTED", f"an earlier command on {self.root} was interrupted",
                                               hint=f"run 'archivist recover {self.root}' first")
@@ -254,6 +323,8 @@ class Package:
                 raise InputError("ADD-EXISTS", f"element {element!r} is already in the package")
             jobs = [(Layout.frame(role, element, f.name), f.path) for f in found]
             fixities = txn.add_files(jobs, link=link, progress=progress, workers=workers)
+            if not allow_duplicate:
+                self._refuse_duplicates(element, [fx.sha256 for fx in fixities])
             info = infos[0]
             scan = {"width": info.width, "height": info.height, "channels": info.channels,
                     "channel_names": list(info.channel_names), "pixel_type": info.pixel_type,
@@ -290,6 +361,74 @@ class Package:
             txn.commit()
         return record
 
+    # -- amending an element's description ------------------------------------------------
+    def amend_element(self, element: str, **changes: str | None) -> dict:
+        """Change an element's descriptive metadata; its frames, their hashes and the manifests stay as they are.
+
+        Args:
+            element: the element id.
+            changes: new values for any of ``AMENDABLE`` (``None``: leave as it is; ``""``: remove an optional
+                field). A training use of ``authorised`` needs ``authorised_by``, given or already recorded.
+
+        Returns:
+            ``{"element": record, "changes": [{"field", "from", "to"}, ...]}``; one event in the log says the same.
+        """
+        unknown = sorted(set(changes) - set(AMENDABLE))
+        if unknown:
+            raise InputError("AMEND-FIELDS", f"cannot amend {', '.join(unknown)}; amendable: {', '.join(AMENDABLE)}")
+        given = {k: v for k, v in changes.items() if v is not None}
+        if not given:
+            raise InputError("AMEND-NOTHING", "nothing to amend", hint="give at least one of --"
+                             + ", --".join(k.replace("_", "-") for k in AMENDABLE))
+        if given.get("colour_space"):
+            check_colour_space(given["colour_space"], "AMEND-COLOUR-SPACE")
+        if "training_use" in given and given["training_use"] not in TRAINING_USE:
+            raise InputError("AMEND-RIGHTS", f"training use must be one of {', '.join(TRAINING_USE)}")
+        if "description" in given and not given["description"].strip():
+            raise InputError("AMEND-DESCRIPTION", "an element needs a description in the field's own words")
+        if given.get("source_type"):
+            iptc.uri(given["source_type"])  # refuses retired and unknown terms
+        if self.interrupted():
+            raise InterruptedTransactionError("PACKAGE-INTERRUPTED", f"an earlier command on {self.root} was "
+                                              "interrupted", hint=f"run 'archivist recover {self.root}' first")
+        rel = Layout.element_record(element)
+        with self.transaction("amend") as txn:
+            if not txn.exists(rel):
+                raise InputError("AMEND-ELEMENT", f"no element {element!r} in the package (elements: "
+                                 f"{', '.join(self.element_ids()) or 'none'})")
+            record = self.element(element)
+            done = _apply_amendment(record, given)
+            if not done:
+                raise InputError("AMEND-NOTHING", f"element {element!r} already records these values")
+            rights = record["rights"]
+            if rights["training_use"] == "authorised" and ({"training_use", "authorised_by"} & set(given)):
+                check_authorisation(rights["training_use"], rights.get("authorised_by"), "AMEND-AUTHORISED-BY")
+            now = utcnow()
+            record["amended"] = now
+            try:
+                data = records.dumps(record, ELEMENT_LABEL)
+            except records.RecordError as exc:
+                raise InputError("AMEND-FIELDS", exc.message) from None
+            fix = txn.write_bytes(rel, data, replace=True)
+            detail = "; ".join(f"{c['field']} {_shown(c['from'])} -> {_shown(c['to'])}" for c in done)
+            events.append(txn, events.new_event(
+                "amend", "metadata modification", now, [{"path": rel, "role": "modified", "sha256": fix.sha256}],
+                detail=f"{record['role']} element {element}: {detail}"))
+            txn.commit()
+        return {"element": record, "changes": done}
+
+    def _refuse_duplicates(self, element: str, digests: list[str]) -> None:
+        """Refuse frames another element already holds byte for byte (the same scan added twice)."""
+        mine = set(digests)
+        for other in self.elements():
+            same = sum(1 for f in other["frames"] if f["sha256"] in mine)
+            if same:
+                raise InputError("ADD-DUPLICATE", f"{same} of the {len(digests)} frames are already in the package "
+                                 f"as frames of element {other['id']!r} ({other['description']}); nothing was added",
+                                 hint=f"to change {other['id']}'s description or rights, use 'archivist amend "
+                                      f"{self.root} --element {other['id']}'; to add the same frames again as "
+                                      f"{element!r}, give --allow-duplicate")
+
     def _probe_all(self, found: list[frames.FrameFile], progress: Callable | None,
                    workers: int | None) -> list[oiio.FrameInfo]:
         bar = start(progress, total=len(found), desc="reading frames", unit="frame")
@@ -321,6 +460,64 @@ class Package:
         return infos
 
 
+# amend option -> where it lives in the element record
+AMENDABLE = {
+    "description": ("description",), "source_type": ("digital_source_type",), "gauge": ("gauge",),
+    "generation": ("generation",), "notes": ("notes",), "rights": ("rights", "statement"),
+    "rights_holder": ("rights", "holder"), "training_use": ("rights", "training_use"),
+    "authorised_by": ("rights", "authorised_by"), "scanner": ("scan", "scanner"),
+    "colour_space": ("scan", "colour_space"), "frame_rate": ("scan", "frame_rate"),
+}
+# Fields a record must keep; the rest are removed when amended to "".
+_REQUIRED = {"description", "source_type", "rights", "training_use"}
+
+
+def _shown(value: object) -> str:
+    return "(none)" if value is None else repr(value)
+
+
+def _apply_amendment(record: dict, given: dict[str, str]) -> list[dict]:
+    done = []
+    for field, value in given.items():
+        *parents, key = AMENDABLE[field]
+        holder = record
+        for p in parents:
+            holder = holder[p]
+        if field == "source_type":
+            value = iptc.uri(value)
+        old = holder.get(key)
+        if value == "" and field not in _REQUIRED:
+            if old is None:
+                continue
+            del holder[key]
+            done.append({"field": field, "from": old, "to": None})
+        elif value != old:
+            holder[key] = value
+            done.append({"field": field, "from": old, "to": value})
+            if field == "source_type":
+                record["digital_source_type_inferred"] = False
+    rights = record["rights"]
+    if "training_use" in given and rights["training_use"] != "authorised" and "authorised_by" not in given \
+            and rights.get("authorised_by"):
+        # An authoriser describes an authorisation that no longer stands.
+        done.append({"field": "authorised_by", "from": rights.pop("authorised_by"), "to": None})
+    return done
+
+
+def check_colour_space(name: str, code: str) -> str:
+    """The config colour space for ``name``, or ``InputError(code)`` listing every accepted name."""
+    from archivist.imaging import colourspaces  # OpenColorIO only when a colour space is given
+
+    return colourspaces.resolve(name, code=code)
+
+
+def check_authorisation(training_use: str, authorised_by: str | None, code: str) -> None:
+    """An authorisation to train names who gave it."""
+    if training_use == "authorised" and not (authorised_by or "").strip():
+        raise InputError(code, "a training use of 'authorised' must say who authorised it",
+                         hint="give --authorised-by, e.g. --authorised-by 'Filmoteca, rights department'")
+
+
 def recover_package(root: Path | str) -> dict:
     """Roll back an interrupted command (see ``transaction``)."""
     root = Path(root)
@@ -328,3 +525,18 @@ def recover_package(root: Path | str) -> dict:
         raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a package")
     return recover(root)
 
+
+def _flock_held(path: Path) -> bool:
+    """Whether a live process holds ``path`` with ``flock``; creates nothing (packages may be read-only)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)

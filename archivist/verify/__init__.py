@@ -26,7 +26,7 @@ from pathlib import Path
 
 from archivist.errors import PackageError
 from archivist.package.layout import BAGIT_TXT, PROFILE_IDENTIFIER, Layout
-from archivist.verify import bag, consistency, credentials, fixity, inventory, lineage, outputs, profile, records, state
+from archivist.verify import bag, consistency, credentials, fixity, inventory, lineage, outputs, profile, records, runs, state
 from archivist.verify.models import check as models_check
 from archivist.verify.report import Problem, Report
 from archivist.verify.rules import ERROR, RULES, WARNING, Rule
@@ -90,6 +90,7 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
         for path, message in unusable:
             report.add("REC-002", path, message)
         lineage.check(work.runs, recs, work.package_id, report)
+        runs.check(root, recs, report)
     models_check(root, tree, report)
     for outcome in frames:
         outcome.checks.into(report)

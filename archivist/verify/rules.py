@@ -60,6 +60,15 @@ _RULES = [
          "Run `archivist recover PKG`, which removes them; for an unfinished inference run (`.archivist/runs/`), "
          "run the same `archivist infer` command again, which finishes it.",
          module="archivist.verify.state"),
+    Rule("PKG-004", WARNING, "Abandoned training run",
+         "A training run's record says `running`, but no archivist command holds the package: the run was killed "
+         "or interrupted and nothing is training it. The package holds the run up to its last checkpoint, which "
+         "is checked like any other file. `train` takes the lock only while it commits, so a run still training "
+         "in another process between two checkpoints looks the same; `archivist info` shows the step reached.",
+         "`status: running` in `data/records/training/<run>.json` and no process holds `.archivist/lock`.",
+         "Run `archivist train PKG --resume RUN` to continue the run from its last checkpoint; the run stays "
+         "usable as it is (`archivist export PKG --run RUN` exports its last checkpoint).",
+         module="archivist.verify.runs"),
     Rule("PKG-005", ERROR, "Link in the working directory",
          "`.archivist/`, or something in it (the lock, the journal, staging, backups, inference run folders), is a "
          "symbolic link. archivist never writes through such a link, since a command's files would land wherever "
