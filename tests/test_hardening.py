@@ -458,3 +458,21 @@ def test_defect_5_the_human_output_of_a_command_says_the_seal_was_removed(signed
     proc = run_cli("add", root, "--role", "reference", "--element", "telecine", "--description",
                    "PAL telecine 1998", tmp_path / "tc")
     assert proc.returncode == 0 and "package seal" in proc.stdout and "archivist seal" in proc.stdout
+
+
+# -- the fuzz harness: a fast slice (benchmarks/fuzz_verify.py runs the long one) ------------------------
+FUZZ_SEEDS = int(os.environ.get("ARCHIVIST_FUZZ_CASES", "24"))
+
+
+def test_fuzzed_packages_never_give_a_traceback_or_touch_anything_outside(signed, tmp_path):
+    from fuzz_harness import Tally, run_case
+    from helpers_verify_outputs import copy_signed
+
+    base = copy_signed(signed, tmp_path / "base", seal=True)
+    tally = Tally()
+    for seed in range(FUZZ_SEEDS):
+        run_case(base, tmp_path / "cases", seed, tally)
+    report = tally.summary()
+    assert tally.cases == FUZZ_SEEDS
+    assert tally.tracebacks == [], tally.tracebacks[0]["traceback"]
+    assert (tally.bad_json, tally.bad_exit, tally.outside_changed) == ([], [], []), report
