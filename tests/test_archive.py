@@ -6,6 +6,8 @@ the test compiles mets.xsd against ``tests/data/xlink.xsd`` (the XLink 1.0
 attributes) and ``tests/data/premis-3-subset.xsd`` (the part of PREMIS 3.0
 archivist writes; no package on PyPI ships the Library of Congress schema).
 OCFL: ocfl-py's validator. BagIt: bagit-python and ``archivist verify``.
+RO-Crate: roc-validator's Process Run Crate 0.5 profile, offline, its HTTP
+cache seeded with the RO-Crate 1.3 context that rocrate ships.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import csv
 import io
 import json
 import shutil
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -65,6 +69,40 @@ def restored(tmp_path, tmp_path_factory) -> Path:
     return copy_signed(signed_package(tmp_path_factory), tmp_path / "restored")
 
 
+@pytest.fixture(scope="module")
+def crate_cache(tmp_path_factory) -> Path:
+    """roc-validator's HTTP cache holding the one document it fetches: the RO-Crate context, as rocrate ships it."""
+    from importlib import resources
+
+    import requests
+    import urllib3
+    from requests_cache import CachedSession
+
+    url = "https://w3id.org/ro/crate/1.3/context"
+    body = (resources.files("rocrate") / "data" / "ro-crate.jsonld").read_bytes()
+    assert json.loads(body)["@id"] == url
+    path = tmp_path_factory.mktemp("crate-cache") / "http"
+    session = CachedSession(cache_name=str(path), backend="sqlite", allowable_methods=("GET",), expire_after=-1)
+    response = requests.Response()
+    response.status_code, response.url, response.reason, response.encoding = 200, url, "OK", "utf-8"
+    response._content = body
+    response.headers.update({"Content-Type": "application/ld+json"})
+    response.request = requests.Request("GET", url).prepare()
+    response.raw = urllib3.HTTPResponse(body=io.BytesIO(body), headers=dict(response.headers), status=200,
+                                        preload_content=False, request_url=url)
+    session.cache.save_response(response)
+    session.close()
+    return path
+
+
+def validate_crate(root: Path, cache: Path, tmp_path: Path) -> dict:
+    out = tmp_path / "crate-report.json"
+    subprocess.run([str(Path(sys.executable).parent / "rocrate-validator"), "validate", "-p", "process-run-crate-0.5",
+                    "-f", "json", "--offline", "--cache-path", str(cache), "--no-paging", "-o", str(out), str(root)],
+                   capture_output=True, timeout=300, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    return json.loads(out.read_text("utf-8"))
+
+
 def read_csv(path: Path) -> list[dict]:
     return list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
 
@@ -79,6 +117,7 @@ def test_describe_a_restored_package(restored, mets_xsd, premis_schema):
     result = describe(pkg)
     meta = restored / "data" / "metadata"
     assert sorted(p.name for p in meta.iterdir()) == ["metadata.csv", "mets.xml", "premis.xml", "rights.csv"]
+    assert (restored / "data/ro-crate-metadata.json").is_file()
 
     report = verify(restored)
     assert report.ok and not [p for p in report.problems if p.code.startswith(("CON", "BAG", "PRO", "REC"))], \
@@ -92,7 +131,8 @@ def test_describe_a_restored_package(restored, mets_xsd, premis_schema):
     manifest = parse_manifest((restored / "manifest-sha256.txt").read_text("utf-8")).as_dict()
     described = {p: d for p, d in manifest.items()
                  if not p.startswith("data/metadata/") and p not in ("data/records/metadata.json",
-                                                                     "data/records/events.jsonl")}
+                                                                     "data/records/events.jsonl",
+                                                                     "data/ro-crate-metadata.json")}
     doc = metsrw.METSDocument.fromfile(str(meta / "mets.xml"))
     files = {f.path: f.checksum for f in doc.all_files() if f.type == "Item"}
     assert files == {describe_mod.archive_path(p): d for p, d in described.items()}
@@ -145,6 +185,28 @@ def test_describe_a_restored_package(restored, mets_xsd, premis_schema):
     rec = json.loads((restored / "data/records/metadata.json").read_text())
     assert rec["events"] == len(before) and rec["event"] == result["event"]
     assert Package.open(restored).events()[-1]["command"] == "describe"
+
+
+def test_the_payload_is_a_valid_process_run_crate(restored, crate_cache, tmp_path):
+    describe(Package.open(restored))
+    report = validate_crate(restored / "data", crate_cache, tmp_path)
+    assert report["passed"] and report["statistics"]["total_failed_checks"] == 0, report["issues"]
+    assert set(report["statistics"]["profiles"]) == {"process-run-crate-0.5", "ro-crate-1.1"}
+    graph = {e["@id"]: e for e in json.loads((restored / "data/ro-crate-metadata.json").read_text())["@graph"]}
+    actions = [e for e in graph.values() if e["@type"] == "CreateAction"]
+    assert [a["name"] for a in actions] == [f"archivist {e['command']}" for e in Package.open(restored).events()]
+    infer = next(a for a in actions if a["name"] == "archivist infer")
+    assert graph[infer["instrument"]["@id"]]["@type"] == "SoftwareApplication"
+    results = infer["result"] if isinstance(infer["result"], list) else [infer["result"]]
+    assert all("sha256" in graph[r["@id"]] or r["@id"].endswith("/") for r in results)
+
+    # the validator can fail: an action without its instrument
+    doc = json.loads((restored / "data/ro-crate-metadata.json").read_text())
+    next(e for e in doc["@graph"] if e["@type"] == "CreateAction").pop("instrument")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "ro-crate-metadata.json").write_text(json.dumps(doc))
+    assert not validate_crate(broken, crate_cache, tmp_path)["passed"]
 
 
 def test_the_schemas_used_can_fail(restored, mets_xsd, premis_schema):
@@ -269,7 +331,7 @@ def test_deposit_adds_one_ocfl_version_per_change(package, tmp_path):
     assert Validator(check_digests=True).validate_object(str(objdir))
     stored = sorted(str(p.relative_to(objdir / "v2" / "content")) for p in (objdir / "v2" / "content").rglob("*")
                     if p.is_file())
-    changed = ["bag-info.txt", "data/metadata/mets.xml", "data/metadata/metadata.csv", "data/metadata/premis.xml",
+    changed = ["bag-info.txt", "data/ro-crate-metadata.json", "data/metadata/mets.xml", "data/metadata/metadata.csv", "data/metadata/premis.xml",
                "data/metadata/rights.csv", "data/records/events.jsonl", "data/records/metadata.json",
                "manifest-sha256.txt", "manifest-sha512.txt", "tagmanifest-sha256.txt", "tagmanifest-sha512.txt"]
     assert stored == sorted(changed) and second["stored_files"] == len(changed)

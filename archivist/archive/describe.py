@@ -22,8 +22,10 @@ import uuid
 from lxml import etree
 
 from archivist import __version__
+from archivist.archive import crate
 from archivist.errors import InputError, InterruptedTransactionError
 from archivist.package import events, kinds, records
+from archivist.package.hashing import hash_bytes
 from archivist.package.layout import Layout
 from archivist.package.model import Package
 from archivist.package.transaction import utcnow
@@ -34,9 +36,11 @@ METADATA_CSV = f"{Layout.METADATA}/metadata.csv"
 RIGHTS_CSV = f"{Layout.METADATA}/rights.csv"
 PREMIS_XML = f"{Layout.METADATA}/premis.xml"
 METS_XML = f"{Layout.METADATA}/mets.xml"
+CRATE_JSON = crate.PATH
 FILES = {METADATA_CSV: "text/csv; Dublin Core (Archivematica metadata.csv)",
          RIGHTS_CSV: "text/csv; PREMIS rights (Archivematica rights.csv)",
-         PREMIS_XML: "application/xml; PREMIS 3.0", METS_XML: "application/xml; METS 1.12"}
+         PREMIS_XML: "application/xml; PREMIS 3.0", METS_XML: "application/xml; METS 1.12",
+         CRATE_JSON: "application/ld+json; RO-Crate 1.3, Process Run Crate 0.5"}
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -281,7 +285,7 @@ def _premis_object(rel: str, src: Sources, made_from: list[str]):
 
 def _agents(src: Sources) -> list[tuple[str, str, str, str | None]]:
     """(identifier, name, type, version): the software, the organisation and each signer."""
-    found = {("archivist", f"archivist {__version__}", "software", __version__)}
+    found = {(f"archivist {__version__}", f"archivist {__version__}", "software", __version__)}
     for e in src.events:
         found.add((f"{e['agent']['name']} {e['agent']['version']}", f"{e['agent']['name']} {e['agent']['version']}",
                    "software", e["agent"]["version"]))
@@ -452,6 +456,9 @@ def describe(pkg: Package) -> dict:
         now = utcnow()
         event = events.new_event("describe", "creation", now, [], detail=(
             f"archive metadata for {counts['objects']} files, {counts['events']} events"))
+        written = {rel: (fx.sha256, fx.size) for rel, fx in ((r, hash_bytes(d)) for r, d in files.items())}
+        event["objects"] = [{"path": rel, "role": "created", "sha256": sha} for rel, (sha, _) in written.items()]
+        files[CRATE_JSON] = crate.crate_document(src, src.objects(), event, written)
         refs = []
         for rel, data in files.items():
             fix = txn.write_bytes(rel, data, replace=txn.exists(rel))
