@@ -7,6 +7,7 @@ outside the package is byte-for-byte unchanged, and where it matters that the pa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -476,3 +477,36 @@ def test_fuzzed_packages_never_give_a_traceback_or_touch_anything_outside(signed
     assert tally.cases == FUZZ_SEEDS
     assert tally.tracebacks == [], tally.tracebacks[0]["traceback"]
     assert (tally.bad_json, tally.bad_exit, tally.outside_changed) == ([], [], []), report
+
+
+def test_defect_2_infer_refuses_an_archived_model_with_external_data(tmp_path_factory, tmp_path):
+    """A package whose model (hash-consistent everywhere) takes its weights from ./big.bin: refused, nothing written."""
+    import onnx
+    from helpers_infer import model_package_copy
+    from helpers_verify import refresh, rehash
+
+    from archivist.package import Package
+
+    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
+    pkg = Package.open(root)
+    card_rel = Layout.record("models", pkg.record_ids("models")[0])
+    card = json.loads((root / card_rel).read_text())
+    model_rel = card["model"]["path"]
+    run = tmp_path / "run"
+    run.mkdir()
+    onnx.save_model(onnx.load_from_string((root / model_rel).read_bytes()), run / "model.onnx",
+                    save_as_external_data=True, location="big.bin", size_threshold=0)
+    (root / model_rel).write_bytes((run / "model.onnx").read_bytes())
+    (run / "model.onnx").unlink()
+    rehash(root, model_rel)
+    card["model"]["sha256"] = hashlib.sha256((root / model_rel).read_bytes()).hexdigest()
+    card["model"]["size"] = (root / model_rel).stat().st_size
+    (root / card_rel).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    rehash(root, card_rel)
+    refresh(root)
+    outside, before = tree_bytes(run), tree_bytes(root)
+    assert [p["code"] for p in json.loads(run_cli("verify", root, "--json").stdout)["problems"]] == ["MOD-001"]
+    proc = run_cli("infer", root, "--json", cwd=run)
+    assert proc.returncode == 2
+    failed_json(proc, "INFER-MODEL-EXTERNAL")
+    assert tree_bytes(run) == outside and tree_bytes(root) == before
