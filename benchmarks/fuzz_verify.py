@@ -64,7 +64,11 @@ def main() -> int:
     for seed in range(args.first, args.first + args.cases):
         if args.minutes and time.perf_counter() - start > args.minutes * 60:
             break
+        seen = tally.failures
         run_case(base, work / "cases", seed, tally)
+        if tally.failures > seen:
+            last = (tally.tracebacks + tally.bad_json + tally.bad_exit + tally.outside_changed)[-1]
+            print(f"FAILED seed {seed}: {json.dumps(last)[:2000]}", flush=True)
         if tally.cases % 100 == 0:
             print(f"{tally.cases} cases, {tally.failures} failures, {time.perf_counter() - start:.0f} s", flush=True)
     summary = tally.summary()

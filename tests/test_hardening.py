@@ -510,3 +510,19 @@ def test_defect_2_infer_refuses_an_archived_model_with_external_data(tmp_path_fa
     assert proc.returncode == 2
     failed_json(proc, "INFER-MODEL-EXTERNAL")
     assert tree_bytes(run) == outside and tree_bytes(root) == before
+
+
+def test_export_writes_one_self_contained_model(tmp_path_factory, tmp_path):
+    import onnx
+    from helpers_infer import model_package_copy
+
+    from archivist.inference import modelcheck
+    from archivist.package import Package
+
+    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
+    pkg = Package.open(root)
+    card = json.loads((root / Layout.record("models", pkg.record_ids("models")[0])).read_text())
+    model = onnx.load_from_string((root / card["model"]["path"]).read_bytes())
+    assert modelcheck.problems(model) == ([], [])
+    folder = (root / card["model"]["path"]).parent
+    assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "training-run.json"]
