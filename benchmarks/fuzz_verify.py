@@ -34,10 +34,12 @@ class _Temp:
         self.root, self.n = root, 0
 
     def mktemp(self, name: str) -> Path:
-        self.n += 1
-        path = self.root / f"{name}{self.n}"
-        path.mkdir(parents=True)
-        return path
+        while True:
+            self.n += 1
+            path = self.root / f"{name}{self.n}"
+            if not path.exists():
+                path.mkdir(parents=True)
+                return path
 
 
 def main() -> int:
