@@ -8,6 +8,7 @@ from click.core import ParameterSource
 from archivist.cli.output import emit, json_option, package_argument, progress_for
 from archivist.errors import InputError
 from archivist.package import Package
+from archivist.package import rights as training_rights
 from archivist.training import devices, models, presets
 from archivist.training.run import TrainSettings
 
@@ -94,9 +95,9 @@ def _print_run(d: dict) -> None:
     sess = r["sessions"][-1]
     click.echo(f"  time        {r['wall_seconds']:.1f} s in all; this session {sess['steps_per_second']:.2f} steps/s")
     for right in r["rights"]:
-        if right["training_use"] != "authorised":
-            click.echo(f"  warning     {right['role']} element {right['element']} has no recorded authorisation "
-                       f"for training (training use {right['training_use']})", err=True)
+        said = training_rights.warning(right["role"], right["element"], right["training_use"])
+        if said:
+            click.echo(f"  warning     {said}", err=True)
 
 
 @click.command("export")

@@ -11,7 +11,7 @@ Signing keys are only ever read; nothing here writes a key into a package.
 """
 
 from archivist.credentials.keys import CertificateInfo, check_chain, enclosing_package, init_test_identity
-from archivist.credentials.manifest import EXR, mime_type, sidecar_name
+from archivist.credentials.manifest import EXR, mime_type
 from archivist.credentials.sign import (
     SEAL_FILE,
     SignedManifest,
@@ -39,6 +39,7 @@ from archivist.credentials.validate import (
     validate_manifest,
     validate_seal,
 )
+from archivist.package.layout import credential_name as sidecar_name
 
 __all__ = [
     "CertificateInfo", "check_chain", "enclosing_package", "init_test_identity",

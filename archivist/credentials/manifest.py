@@ -33,6 +33,7 @@ from pathlib import PurePosixPath
 from archivist import __version__
 from archivist.errors import InputError
 from archivist.package import iptc
+from archivist.package.layout import CREDENTIAL_SUFFIX
 from archivist.package.safepath import check_relpath
 
 EXR = "image/x-exr"
@@ -45,7 +46,7 @@ MIME_TYPES = {
     ".onnx": ONNX, ".json": JSON, ".txt": TEXT,
 }
 
-SIDECAR_SUFFIX = ".c2pa"
+SIDECAR_SUFFIX = CREDENTIAL_SUFFIX
 PARENT = "parentOf"
 INPUT_RELATIONSHIPS = ("inputTo", "componentOf")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -65,15 +66,6 @@ def mime_type(name: str) -> str:
         raise InputError("CREDENTIAL-FORMAT", f"no MIME type known for {name!r}",
                          hint="pass the format explicitly")
     return MIME_TYPES[suffix]
-
-
-def sidecar_name(name: str) -> str:
-    """The detached manifest's name: the asset's with ``.c2pa`` (the c2pa-rs convention).
-
-    >>> sidecar_name("data/outputs/run1/shot.1001.exr")
-    'data/outputs/run1/shot.1001.c2pa'
-    """
-    return str(PurePosixPath(name).with_suffix(SIDECAR_SUFFIX))
 
 
 def derived_uuid(*parts: str) -> str:

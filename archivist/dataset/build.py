@@ -31,6 +31,7 @@ from archivist.errors import ArchivistError, InputError
 from archivist.imaging import colour, oiio
 from archivist.imaging.previews import contact_sheet, write_png
 from archivist.package import events, records
+from archivist.package import rights as training_rights
 from archivist.package.hashing import default_workers, hash_file
 from archivist.package.layout import Layout
 from archivist.package.transaction import utcnow
@@ -110,16 +111,11 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
     parsed manual-transform document for ``align_mode="manual"``.
     Raises ``InputError`` with a ``DATASET-*`` code, leaving ``pkg`` as it was.
     """
-    warnings: list[str] = []
     src_el = _element(pkg, source, "source")
     ref_el = _element(pkg, reference, "reference")
-    for el, key in ((src_el, "source"), (ref_el, "reference")):
-        use = el["rights"]["training_use"]
-        if use == "not-authorised":
-            raise InputError("DATASET-RIGHTS", f"{key} element {el['id']!r} is recorded as not authorised for training",
-                             hint="only the rights holder can change that; record it with the element when they do")
-        if use == "unknown":
-            warnings.append(f"the {key} element {el['id']!r} has no recorded authorisation for training (training use unknown)")
+    warnings: list[str] = training_rights.check(
+        [{"element": el["id"], "role": role, "training_use": el["rights"]["training_use"]}
+         for el, role in ((src_el, "source"), (ref_el, "reference"))], "DATASET-RIGHTS", "no dataset was built")
     sc, rc = src_el["scan"]["channels"], ref_el["scan"]["channels"]
     if sc != rc or sc not in (3, 4):
         raise InputError("DATASET-CHANNELS", f"source {source!r} has {sc} channels "

@@ -4,7 +4,6 @@
 * ``backends``: onnxruntime CPU, onnxruntime CUDA/TensorRT, PyTorch running the
   ONNX graph (``onnx_torch``), and the parity check against onnxruntime CPU;
 * ``tiling``: overlapping tiles with seamless blending;
-* ``convert``: frames to the model's Y'CbCr and back, in float32;
 * ``frames``: ``--frames`` ranges and ``--sample``;
 * ``task``: one frame as a pure function that writes its results atomically;
 * ``pipeline``: reading, inference and writing of successive frames at once;

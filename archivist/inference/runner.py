@@ -628,12 +628,11 @@ def _verify_committed(pkg: Package, rec: dict, progress=None) -> None:
 
 
 def _parity(model, engine, job, root: Path, threads) -> dict:
-    from archivist.imaging import oiio
-    from archivist.inference import convert
+    from archivist.imaging import colour, oiio
 
     reference = backends.create(backends.REFERENCE, model.data, threads=threads)
     # The tile is the model's real input: a window of the first frame to infer.
-    ycc = convert.to_model(oiio.read(root / job.source_path, channels=3), model.kr, model.kb)
+    ycc = colour.rgb_to_planar(oiio.read(root / job.source_path, channels=3), model.kr, model.kb)
     tile, where = _parity_tile(ycc, model.align)
     where["frame"] = job.number
     return backends.parity(engine, reference, tile, where=where)

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from archivist.errors import InputError
-from archivist.imaging import oiio
-from archivist.inference import aces, convert, provenance, tiling
+from archivist.imaging import colour, oiio
+from archivist.inference import aces, provenance, tiling
 from archivist.inference.provenance import RunProvenance
 from archivist.package.faults import fault as _fault
 from archivist.package.hashing import hash_file
@@ -127,7 +127,7 @@ def load(spec: RunSpec, job: FrameJob) -> Loaded:
         raise InputError("INFER-CHANNELS", f"source frame {job.number} has {rgb.shape[2]} channel(s); "
                          "the models work on R'G'B' frames")
     t2 = time.perf_counter()
-    ycc = convert.to_model(rgb, spec.kr, spec.kb)
+    ycc = colour.rgb_to_planar(rgb, spec.kr, spec.kb)
     t3 = time.perf_counter()
     return Loaded(job, ycc, {"hash_source": t1 - t0, "read": t2 - t1, "to_model": t3 - t2})
 
@@ -149,7 +149,7 @@ def infer(spec: RunSpec, backend, loaded: Loaded) -> tuple[np.ndarray, dict[str,
 
 def finish(spec: RunSpec, ycc: np.ndarray) -> np.ndarray:
     """The model's Y'CbCr back to the source's R'G'B', then to ACES 2065-1: (H, W, 3) float32."""
-    rgb = convert.from_model(ycc, spec.kr, spec.kb)
+    rgb = colour.planar_to_rgb(ycc, spec.kr, spec.kb)
     return aces.AcesConversion(spec.colour_source).apply_inplace(rgb)
 
 

@@ -24,6 +24,7 @@ from archivist.package.bagfiles import parse_bag_info, parse_manifest
 from archivist.package.hashing import default_workers, hash_bytes, hash_file
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
 from archivist.package.locking import check_work_dir, writer_active
+from archivist.package.rights import TRAINING_USE
 from archivist.package.safepath import check_element_id
 from archivist.package.transaction import Transaction, recover, utcnow
 from archivist.progress import start
@@ -31,7 +32,6 @@ from archivist.progress import start
 PACKAGE_LABEL = kinds.PACKAGE.label
 ELEMENT_LABEL = kinds.ELEMENT.label
 RECOVERY_TYPES = ("chroma", "spatial", "combined")
-TRAINING_USE = ("authorised", "not-authorised", "unknown")
 
 
 class Package:

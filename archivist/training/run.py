@@ -30,8 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from archivist.errors import ArchivistError, InputError, PackageError
-from archivist.imaging import contact, oiio
+from archivist.imaging import colour, contact, oiio
 from archivist.package import Package, events, kinds, records
+from archivist.package import rights as training_rights
 from archivist.package.faults import fault
 from archivist.package.hashing import hash_bytes
 from archivist.package.layout import Layout
@@ -99,27 +100,6 @@ class TrainingInterrupted(ArchivistError):
 RESUMABLE_CHANGES = ("steps",)
 
 
-# -- colour on tensors ------------------------------------------------------------
-
-
-def ycbcr_to_rgb(ycc: torch.Tensor, kr: float, kb: float) -> torch.Tensor:
-    """(N, 3, H, W) Y'CbCr to R'G'B', the tensor twin of ``archivist.imaging.colour.ycbcr_to_rgb``.
-
-    >>> from archivist.imaging import colour
-    >>> x = np.random.default_rng(0).random((4, 3)).astype(np.float32)
-    >>> ycc = colour.rgb_to_ycbcr(x, 0.2126, 0.0722).astype(np.float32)
-    >>> t = ycbcr_to_rgb(torch.from_numpy(ycc.T.reshape(1, 3, 4, 1).copy()), 0.2126, 0.0722)
-    >>> bool(np.allclose(t.numpy().reshape(3, 4).T, x, atol=1e-6))
-    True
-    """
-    kg = 1.0 - kr - kb
-    y, cb, cr = ycc[:, 0:1], ycc[:, 1:2], ycc[:, 2:3]
-    r = y + (2.0 * (1.0 - kr)) * cr
-    b = y + (2.0 * (1.0 - kb)) * cb
-    g = (y - kr * r - kb * b) / kg
-    return torch.cat([r, g, b], dim=1)
-
-
 # -- the model and its optimiser ----------------------------------------------------------
 
 
@@ -150,7 +130,7 @@ def build_optimizer(model: torch.nn.Module, opt: dict) -> torch.optim.Optimizer:
 
 def loss_fn(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor, kr: float, kb: float) -> torch.Tensor:
     """L1 in R'G'B' between the model's output and the ground truth (what a viewer compares)."""
-    return F.l1_loss(ycbcr_to_rgb(model(xb), kr, kb), yb)
+    return F.l1_loss(colour.ycbcr_to_rgb_tensor(model(xb), kr, kb), yb)
 
 
 # -- the run record ------------------------------------------------------------------------
@@ -260,7 +240,7 @@ class _Run:
         d = self.data
         with torch.no_grad():
             out = self.model(d.preview_input)
-            rgb = ycbcr_to_rgb(out, d.kr, d.kb)[0].float().cpu().numpy().transpose(1, 2, 0)
+            rgb = colour.ycbcr_to_rgb_tensor(out, d.kr, d.kb)[0].float().cpu().numpy().transpose(1, 2, 0)
         self.pending_holdout[step] = float(np.abs(rgb - d.preview_target).mean())
         if step not in self.done_contacts:
             self.pending_contacts.append((step, contact.sheet([d.preview_source, d.preview_target, rgb])))
@@ -408,11 +388,7 @@ class _Run:
 
 def _check_dataset(pkg: Package, ds_record: dict, mode: str) -> list[dict]:
     rights = _rights(pkg, ds_record)
-    refused = [r["element"] for r in rights if r["training_use"] == "not-authorised"]
-    if refused:
-        raise InputError("TRAIN-RIGHTS", f"element(s) {', '.join(refused)} are recorded as not authorised for "
-                         "training; nothing was trained",
-                         hint="record the authorisation on the element if it has been given")
+    training_rights.check(rights, "TRAIN-RIGHTS", "nothing was trained")
     median = (ds_record.get("preprocessing") or {}).get("median_size") or 0
     if mode == "spatial" and median > 1:
         raise InputError("TRAIN-DATASET-MODE", f"dataset {ds_record.get('id')!r} median-filters its references "
