@@ -72,7 +72,7 @@ def test_exr_headers_carry_the_provenance_keys(inferred):
         path = pkg.root / f["output"]["path"]
         header = oiio.header(path)
         expected = {
-            "MLProcessing": "archivist chroma recovery (chroma-affine-field-unet)",
+            "MLProcessing": "archivist chroma recovery (chroma-lattice-affine-field-unet)",
             "RecoveryType": "Reference-Based Color", "SourceElement": "16mm positive print",
             "ReferenceSource": "PAL DVD 2003", "ModelCheckpoint": f"{card['run']['id']} step {card['checkpoint']['step']}",
             "IPTCDigitalSourceType": COMPOSITE, "ArchivistPackage": pkg.record()["identifier"],

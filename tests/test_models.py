@@ -44,10 +44,112 @@ def band_fraction(plane: np.ndarray, cutoff: float) -> float:
 
 
 @pytest.mark.parametrize("mode,size,tone", ALL)
-def test_untrained_model_is_exactly_the_identity(mode, size, tone):
+def test_untrained_model_is_the_identity(mode, size, tone):
     x = ycc_input(37, 53)  # odd sizes: not multiples of any stride
     with torch.no_grad():
-        assert torch.equal(models.build(models.architecture(mode, size, tone))(x), x)
+        y = models.build(models.architecture(mode, size, tone))(x)
+    if mode == "spatial":
+        assert torch.equal(y, x)
+    else:  # the identity lattice interpolates its nodes: exact up to float rounding
+        assert (y - x).abs().max() < 1e-6
+        assert tone or torch.equal(y[:, 0], x[:, 0])
+
+
+@pytest.mark.parametrize("tone", [False, True])
+def test_version_1_chroma_model_still_builds_and_is_exactly_the_identity(tone):
+    arch = {**models.architecture("chroma", "small", tone), "version": 1, "name": "chroma-affine-field-unet"}
+    model = models.build(arch)
+    assert isinstance(model, models.ChromaNet)
+    x = ycc_input(37, 53)
+    with torch.no_grad():
+        assert torch.equal(model(x), x)
+
+
+def _pairs(seed: int = 0, n: int = 2, h: int = 48, w: int = 64):
+    """Grainy faded-looking sources and their 'reference' colours: a non-linear colour map of the source."""
+    from archivist.imaging import colour
+
+    rng = np.random.default_rng(seed)
+    inputs, truths = [], []
+    for _ in range(n):
+        base = rng.random((h // 8, w // 8, 3))
+        src = np.clip(np.kron(base, np.ones((8, 8, 1))) + rng.normal(0, 0.01, (h, w, 3)), 0, 1)
+        ref = np.clip(np.stack([src[..., 0] ** 1.3, 0.8 * src[..., 1] + 0.1, src[..., 2] ** 0.8], -1), 0, 1)
+        inputs.append(torch.from_numpy(colour.rgb_to_ycbcr(src, KR, KB).transpose(2, 0, 1).astype(np.float32)))
+        truths.append(torch.from_numpy(ref.transpose(2, 0, 1).astype(np.float32)))
+    return inputs, truths
+
+
+KR, KB = 0.2126, 0.0722
+
+
+def test_lattice_interpolates_exactly_as_the_qc_lut_does():
+    from archivist.qc import lut
+
+    rng = np.random.default_rng(3)
+    lo, hi = np.array([0.05, -0.3, -0.25]), np.array([0.9, 0.35, 0.3])
+    table = lut.identity(5, lo, hi) + rng.normal(0, 0.05, (5, 5, 5, 3))
+    lat = models.Lattice(5)
+    lat.set(torch.from_numpy(table).float(), torch.from_numpy(lo).float(), torch.from_numpy(hi).float())
+    x = ycc_input(19, 23, seed=4)  # partly outside the domain: both clamp
+    with torch.no_grad():
+        got = lat(x)[0].numpy().transpose(1, 2, 0)
+    want = lut.Lut3D(table.astype(np.float32), tuple(lo), tuple(hi)).apply(x[0].numpy().transpose(1, 2, 0))
+    assert np.abs(got - want).max() < 1e-5
+
+
+@pytest.mark.parametrize("tone", [False, True])
+def test_untrained_lattice_model_equals_its_fitted_lut(tone):
+    inputs, truths = _pairs()
+    model = models.build(models.architecture("chroma", "small", tone)).eval()
+    report = models.fit_lattice(model, inputs, truths, KR, KB)
+    assert report["converged"] and report["nodes_solved"] > 0
+    x = inputs[0][None]
+    with torch.no_grad():
+        y = model(x)
+        mapped = model.lattice(x)
+    assert torch.allclose(y[:, 1:], mapped[:, 1:], atol=1e-6)  # the field adds nothing yet
+    if tone:  # the lattice's luma correction, low-passed, on the source's luma
+        want = x[:, :1] + models.GaussianBlur(models.TONE_LOWPASS)(mapped[:, :1] - x[:, :1])
+        assert torch.allclose(y[:, :1], want, atol=1e-6)
+        assert not torch.allclose(y[:, :1], x[:, :1], atol=1e-3)
+    else:
+        assert torch.equal(y[:, 0], x[:, 0])
+    # The fitted lattice moves the source most of the way to the truth's chroma.
+    from archivist.imaging import colour
+
+    t = colour.rgb_to_ycbcr(truths[0].numpy().transpose(1, 2, 0).astype(np.float64), KR, KB).transpose(2, 0, 1)
+    before = np.abs(x[0, 1:].numpy() - t[1:]).mean()
+    after = np.abs(y[0, 1:].numpy() - t[1:]).mean()
+    assert after < 0.3 * before
+
+
+def test_fitted_lattice_travels_in_the_state_dict():
+    inputs, truths = _pairs(1)
+    arch = models.architecture("chroma", "small")
+    model = models.build(arch)
+    models.fit_lattice(model, inputs, truths, KR, KB)
+    fresh = models.build(arch)
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    x = inputs[1][None]
+    with torch.no_grad():
+        assert torch.equal(fresh(x), model(x))
+    assert not torch.equal(fresh.lattice.table, models.build(arch).lattice.table)
+
+
+def test_lattice_model_matches_onnxruntime():
+    from archivist.training import export
+
+    inputs, truths = _pairs(2)
+    model = randomised(models.architecture("chroma", "small", tone=True), scale=0.05)
+    models.fit_lattice(model, inputs, truths, KR, KB)
+    data = export.to_onnx(model, {})
+    x = ycc_input(40, 56, seed=5).numpy()
+    sess = export.ort_session(data)
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    assert np.abs(got - want).max() < 1e-4
 
 
 @pytest.mark.parametrize("h,w", [(64, 96), (37, 53), (4, 5), (130, 17)])
@@ -95,7 +197,8 @@ def test_upsample_matches_bilinear_interpolation(factor):
 
 def test_architecture_round_trips_and_rejects_bad_configurations():
     arch = models.architecture("chroma", "medium", True)
-    assert isinstance(models.build(arch), models.ChromaNet)
+    assert isinstance(models.build(arch), models.ChromaLatticeNet)
+    assert models.build(models.architecture("chroma", "small"))(ycc_input(8, 8)).shape == (1, 3, 8, 8)
     with pytest.raises(ValueError):
         models.architecture("spatial", "small", tone=True)
     with pytest.raises(ValueError):

@@ -15,6 +15,16 @@ away from that baseline only as far as the data asks.
   low-resolution luma offset, upsampled smoothly and added to Y: the
   correction is low-frequency by construction, so the source's grain and
   detail pass through unchanged.
+- ``ChromaLatticeNet`` (chroma mode, architecture version 2, the default):
+  a colour lattice (a 17^3 3D LUT on the source's Y'CbCr, fitted in closed
+  form from the training pairs at the start of a run by regularised
+  lattice regression, ``fit_lattice``) followed by the field of affine
+  transforms above, applied to the lattice's output and initialised to
+  the identity: an untrained model *is* the fitted LUT, and training
+  learns only what one global LUT cannot (uneven fading, fading along the
+  shot). With ``tone`` the luma the lattice asks for is low-passed
+  (Gaussian, ``TONE_LOWPASS`` px) and added to the source's Y, so the
+  lightness is corrected and the grain stays the source's.
 - ``SpatialNet`` (spatial mode): a full-resolution U-Net predicts a luma
   residual that is band-limited by a fixed Gaussian (sigma 1.25 px) before
   it is added to Y. It can add mid-frequency detail but has almost no gain
@@ -32,13 +42,15 @@ from __future__ import annotations
 import math
 from functools import cache
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from archivist.training import targets
 
-ARCH_VERSION = 1
+ARCH_VERSION = 2  # chroma; version 1 (ChromaNet) still builds for archived runs
+SPATIAL_VERSION = 1
 MODES = ("chroma", "spatial")
 SIZES = ("small", "medium", "large")
 
@@ -171,6 +183,193 @@ class ChromaNet(nn.Module):
         return torch.cat([y, chroma], dim=1)
 
 
+LATTICE_SIZE = 17  # nodes per axis of the colour lattice
+LATTICE_FIT_SIGMA = 2.0  # px: pairs are blurred before the lattice fit (grain and misregistration out of the fit)
+LATTICE_SMOOTHNESS = 0.05  # curvature weight of the lattice regression
+LATTICE_SAMPLES = 400_000  # pixels drawn (fixed seed) from the pairs for the fit
+TONE_LOWPASS = 2.0  # px: Gaussian on the lattice's luma correction, so grain passes through
+# px: the training loss compares output and ground truth after this Gaussian. The reference (a
+# DVD: half size, 4:2:0, median-filtered) holds no colour detail finer than this, so a loss at
+# full resolution teaches the model to blur the scan's sharp colour edges towards it.
+LOSS_LOWPASS = 2.0
+
+
+class Lattice(nn.Module):
+    """A 3D LUT on Y'CbCr with trilinear interpolation, built from gathers (exports to ONNX).
+
+    ``table`` holds ``size**3`` output colours, node index ``i0 + n*i1 + n*n*i2``
+    (the ``.cube`` order with Y' as the first axis); ``low`` and ``high``
+    bound the domain, and inputs outside it are clamped to it. All three
+    are persistent buffers, so they travel in checkpoints and the ONNX
+    graph. It starts as the identity over [0, 1] x [-0.5, 0.5]^2.
+
+    >>> lat = Lattice(5)
+    >>> x = torch.rand(2, 3, 4, 4) - torch.tensor([0.0, 0.5, 0.5]).view(1, 3, 1, 1)
+    >>> bool((lat(x) - x).abs().max() < 1e-6)
+    True
+    """
+
+    def __init__(self, size: int = LATTICE_SIZE):
+        super().__init__()
+        self.size = size
+        low, high = torch.tensor([0.0, -0.5, -0.5]), torch.tensor([1.0, 0.5, 0.5])
+        self.register_buffer("low", low)
+        self.register_buffer("high", high)
+        self.register_buffer("table", self.identity_table(size, low, high))
+
+    @staticmethod
+    def identity_table(size: int, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        axes = [torch.linspace(float(lo), float(hi), size, dtype=torch.float64) for lo, hi in zip(low, high)]
+        a2, a1, a0 = torch.meshgrid(axes[2], axes[1], axes[0], indexing="ij")  # axis 0 varies fastest
+        return torch.stack([a0, a1, a2], dim=-1).reshape(-1, 3).to(torch.float32)
+
+    def set(self, table: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> None:
+        """Replace the lattice: ``table`` (size, size, size, 3) indexed [i0, i1, i2]."""
+        n = self.size
+        if tuple(table.shape) != (n, n, n, 3):
+            raise ValueError(f"lattice table must be ({n}, {n}, {n}, 3)")
+        with torch.no_grad():
+            self.table.copy_(table.permute(2, 1, 0, 3).reshape(-1, 3))
+            self.low.copy_(low)
+            self.high.copy_(high)
+
+    def forward(self, ycc: torch.Tensor) -> torch.Tensor:
+        n = self.size
+        b, _, h, w = ycc.shape
+        x = ycc.permute(0, 2, 3, 1).reshape(-1, 3)
+        u = ((x - self.low) / (self.high - self.low) * (n - 1)).clamp(0.0, n - 1.0)
+        i0 = torch.floor(u).clamp(max=n - 2.0)
+        f = u - i0
+        i = i0.to(torch.int64)
+        base = i[:, 0] + n * i[:, 1] + (n * n) * i[:, 2]
+        f0, f1, f2 = f[:, 0:1], f[:, 1:2], f[:, 2:3]
+        out = None
+        for d2 in (0, 1):
+            w2 = f2 if d2 else 1.0 - f2
+            for d1 in (0, 1):
+                w1 = w2 * (f1 if d1 else 1.0 - f1)
+                for d0 in (0, 1):
+                    wt = w1 * (f0 if d0 else 1.0 - f0)
+                    term = wt * self.table[base + (d0 + n * d1 + n * n * d2)]
+                    out = term if out is None else out + term
+        return out.reshape(b, h, w, 3).permute(0, 3, 1, 2)
+
+
+class GaussianBlur(nn.Module):
+    """A separable Gaussian low-pass of every channel, edges repeated (replicate padding)."""
+
+    def __init__(self, sigma: float, channels: int = 1):
+        super().__init__()
+        k = gaussian_kernel1d(sigma)
+        self.radius = (k.numel() - 1) // 2
+        self.channels = channels
+        self.register_buffer("kh", k.view(1, 1, 1, -1).expand(channels, 1, 1, -1).clone(), persistent=False)
+        self.register_buffer("kv", k.view(1, 1, -1, 1).expand(channels, 1, -1, 1).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.radius
+        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), self.kh, groups=self.channels)
+        return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), self.kv, groups=self.channels)
+
+
+class ChromaLatticeNet(nn.Module):
+    """Chroma recovery that starts where a LUT ends: a fitted colour lattice, then a learned field on top.
+
+    The lattice (``Lattice``, fitted by ``fit_lattice``) maps the source's
+    Y'CbCr to the reference's colour, per pixel, as a global 3D LUT would.
+    A 1/4-resolution U-Net sees the source and the lattice's output and
+    predicts a smooth field of 2x4 affine transforms applied to
+    (Y', Cb_lattice, Cr_lattice, 1); the field starts at the identity, so
+    the untrained model returns exactly the lattice's colour. Without
+    ``tone`` the source's Y' passes through bit-exactly; with it, Y' gets
+    the lattice's luma correction low-passed by a Gaussian of
+    ``TONE_LOWPASS`` px plus the field's smooth luma offset, so the
+    source's grain passes through unchanged.
+
+    Shape:
+        - Input: (N, 3, H, W) Y'CbCr
+        - Output: (N, 3, H, W) Y'CbCr
+    """
+
+    def __init__(self, size: str = "medium", tone: bool = False, lattice: int = LATTICE_SIZE,
+                 tone_lowpass: float = TONE_LOWPASS, loss_lowpass: float = LOSS_LOWPASS):
+        super().__init__()
+        w0 = WIDTHS["chroma"][size][0]
+        self.tone = tone
+        self.lattice = Lattice(lattice)
+        self.stem = nn.Sequential(nn.Conv2d(6, w0, CHROMA_SCALE, stride=CHROMA_SCALE), _act())
+        self.unet = UNet(w0, 8 + (1 if tone else 0), WIDTHS["chroma"][size])
+        self.up = Upsample(CHROMA_SCALE)
+        self.lowpass = GaussianBlur(tone_lowpass) if tone else None
+        self.register_buffer("identity", torch.tensor([0.0, 1, 0, 0, 0, 0, 1, 0]).view(1, 8, 1, 1),
+                             persistent=False)
+        self.global_affine = nn.Parameter(torch.zeros(1, 8, 1, 1))
+        self.loss_view = GaussianBlur(loss_lowpass, 3) if loss_lowpass else None  # training only, not exported
+
+    def forward(self, ycc: torch.Tensor) -> torch.Tensor:
+        h, w = ycc.shape[-2], ycc.shape[-1]
+        mapped = self.lattice(ycc)
+        both = torch.cat([ycc, mapped], dim=1)
+        padded = F.pad(both, (0, CHROMA_SCALE - 1, 0, CHROMA_SCALE - 1), mode="replicate")
+        field = self.up(self.unet(self.stem(padded)), h, w)
+        coeffs = self.identity + self.global_affine + field[:, :8]
+        y = ycc[:, 0:1]
+        chroma = apply_affine(coeffs, torch.cat([y, mapped[:, 1:3]], dim=1))
+        if self.tone:
+            y = y + self.lowpass(mapped[:, 0:1] - y) + field[:, 8:9]
+        return torch.cat([y, chroma], dim=1)
+
+
+def _blur_planes(a: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy import ndimage
+
+    return np.stack([ndimage.gaussian_filter(a[c], sigma, mode="reflect") for c in range(a.shape[0])])
+
+
+def fit_lattice(model: nn.Module, inputs: list[torch.Tensor], truths: list[torch.Tensor], kr: float, kb: float,
+                *, sigma: float = LATTICE_FIT_SIGMA, samples: int = LATTICE_SAMPLES, seed: int = 0) -> dict | None:
+    """Fit a model's colour lattice from training pairs, in closed form; returns what the fit did.
+
+    The lattice maps the source's Y'CbCr to the ground truth's, fitted by
+    the same regularised lattice regression as the QC's LUT baseline
+    (``archivist.qc.lut.fit``) on up to ``samples`` pixels drawn with a
+    fixed seed. Both images are low-passed by a Gaussian of ``sigma`` px
+    first, so the scan's grain and any residual misregistration do not
+    flatten the fit; the lattice is then applied to the unfiltered source.
+    Models without a lattice are left alone (returns None).
+
+    Args:
+        model: a model with a ``lattice`` (``ChromaLatticeNet``).
+        inputs: model inputs, (3, H, W) Y'CbCr tensors.
+        truths: ground truth, (3, H, W) R'G'B' tensors.
+        kr, kb: the dataset's luma coefficients.
+    """
+    lattice = getattr(model, "lattice", None)
+    if not isinstance(lattice, Lattice):
+        return None
+    from archivist.imaging.colour import rgb_to_ycbcr
+    from archivist.qc import lut
+
+    xs, ys = [], []
+    for x, t in zip(inputs, truths):
+        xb = _blur_planes(x.detach().cpu().double().numpy(), sigma)
+        tb = _blur_planes(rgb_to_ycbcr(t.detach().cpu().double().numpy().transpose(1, 2, 0), kr, kb)
+                          .transpose(2, 0, 1), sigma)
+        xs.append(xb.reshape(3, -1).T)
+        ys.append(tb.reshape(3, -1).T)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if len(x) > samples:
+        idx = np.sort(np.random.default_rng(seed).choice(len(x), samples, replace=False))
+        x, y = x[idx], y[idx]
+    lo, hi = lut.expand_domain(x.min(0), x.max(0))
+    table, report = lut.fit(x, y, size=lattice.size, smoothness=LATTICE_SMOOTHNESS, domain_min=lo, domain_max=hi)
+    device = lattice.table.device
+    lattice.set(torch.from_numpy(table.table).to(torch.float32).to(device),
+                torch.tensor(lo, dtype=torch.float32, device=device), torch.tensor(hi, dtype=torch.float32, device=device))
+    return {"samples": report.samples, "nodes_solved": report.nodes_solved, "rms_residual": report.rms_residual,
+            "converged": report.converged, "domain_min": [float(v) for v in lo], "domain_max": [float(v) for v in hi]}
+
+
 def gaussian_kernel1d(sigma: float) -> torch.Tensor:
     """A normalised 1-D Gaussian with radius ceil(3 sigma).
 
@@ -210,11 +409,18 @@ def architecture(mode: str, size: str, tone: bool = False) -> dict:
         raise ValueError(f"size must be one of {SIZES}")
     if mode == "spatial" and tone:
         raise ValueError("tone applies to chroma mode only")
-    name = "chroma-affine-field-unet" if mode == "chroma" else "spatial-bandlimited-residual-unet"
-    out = {"name": name, "version": ARCH_VERSION, "mode": mode, "size": size, "tone": bool(tone),
-           "widths": list(WIDTHS[mode][size]), "activation": f"leaky_relu({NEGATIVE_SLOPE})"}
+    name = "chroma-lattice-affine-field-unet" if mode == "chroma" else "spatial-bandlimited-residual-unet"
+    out = {"name": name, "version": ARCH_VERSION if mode == "chroma" else SPATIAL_VERSION, "mode": mode,
+           "size": size, "tone": bool(tone), "widths": list(WIDTHS[mode][size]),
+           "activation": f"leaky_relu({NEGATIVE_SLOPE})"}
     if mode == "chroma":
         out["working_scale"] = CHROMA_SCALE
+        out["lattice"] = {"size": LATTICE_SIZE, "space": "source Y'CbCr", "interpolation": "trilinear",
+                          "fit": "regularised lattice regression", "fit_sigma": LATTICE_FIT_SIGMA,
+                          "smoothness": LATTICE_SMOOTHNESS}
+        out["loss_lowpass"] = LOSS_LOWPASS
+        if tone:
+            out["tone_lowpass"] = TONE_LOWPASS
     else:
         out["grain_sigma"] = GRAIN_SIGMA
     return out
@@ -222,13 +428,34 @@ def architecture(mode: str, size: str, tone: bool = False) -> dict:
 
 def build(arch: dict) -> nn.Module:
     """Instantiate the module an ``architecture`` dict describes (weights freshly initialised)."""
-    if arch.get("version") != ARCH_VERSION:
-        raise ValueError(f"unknown architecture version {arch.get('version')!r}")
-    if arch["mode"] == "chroma":
+    version = arch.get("version")
+    if arch["mode"] == "chroma" and version == 1:  # archived runs before the lattice stage
         return ChromaNet(arch["size"], tone=arch.get("tone", False))
-    if arch["mode"] == "spatial":
+    if arch["mode"] == "chroma" and version == ARCH_VERSION:
+        lat = arch.get("lattice") or {}
+        return ChromaLatticeNet(arch["size"], tone=arch.get("tone", False), lattice=lat.get("size", LATTICE_SIZE),
+                                tone_lowpass=arch.get("tone_lowpass", TONE_LOWPASS),
+                                loss_lowpass=arch.get("loss_lowpass", 0.0))
+    if arch["mode"] == "spatial" and version == SPATIAL_VERSION:
         return SpatialNet(arch["size"])
+    if arch["mode"] in MODES:
+        raise ValueError(f"unknown architecture version {version!r}")
     raise ValueError(f"unknown mode {arch['mode']!r}")
+
+
+def loss_name(arch: dict) -> str:
+    """The training loss an architecture is trained with, as the run record names it.
+
+    >>> loss_name(architecture("spatial", "small")), loss_name(architecture("chroma", "small"))
+    ('l1-rgb', 'l1-rgb-lowpass')
+    """
+    return "l1-rgb-lowpass" if arch.get("loss_lowpass") else "l1-rgb"
+
+
+def loss_view(model: nn.Module, rgb: torch.Tensor) -> torch.Tensor:
+    """What the training loss compares: ``rgb`` low-passed when the model asks for it, else itself."""
+    view = getattr(model, "loss_view", None)
+    return rgb if view is None else view(rgb)
 
 
 def parameter_count(model: nn.Module) -> int:

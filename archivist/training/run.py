@@ -129,8 +129,9 @@ def build_optimizer(model: torch.nn.Module, opt: dict) -> torch.optim.Optimizer:
 
 
 def loss_fn(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor, kr: float, kb: float) -> torch.Tensor:
-    """L1 in R'G'B' between the model's output and the ground truth (what a viewer compares)."""
-    return F.l1_loss(colour.ycbcr_to_rgb_tensor(model(xb), kr, kb), yb)
+    """L1 in R'G'B' between the model's output and the ground truth (after the model's loss low-pass, if any)."""
+    out = colour.ycbcr_to_rgb_tensor(model(xb), kr, kb)
+    return F.l1_loss(models.loss_view(model, out), models.loss_view(model, yb))
 
 
 # -- the run record ------------------------------------------------------------------------
@@ -429,6 +430,7 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
                              f"for training patches of at least {MIN_PATCH} px")
         arch = models.architecture(settings.mode, settings.size, settings.tone)
         model = build_model(arch, settings.seed, device, settings.channels_last)
+        models.fit_lattice(model, data.inputs, data.targets, data.kr, data.kb)  # the model starts as the LUT
         sigma = None
         if settings.mode == "spatial":
             sigma = targets.SPATIAL_SIGMA
@@ -453,7 +455,7 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
             "rights": rights,
             "settings": {
                 "steps": settings.steps, "batch": settings.batch, "patch": settings.patch, "patch_effective": patch,
-                "lr": settings.lr, "optimizer": optimizer_settings(settings.lr, device), "loss": LOSS,
+                "lr": settings.lr, "optimizer": optimizer_settings(settings.lr, device), "loss": models.loss_name(arch),
                 "lr_schedule": "constant", "target": target, "checkpoint_every": settings.checkpoint_every,
                 "contact_every": settings.contact_every, "seed": settings.seed, "threads": threads, "device": device,
                 "channels_last": settings.channels_last,
@@ -538,6 +540,7 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
     with devices.pinned(s["threads"], device) as flags:
         data = load_data(pkg, ds_record, rec["mode"], rec["tone"], device, s["channels_last"])
         model = build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
+        models.fit_lattice(model, data.inputs, data.targets, data.kr, data.kb)  # as at the start (no checkpoint yet)
         optimizer = build_optimizer(model, s["optimizer"])
         sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
         if ckpt is not None:
@@ -567,3 +570,4 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
         run.commit(done, checkpoint=False, final=False, first=True)
         run.loop(done, target_steps, progress)
         return rec
+
