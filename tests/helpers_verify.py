@@ -640,6 +640,21 @@ def con_007_archive_metadata_misfit(bags):
     return root, {}
 
 
+def con_008_archive_metadata_disagrees(bags):
+    root = _described(bags)
+    rel = "data/metadata/metadata.csv"
+    text = (root / rel).read_text("utf-8")
+    (root / rel).write_bytes(text.replace(",Test film,", ",Another film,", 1).encode("utf-8"))
+    rehash(root, rel)
+    sha = hash_file(root / rel, algorithms=["sha256"]).digests["sha256"]
+
+    def fn(rec):
+        entry = next(f for f in rec["files"] if f["path"] == rel)
+        entry.update(sha256=sha, size=(root / rel).stat().st_size)
+    edit_json(root, "data/records/metadata.json", fn)
+    return root, {}
+
+
 FIXTURES = {
     name.split("_", 2)[0].upper() + "-" + name.split("_", 2)[1]: fn
     for name, fn in list(globals().items())

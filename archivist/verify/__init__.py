@@ -27,6 +27,7 @@ from pathlib import Path
 from archivist.errors import PackageError
 from archivist.package.layout import BAGIT_TXT, PROFILE_IDENTIFIER, Layout
 from archivist.verify import bag, consistency, credentials, fixity, inventory, lineage, outputs, profile, records, runs, state
+from archivist.verify.archive_metadata import check_files as archive_metadata_check
 from archivist.verify.models import check as models_check
 from archivist.verify.report import Problem, Report
 from archivist.verify.rules import ERROR, RULES, WARNING, Rule
@@ -87,6 +88,7 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
     if report.archivist:
         recs = records.check(tree, view, report)
         consistency.check(tree, view, recs, report)
+        archive_metadata_check(root, tree, view, recs, report)
         for path, message in unusable:
             report.add("REC-002", path, message)
         lineage.check(work.runs, recs, work.package_id, report)

@@ -416,6 +416,13 @@ _RULES = [
          "identifier or title.",
          "Run `archivist describe PKG` again; if the log itself was altered, restore the package from a copy.",
          module="archivist.verify.archive_metadata"),
+    Rule("CON-008", ERROR, "Archive metadata disagrees with the records",
+         "What `data/metadata/` states must be what the records say: the package's title and identifier in "
+         "`metadata.csv`, and, while the metadata is current, each element's training-use grant in `rights.csv`, "
+         "the number of events and every object's SHA-256 in `premis.xml`. The files' own hashes may agree with "
+         "the manifests and the metadata record (they were re-hashed), yet their content not with the package.",
+         "A metadata file edited, or written by another tool, and its hashes updated with it.",
+         "Run `archivist describe PKG` again, which rewrites the files from the records."),
     # -- inference outputs -----------------------------------------------------------------------------
     Rule("OUT-001", ERROR, "Inference run record does not match its place",
          "An inference run record (`data/records/inference/<run>.json`) has its file name as `id`, names this "
