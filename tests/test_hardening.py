@@ -526,3 +526,19 @@ def test_export_writes_one_self_contained_model(tmp_path_factory, tmp_path):
     assert modelcheck.problems(model) == ([], [])
     folder = (root / card["model"]["path"]).parent
     assert sorted(p.name for p in folder.iterdir()) == ["model.onnx", "training-run.json"]
+
+
+@pytest.mark.parametrize("which", ["tagmanifest-sha256.txt", "bag-info.txt", "tagmanifest-sha256.c2pa"])
+def test_defect_3_seal_never_reads_or_writes_through_a_link(base, canary, signed, which):
+    root = base.root
+    target = canary / which
+    if (root / which).exists():
+        target.write_bytes((root / which).read_bytes())
+        (root / which).unlink()
+    os.symlink(target, root / which)
+    outside, before = tree_bytes(canary), tree_bytes(root)
+    proc = run_cli("seal", root, "--sign-cert", signed.keys / "chain.pem", "--sign-key", signed.keys / "key.pem",
+                   "--json")
+    assert proc.returncode == 2
+    failed_json(proc, "PATH-006")
+    assert tree_bytes(canary) == outside and tree_bytes(root) == before

@@ -25,10 +25,11 @@ import c2pa
 from archivist.credentials import manifest as mf
 from archivist.credentials.context import builder_context, reader_context
 from archivist.credentials.signer import Signer
-from archivist.errors import InputError, PackageError
+from archivist.errors import InputError, PackageError, UnsafePathError
 from archivist.package.bagfiles import parse_bag_info
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, WORK_DIR, Layout, tagmanifest_name
 from archivist.package.locking import WriteLock
+from archivist.package.safepath import read_inside
 
 SEAL_FILE = Layout.PACKAGE_SEAL  # the c2pa-rs sidecar name of tagmanifest-sha256.txt
 
@@ -127,6 +128,9 @@ def sign_stream(signer: Signer, stream, definition: dict, asset_format: str, ass
         raise InputError("SIGN-BINDING", "the signed data hash is not the asset's SHA-256; the asset changed"
                          " while it was being signed", hint="sign again once nothing else writes the file")
     return data, definition
+
+
+MAX_TAG_BYTES = 1 << 20  # a tag manifest lists four tag files; bag-info.txt is a few lines
 
 
 def write_new(path: Path, data: bytes, *, overwrite: bool = False) -> None:
@@ -232,6 +236,8 @@ def sign_tag_manifest(signer: Signer, package_root: Path, out_path: Path | None 
     if not (root / BAGIT_TXT).is_file():
         raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a package: it has no bagit.txt")
     seal = root / SEAL_FILE
+    if os.path.islink(seal):
+        raise UnsafePathError("PATH-006", f"{seal} is a symbolic link; archivist never writes through one")
     out = Path(out_path) if out_path is not None else seal
     real_out, real_root = Path(os.path.realpath(out)), Path(os.path.realpath(root))
     inside = real_out == real_root or real_root in real_out.parents
@@ -244,10 +250,11 @@ def sign_tag_manifest(signer: Signer, package_root: Path, out_path: Path | None 
         if (root / Layout.JOURNAL).exists() or (root / WORK_DIR / "staging").exists():
             raise PackageError("PACKAGE-INTERRUPTED", f"an earlier command on {root} was interrupted",
                                hint=f"run 'archivist recover {root}' first")
-        tm256 = (root / tagmanifest_name("sha256")).read_bytes()
-        tm512_path = root / tagmanifest_name("sha512")
-        tm512 = tm512_path.read_bytes() if tm512_path.is_file() else None
-        info = dict(parse_bag_info((root / BAG_INFO_TXT).read_text("utf-8"))[0])
+        # Read through no link: a seal signs what is in the package, nothing outside it.
+        tm256 = read_inside(root, tagmanifest_name("sha256"), MAX_TAG_BYTES)
+        tm512 = read_inside(root, tagmanifest_name("sha512"), MAX_TAG_BYTES) \
+            if os.path.lexists(root / tagmanifest_name("sha512")) else None
+        info = dict(parse_bag_info(read_inside(root, BAG_INFO_TXT, MAX_TAG_BYTES).decode("utf-8", "replace"))[0])
         identifier = info.get("External-Identifier") or ""
         data, definition = _seal(signer, tm256, tm512, identifier, info.get("Payload-Oxum"))
         write_new(out, data, overwrite=overwrite)

@@ -25,11 +25,13 @@ from archivist.package.hashing import default_workers, hash_bytes, hash_file
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
 from archivist.package.locking import check_work_dir, writer_active
 from archivist.package.rights import TRAINING_USE
-from archivist.package.safepath import check_element_id
-from archivist.package.transaction import Transaction, recover, utcnow
+from archivist.package.safepath import check_element_id, read_inside
+from archivist.package.transaction import MAX_MANIFEST_BYTES, MAX_TAG_FILE_BYTES, Transaction, recover, utcnow
 from archivist.progress import start
 
 PACKAGE_LABEL = kinds.PACKAGE.label
+MAX_RECORD_BYTES = 256 << 20  # as verify: past this a "record" is not parsed
+MAX_PAYLOAD_READ = 16 << 30  # models and checkpoints read whole; far beyond any real one
 ELEMENT_LABEL = kinds.ELEMENT.label
 RECOVERY_TYPES = ("chroma", "spatial", "combined")
 
@@ -93,9 +95,9 @@ class Package:
 
     # -- reading ------------------------------------------------------------------
     def read_record(self, rel: str, expected: str | None = None) -> dict:
-        path = self.layout.path(rel)
         try:
-            data = path.read_bytes()
+            # Never through a link, never a FIFO or a directory, never more than a record can be.
+            data = read_inside(self.root, rel, MAX_RECORD_BYTES)
         except FileNotFoundError:
             raise PackageError("PACKAGE-MISSING-RECORD", f"{rel} is missing from {self.root}") from None
         return records.loads(data, expected, where=rel)
@@ -115,24 +117,26 @@ class Package:
 
     def events(self) -> list[dict]:
         path = self.layout.path(Layout.EVENT_LOG)
-        found, problems = events.parse(path.read_bytes() if path.exists() else b"")
+        found, problems = events.parse(read_inside(self.root, Layout.EVENT_LOG, MAX_RECORD_BYTES)
+                                       if os.path.lexists(path) else b"")
         if problems:
             raise PackageError("PACKAGE-EVENT-LOG", f"the event log is damaged: {problems[0]}",
                                hint="run 'archivist verify' for the full list")
         return found
 
     def bag_info(self) -> dict[str, str]:
-        pairs, _ = parse_bag_info((self.root / BAG_INFO_TXT).read_text("utf-8"))
+        pairs, _ = parse_bag_info(read_inside(self.root, BAG_INFO_TXT, MAX_TAG_FILE_BYTES).decode("utf-8", "replace"))
         return dict(pairs)
 
     def manifest(self, alg: str = "sha256") -> MappingProxyType:
         """path -> digest, read-only; parsed again only after a commit replaced the file."""
         path = self.root / manifest_name(alg)
-        st = os.stat(path)
+        st = os.stat(path, follow_symlinks=False)
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._manifests.get(alg)
         if cached is None or cached[0] != key:
-            cached = (key, MappingProxyType(parse_manifest(path.read_text("utf-8")).as_dict()))
+            text = read_inside(self.root, manifest_name(alg), MAX_MANIFEST_BYTES).decode("utf-8", "replace")
+            cached = (key, MappingProxyType(parse_manifest(text).as_dict()))
             self._manifests[alg] = cached
         return cached[1]
 
@@ -146,7 +150,7 @@ class Package:
     def verified_bytes(self, ref: dict, code: str, what: str) -> bytes:
         """The bytes of the payload file a record names, refused unless they match the record and the manifest."""
         try:
-            data = self.layout.path(ref["path"]).read_bytes()
+            data = read_inside(self.root, ref["path"], MAX_PAYLOAD_READ)
         except FileNotFoundError:
             raise InputError(code, f"{what} {ref['path']} is missing from the package") from None
         self._check_ref(ref, hash_bytes(data).sha256, code, what)
