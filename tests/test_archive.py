@@ -340,6 +340,20 @@ def test_deposit_adds_one_ocfl_version_per_change(package, tmp_path):
     assert verify(out).problems == [] and bagit_valid(out)
 
 
+def test_a_failed_deposit_leaves_the_object_and_the_package_as_they_were(package, tmp_path):
+    root = tmp_path / "ocfl"
+    deposit(package, root)
+    describe(package)
+    frame = next((package.root / "data/sources/print16").iterdir())
+    data = frame.read_bytes()
+    frame.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # damaged after its hash was recorded
+    before_root, before_pkg = snapshot(root), snapshot(package.root)
+    with pytest.raises(ArchivistError) as exc:
+        deposit(package, root)
+    assert exc.value.code == "DEPOSIT-MISMATCH"
+    assert snapshot(root) == before_root and snapshot(package.root) == before_pkg
+
+
 def test_commands_and_their_errors(package, tmp_path):
     proc = run_cli("describe", package.root, "--json", check=True)
     assert json.loads(proc.stdout)["ok"]

@@ -23,7 +23,7 @@ def describe(pkg, as_json):
 
     def human(d):
         c = d["counts"]
-        click.echo(f"wrote {len(d['files'])} metadata files in {pkg}/data/metadata: {c['metadata_rows']} "
+        click.echo(f"wrote {', '.join(f['path'] for f in d['files'])} in {pkg}: {c['metadata_rows']} "
                    f"descriptions, {c['rights_rows']} rights statements, {c['objects']} objects, "
                    f"{c['events']} events")
     emit(as_json, result, human)
