@@ -133,3 +133,30 @@ def test_classify_never_raises_on_hostile_names():
                  "data/records/inference/.json", "data/sources/a/b/c/d.exr"):
         place = Layout.classify(path)
         assert place.path == path and place.record is None or place.record.startswith("data/records/")
+
+
+def test_a_file_lies_directly_in_its_folder_or_not():
+    inside = Layout.classify("data/outputs/infer-01/f.1001.exr")
+    assert inside.rest == "f.1001.exr" and inside.directly_in("outputs", "infer-01")
+    assert not inside.directly_in("outputs", "infer-02") and not inside.directly_in("sources", "infer-01")
+    nested = Layout.classify("data/training/train-01/checkpoints/step-0000006.safetensors")
+    assert nested.rest == "checkpoints/step-0000006.safetensors" and not nested.directly_in("training", "train-01")
+    assert not Layout.classify("data/sources/print16/old/f.0001.exr").directly_in("sources", "print16")
+    assert not Layout.classify("data/records/inference/infer-01.json").directly_in("outputs", "infer-01")
+
+
+def test_verify_expects_each_record_to_carry_its_folders_label(package):
+    from helpers_verify import refresh, rehash
+
+    from archivist.verify import verify
+
+    root = package.root
+    assert verify(root).ok
+    moved = Layout.record(kinds.DATASET, "ds-01")  # an element record where dataset records live
+    (root / moved).parent.mkdir(parents=True)
+    (root / moved).write_bytes((root / Layout.element_record("print16")).read_bytes())
+    rehash(root, moved)
+    refresh(root)
+    found = [(p.code, p.path, p.message) for p in verify(root).problems if p.code == "REC-002"]
+    assert [(c, p) for c, p, _ in found] == [("REC-002", moved)]
+    assert "expected 'archivist/dataset/1'" in found[0][2]

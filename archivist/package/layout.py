@@ -234,6 +234,8 @@ class Place:
         kind: the record kind when the file is a record (or an output's JSON sidecar).
         ident: the element, dataset, run, model or QC id the file belongs to.
         record: the package path of the record that describes the file (a record describes itself).
+        rest: for a file of an element or a stage folder, its path below the id's folder
+            (``"checkpoints/step-0000100.safetensors"``); it has no ``/`` when the file lies directly in it.
     """
 
     path: str
@@ -242,6 +244,17 @@ class Place:
     kind: Kind | None = None
     ident: str | None = None
     record: str | None = None
+    rest: str | None = None
+
+    def directly_in(self, area: str, ident: str) -> bool:
+        """Whether the file lies directly in the folder of ``ident`` in ``data/<area>/``.
+
+        >>> Layout.classify("data/sources/print16/f.0001.exr").directly_in("sources", "print16")
+        True
+        >>> Layout.classify("data/outputs/infer-01/old/f.1001.exr").directly_in("outputs", "infer-01")
+        False
+        """
+        return self.area == area and self.ident == ident and self.rest is not None and "/" not in self.rest
 
 
 _STAGE_FILES = {  # (stage, first path part below the id, suffix) -> what
@@ -292,7 +305,8 @@ def _classify(rel: str) -> Place:
         element = _safe_id(parts[2]) if len(parts) == 4 else None
         if element is None:
             return Place(rel, area, what)
-        return Place(rel, area, "frame" if what == "file" else what, None, element, Layout.element_record(element))
+        return Place(rel, area, "frame" if what == "file" else what, None, element, Layout.element_record(element),
+                     parts[3])
     kind = kinds.by_stage(area)
     ident = _safe_id(parts[2]) if kind and len(parts) > 3 else None
     if ident is None or kind is None:
@@ -304,4 +318,4 @@ def _classify(rel: str) -> Place:
         record_kind = kinds.TRAINING_RUN
     elif what == "sidecar" and suffix == ".json":
         record_kind = kinds.OUTPUT_SIDECAR
-    return Place(rel, area, what, record_kind, ident, Layout.record(kind, ident))
+    return Place(rel, area, what, record_kind, ident, Layout.record(kind, ident), "/".join(parts[3:]))

@@ -18,7 +18,7 @@ from archivist.errors import UnsafePathError
 from archivist.package.bagfiles import Manifest, parse_bag_info, parse_manifest
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR, Layout
 from archivist.package.safepath import check_relpath, is_windows_reserved, nfc_key
-from archivist.verify.inventory import PAYLOAD_PREFIX, Tree, read_small
+from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
 
 FETCH_TXT = "fetch.txt"
@@ -157,7 +157,7 @@ def _safe_entries(name: str, alg: str, manifest: Manifest, tree: Tree, payload_s
             report.add("BAG-016", e.path, f"{name} line {e.line}: {exc.message}; not opened")
             hostile.add(e.path)
             continue
-        if e.path.startswith(PAYLOAD_PREFIX) != payload_side:
+        if Layout.is_payload(e.path) != payload_side:
             where = "outside data/" if payload_side else "inside data/ (tag manifests list tag files only)"
             report.add("BAG-011", e.path, f"{name} line {e.line}: entry {where}")
             continue

@@ -83,7 +83,7 @@ def _element(rec_path: str, rec: dict, report: Report) -> None:
     if rec["role"] not in ROLES:
         return
     home = Layout.element_dir(rec["role"], rec["id"]) + "/"
-    away = [f["path"] for f in rec["frames"] if not f["path"].startswith(home) or "/" in f["path"][len(home):]]
+    away = [f["path"] for f in rec["frames"] if not Layout.classify(f["path"]).directly_in(ROLES[rec["role"]], rec["id"])]
     if away:
         report.add("CON-004", rec_path, f"{len(away)} frames lie outside {home} (first: {away[0]})")
 

@@ -13,9 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archivist.package.layout import PAYLOAD_DIR, WORK_DIR, Layout
-
-PAYLOAD_PREFIX = PAYLOAD_DIR + "/"
+from archivist.package.layout import WORK_DIR, Layout
 
 
 @dataclass

@@ -62,7 +62,7 @@ def _place(rec: dict, where: str, package_id: str | None, report: Report) -> Non
     except ArchivistError:
         folder = None
     away = sorted({ref["path"] for entry in rec["frames"] for ref in _frame_files(entry)
-                   if folder is None or not ref["path"].startswith(folder) or "/" in ref["path"][len(folder):]})
+                   if not Layout.classify(ref["path"]).directly_in("outputs", rec["id"])})
     if away:
         problems.append(f"{len(away)} of its output files lie outside {folder or 'its output folder'} (first: "
                         f"{away[0]})")

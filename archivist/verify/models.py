@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archivist.verify.inventory import PAYLOAD_PREFIX, Tree, read_small
+from archivist.package.layout import Layout
+from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
 
 MAX_MODEL_BYTES = 2 << 30  # protobuf's own limit on one message
@@ -17,7 +18,7 @@ MAX_MODEL_BYTES = 2 << 30  # protobuf's own limit on one message
 
 def check(root: Path, tree: Tree, report: Report) -> None:
     paths = sorted(p for p, size in tree.files.items()
-                   if p.startswith(PAYLOAD_PREFIX) and p.endswith(".onnx") and size < MAX_MODEL_BYTES)
+                   if Layout.is_payload(p) and p.endswith(".onnx") and size < MAX_MODEL_BYTES)
     if not paths:
         return
     import onnx
