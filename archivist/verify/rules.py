@@ -355,8 +355,9 @@ _RULES = [
          module="archivist.verify.records"),
     Rule("REC-002", ERROR, "Record does not match its schema",
          "A record fails JSON Schema validation against the schema its `schema` label names (or the label "
-         "names no known schema).",
-         "A missing or misspelt field, a wrong type, an unknown label.",
+         "names no known schema), or a record in a kind's folder (`data/records/<folder>/`) or at a kind's fixed "
+         "path carries another kind's label (the kinds are registered in `archivist.package.kinds`).",
+         "A missing or misspelt field, a wrong type, an unknown label, a record copied into another kind's folder.",
          "Restore the record from a copy; if it was written by a newer archivist, verify with that version.",
          module="archivist.verify, archivist.verify.records"),
     Rule("REC-003", ERROR, "Event log line damaged",
