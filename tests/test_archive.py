@@ -36,7 +36,7 @@ from archivist.archive.describe import RIGHTS_COLUMNS, describe
 from archivist.archive.transfer import transfer
 from archivist.errors import ArchivistError
 from archivist.package import Package
-from archivist.package.bagfiles import parse_bag_info, parse_manifest
+from archivist.package.bagfiles import format_bag_info, parse_bag_info, parse_manifest
 from archivist.package.transaction import FAULT_ENV, recover
 from archivist.verify import verify
 
@@ -260,6 +260,12 @@ def test_bag_info_labels_are_xml_names_and_the_bag_has_no_hidden_file(package):
     for label, _ in pairs:
         etree.Element(label)  # raises ValueError for a name XML does not allow
     assert not [p for p in package.root.rglob(".*")]
+    with pytest.raises(ValueError):  # and the writer refuses one that is not
+        format_bag_info([("Rights holder", "Filmoteca")])
+    import doctest
+
+    from archivist.package import bagfiles
+    assert doctest.testmod(bagfiles).failed == 0
 
 
 def test_transfer_is_reproducible_and_reads_back_as_a_valid_bag(package, tmp_path):

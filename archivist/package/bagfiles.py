@@ -106,9 +106,25 @@ def parse_bag_info(text: str) -> tuple[list[tuple[str, str]], list[tuple[int, st
     return pairs, bad
 
 
+# Archivematica turns bag-info.txt elements into XML elements (METS sourceMD), so a
+# label must be an XML name; ASCII letters, digits, '-', '_' and '.' keep it one.
+XML_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
+
+
 def format_bag_info(pairs: list[tuple[str, str]]) -> str:
+    """``bag-info.txt`` from (label, value) pairs; a label that is not an XML name is refused.
+
+    >>> format_bag_info([("Source-Organization", "Filmoteca")])
+    'Source-Organization: Filmoteca\\n'
+    >>> format_bag_info([("Rights holder", "x")])
+    Traceback (most recent call last):
+    ...
+    ValueError: bag-info label 'Rights holder' is not an XML name
+    """
     lines = []
     for label, value in pairs:
+        if not XML_LABEL.match(label):
+            raise ValueError(f"bag-info label {label!r} is not an XML name")
         value = " ".join(str(value).split())  # tag values are single logical lines
         lines.append(f"{label}: {value}")
     return "\n".join(lines) + "\n"
