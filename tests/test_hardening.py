@@ -542,3 +542,31 @@ def test_defect_3_seal_never_reads_or_writes_through_a_link(base, canary, signed
     assert proc.returncode == 2
     failed_json(proc, "PATH-006")
     assert tree_bytes(canary) == outside and tree_bytes(root) == before
+
+
+# -- defect 6: bounded output on hostile input --------------------------------------------------------
+def test_defect_6_bogus_manifest_lines_are_counted_past_the_listing_cap(tmp_path):
+    import bagit
+
+    from archivist.verify.report import MAX_LISTED
+
+    bag = tmp_path / "bag"
+    (bag / "notes").mkdir(parents=True)
+    (bag / "notes" / "a.txt").write_bytes(b"real\n")
+    bagit.make_bag(str(bag), checksums=["sha256"])
+    (bag / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    extra = MAX_LISTED + 500
+    with open(bag / "manifest-sha256.txt", "a") as f:
+        for i in range(extra):
+            f.write(f"{i:064x}  data/missing/frame.{i:07d}.exr\n")
+    from helpers_verify import refresh_tagmanifests
+
+    refresh_tagmanifests(bag)
+    proc = run_cli("verify", bag, "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    missing = [p for p in doc["problems"] if p["code"] == "BAG-007"]
+    assert len(missing) == MAX_LISTED and doc["unlisted"] == {"BAG-007": 500}
+    assert doc["counts"]["errors"] == len(doc["problems"]) + 500
+    human = run_cli("verify", bag)
+    assert "BAG-007  and 500 more of this rule" in human.stdout

@@ -42,6 +42,8 @@ def _print(d: dict) -> None:
         for p in found:
             where = f"{p['path']}: " if p["path"] else ""
             click.echo(f"  {p['code']}  {where}{p['message']}")
+    for code, n in d.get("unlisted", {}).items():
+        click.echo(f"  {code}  and {n} more of this rule, counted but not listed")
     if d["problems"]:
         click.echo("rule codes are explained in docs/verify-rules.md")
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from archivist.verify.rules import ERROR, RULES, WARNING
 
+MAX_LISTED = 1000  # problems listed per rule; more are counted in ``unlisted``
+
 
 def printable(text: str) -> str:
     """File names that are not UTF-8 reach Python as surrogates; show them escaped.
@@ -39,11 +41,22 @@ class Report:
     outputs: int = 0  # inference output frames checked against their run records
     credentials: int = 0  # C2PA credentials validated
     seal: str | None = None  # the package seal: absent, invalid, untrusted or trusted
+    listed: dict[str, int] = field(default_factory=dict)  # problems listed, per rule
+    unlisted: dict[str, int] = field(default_factory=dict)  # past MAX_LISTED: counted, not kept
 
     def add(self, code: str, path: str | None, message: str) -> None:
         rule = RULES[code]  # an unregistered code is a bug, not a finding
+        n = self.listed.get(code, 0)
+        if n >= MAX_LISTED:
+            # Hostile input (a million bogus manifest lines) must not cost a million problems' memory.
+            self.unlisted[code] = self.unlisted.get(code, 0) + 1
+            return
+        self.listed[code] = n + 1
         self.problems.append(Problem(code, rule.severity, None if path is None else printable(path),
                                      printable(message)))
+
+    def _unlisted(self, severity: str) -> int:
+        return sum(n for code, n in self.unlisted.items() if RULES[code].severity == severity)
 
     @property
     def errors(self) -> list[Problem]:
@@ -66,8 +79,10 @@ class Report:
             "path": self.root,
             "archivist": self.archivist,
             "profile": self.profile,
-            "counts": {"errors": len(self.errors), "warnings": len(self.warnings), "files": self.files,
+            "counts": {"errors": len(self.errors) + self._unlisted(ERROR),
+                       "warnings": len(self.warnings) + self._unlisted(WARNING), "files": self.files,
                        "bytes": self.bytes, "outputs": self.outputs, "credentials": self.credentials},
             "problems": [p.to_dict() for p in self.problems],
+            "unlisted": dict(sorted(self.unlisted.items())),
             "seal": self.seal,
         }
