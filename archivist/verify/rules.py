@@ -423,7 +423,8 @@ _RULES = [
          "the number of events and every object's SHA-256 in `premis.xml`. The files' own hashes may agree with "
          "the manifests and the metadata record (they were re-hashed), yet their content not with the package.",
          "A metadata file edited, or written by another tool, and its hashes updated with it.",
-         "Run `archivist describe PKG` again, which rewrites the files from the records."),
+         "Run `archivist describe PKG` again, which rewrites the files from the records.",
+         module="archivist.verify.archive_metadata"),
     # -- inference outputs -----------------------------------------------------------------------------
     Rule("OUT-001", ERROR, "Inference run record does not match its place",
          "An inference run record (`data/records/inference/<run>.json`) has its file name as `id`, names this "
