@@ -160,3 +160,11 @@ def test_verify_expects_each_record_to_carry_its_folders_label(package):
     found = [(p.code, p.path, p.message) for p in verify(root).problems if p.code == "REC-002"]
     assert [(c, p) for c, p, _ in found] == [("REC-002", moved)]
     assert "expected 'archivist/dataset/1'" in found[0][2]
+
+
+def test_a_package_lists_records_of_known_kinds_only(package):
+    assert package.record_ids(kinds.DATASET) == package.record_ids("datasets") == []
+    assert package.next_id(kinds.INFERENCE_RUN, "infer") == "infer-01"
+    for bad in ("outputs", kinds.PACKAGE):
+        with pytest.raises(ValueError):
+            package.record_ids(bad)

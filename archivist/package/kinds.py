@@ -113,3 +113,19 @@ def of(kind: Kind | str) -> Kind:
     if found is None:
         raise ValueError(f"unknown record kind {kind!r} (kinds: {', '.join(_BY_FOLDER)})")
     return found
+
+
+def folder_of(kind: Kind | str) -> str:
+    """The folder under ``data/records/`` of a kind with one record per id; ``ValueError`` for any other.
+
+    >>> folder_of(MODEL_CARD), folder_of("qc")
+    ('models', 'qc')
+    >>> folder_of(PACKAGE)
+    Traceback (most recent call last):
+    ...
+    ValueError: package record is stored at data/records/package.json, not in a records folder
+    """
+    found = of(kind)
+    if found.folder is None:
+        raise ValueError(f"{found.what} is stored at {found.path or 'a path of its own'}, not in a records folder")
+    return found.folder

@@ -98,7 +98,7 @@ class Layout:
         >>> Layout.record(kinds.INFERENCE_RUN, "infer-01")
         'data/records/inference/infer-01.json'
         """
-        return f"data/records/{kinds.of(kind).folder}/{check_element_id(ident)}.json"
+        return f"data/records/{kinds.folder_of(kind)}/{check_element_id(ident)}.json"
 
     # -- frames ------------------------------------------------------------
     @staticmethod

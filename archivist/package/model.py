@@ -166,12 +166,12 @@ class Package:
         self._check_ref(ref, actual, code, what)
         return path
 
-    def record_ids(self, kind: str) -> list[str]:
-        """Ids of the records of one kind (``data/records/<kind>/<id>.json``)."""
-        d = self.root / Layout.RECORDS / kind
+    def record_ids(self, kind: kinds.Kind | str) -> list[str]:
+        """Ids of the records of one kind (``data/records/<folder>/<id>.json``); ``ValueError`` for an unknown kind."""
+        d = self.root / Layout.RECORDS / kinds.folder_of(kind)
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
-    def next_id(self, kind: str, prefix: str) -> str:
+    def next_id(self, kind: kinds.Kind | str, prefix: str) -> str:
         """The first free ``<prefix>-NN`` among the records of one kind."""
         taken = set(self.record_ids(kind))
         n = 1
@@ -179,7 +179,7 @@ class Package:
             n += 1
         return f"{prefix}-{n:02d}"
 
-    def read_kind(self, kind: str, ident: str, label: str, code: str, what: str) -> dict:
+    def read_kind(self, kind: kinds.Kind | str, ident: str, label: str, code: str, what: str) -> dict:
         """One record of a kind, with an error that lists the ones there are."""
         rel = Layout.record(kind, ident)
         if not (self.root / rel).is_file():
