@@ -570,3 +570,17 @@ def test_defect_6_bogus_manifest_lines_are_counted_past_the_listing_cap(tmp_path
     assert doc["counts"]["errors"] == len(doc["problems"]) + 500
     human = run_cli("verify", bag)
     assert "BAG-007  and 500 more of this rule" in human.stdout
+
+
+@pytest.mark.parametrize("which", [".archivist", ".archivist/runs", ".archivist/runs/infer-01"])
+def test_defect_3_infer_refuses_a_linked_run_folder(tmp_path_factory, tmp_path, canary, which):
+    from helpers_infer import model_package_copy
+
+    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
+    (root / which).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(canary, root / which)
+    outside, before = tree_bytes(canary), tree_bytes(root)
+    proc = run_cli("infer", root, "--run", "infer-01", "--json")
+    assert proc.returncode == 2
+    failed_json(proc, "PACKAGE-WORK-LINK")
+    assert tree_bytes(canary) == outside and tree_bytes(root) == before
