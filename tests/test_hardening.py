@@ -584,3 +584,15 @@ def test_defect_3_infer_refuses_a_linked_run_folder(tmp_path_factory, tmp_path, 
     assert proc.returncode == 2
     failed_json(proc, "PACKAGE-WORK-LINK")
     assert tree_bytes(canary) == outside and tree_bytes(root) == before
+
+
+def test_defect_6_a_huge_bag_info_is_bag_026_and_not_parsed(base):
+    from helpers_verify import refresh_tagmanifests
+
+    root = base.root
+    with open(root / "bag-info.txt", "a") as f:
+        f.write("Notes: " + "x" * (2 << 20) + "\n")
+    refresh_tagmanifests(root)
+    code, codes, doc = verify_json(root)
+    assert code == 1 and "BAG-026" in codes
+    assert any(p["code"] == "BAG-026" and "not parsed" in p["message"] for p in doc["problems"])

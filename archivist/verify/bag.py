@@ -27,6 +27,7 @@ NON_REPEATABLE = ("Bagging-Date", "Bag-Size", "Payload-Oxum", "Bag-Group-Identif
 _MANIFEST = re.compile(r"^(tag)?manifest-([^/]+)\.txt$")
 _VERSION_LINE = re.compile(r"^BagIt-Version: ([0-9]+\.[0-9]+)$")
 _ENCODING_LINE = re.compile(r"^Tag-File-Character-Encoding: (\S+)$")
+MAX_BAG_INFO_BYTES = 1 << 20
 # Digits bounded: no real payload has 10^30 octets, and int() of a 5,000-digit string raises.
 _OXUM = re.compile(r"^([0-9]{1,30})\.([0-9]{1,30})$")
 
@@ -301,7 +302,11 @@ def load(root: Path, tree: Tree, report: Report) -> BagView:
     if PAYLOAD_DIR not in tree.dirs:
         report.add("BAG-005", PAYLOAD_DIR, "the bag has no payload directory 'data/'")
     info_bytes = _read(root, tree, view, BAG_INFO_TXT)
-    if info_bytes is not None:
+    if info_bytes is not None and len(info_bytes) > MAX_BAG_INFO_BYTES:
+        # A few lines in any real bag; parsing a hostile one would cost many times its size.
+        report.add("BAG-026", BAG_INFO_TXT, f"{len(info_bytes)} bytes, more than the {MAX_BAG_INFO_BYTES} a "
+                                            "bag-info.txt may have here; not parsed")
+    elif info_bytes is not None:
         view.info = check_bag_info(_decode(report, BAG_INFO_TXT, info_bytes), tree, report)
     else:
         report.add("BAG-029", BAG_INFO_TXT, "no bag-info.txt, so no Payload-Oxum")
