@@ -310,3 +310,41 @@ def test_ctrl_c_in_dataset_leaves_the_package_as_it_was(tmp_path):
     else:
         assert "is as it was before 'dataset'" in advice["state"]
     assert snapshot(pkg.root) == before
+
+
+# -- the report as a person reads it ----------------------------------------------------------------
+
+def test_report_reads_as_a_person_expects(tmp_path_factory, tmp_path):
+    import re
+    import shutil
+
+    from helpers_verify_outputs import signed_package
+
+    from archivist import dataset
+    from archivist.report import build
+
+    root = tmp_path / "pkg"
+    shutil.copytree(signed_package(tmp_path_factory).root, root, symlinks=True)
+    pkg = Package(root)
+    pkg.amend_element("dvd", authorised_by="Filmoteca rights department")
+    dataset.build(pkg, source="print16", reference="dvd", frames=[1001, 1002, 1003], preview=True)
+    page, data = build(root)
+    octets, files = data["package"]["bag_info"]["Payload-Oxum"].split(".")
+    assert re.search(rf"<td>[0-9.]+ (KiB|MiB) in {int(files)} files \({int(octets):,} bytes\)</td>", page)
+    assert f"{octets}.{files}" not in page  # never the raw octets.files
+    # Code cells break only after a '/', so a term or a rule code never splits.
+    for cell in re.findall(r"<code>(.*?)</code>", page):
+        assert re.fullmatch(r"(<span class='nw'>[^<]*</span>)(<wbr><span class='nw'>[^<]*</span>)*", cell), cell
+        assert all(seg.endswith("/") for seg in re.findall(r"<span class='nw'>([^<]*)</span><wbr>", cell))
+    assert ".nw{white-space:nowrap}" in page and "break-all" not in page
+    times = re.findall(r"<td><span class='time'>([^<]*)</span></td>", page)
+    assert len(times) == len(pkg.events()) and ".time{white-space:nowrap" in page
+    assert "<th>Algorithm</th><td>ES256</td>" in page and "Es256" not in page
+    assert "by Filmoteca rights department" in page
+    # Alignment previews: thumbnails that open large, labelled in the page's own text.
+    sheets = re.findall(r"<details><summary><div class='panels'>(.*?)</div><img [^>]*src='data:image/png", page)
+    embedded = [p for d in data["dataset"]["datasets"] for p in d["_previews"] if not p.get("skipped")]
+    assert len(sheets) == len(embedded) >= 3
+    assert "<span>source 1002</span><span>reference 2</span><span>difference x4</span>" in page
+    assert ".sheets details[open]{grid-column:1/-1}" in page
+    assert "<figcaption>Source frame" not in page  # no full-width sheets any more

@@ -9,6 +9,7 @@ import click
 from archivist.cli.output import emit, json_option, package_argument, progress_for
 from archivist.package import iptc
 from archivist.package.model import RECOVERY_TYPES, TRAINING_USE, Package, check_authorisation, recover_package
+from archivist.units import count_text, size_text
 
 pkg_arg = package_argument()
 
@@ -124,25 +125,13 @@ def info(pkg, as_json):
     emit(as_json, data, _print_info)
 
 
-def size_text(n: int | None) -> str:
-    """``251148706`` -> ``239.5 MiB``."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} bytes"
-
-
 def _print_info(d: dict) -> None:
     if d.get("interrupted"):
         click.echo(f"WARNING: an interrupted command left unfinished work; run 'archivist recover {d['path']}'")
     if d.get("writer"):
         click.echo(f"note: a command is writing to the package now ({d['writer']})")
     pay = d["payload"]
-    files = "?" if pay["files"] is None else f"{pay['files']:,} files"
+    files = "? files" if pay["files"] is None else count_text(pay["files"], "file")
     if not d["archivist"]:
         click.echo(f"{d['path']}: a BagIt bag without archivist records ({size_text(pay['bytes'])} in {files})")
         for k, v in d["bag_info"].items():

@@ -8,29 +8,18 @@ import click
 
 from archivist.cli.output import emit, json_option, package_argument, progress_for
 from archivist.errors import EXIT_CHECK_FAILED
+from archivist.units import count_text, size_text
 from archivist.verify import verify as verify_package
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _print(d: dict) -> None:
     c = d["counts"]
     state = "valid" if d["ok"] else "INVALID"
     kind = "archivist package" if d["archivist"] else "bag"
-    outputs = [_count(c[k], noun) for k, noun in (("outputs", "output frame"), ("credentials", "credential"))
+    outputs = [count_text(c[k], noun) for k, noun in (("outputs", "output frame"), ("credentials", "credential"))
                if c.get(k)]
-    click.echo(f"{d['path']}: {state} {kind} ({_count(c['errors'], 'error')}, {_count(c['warnings'], 'warning')}; "
-               f"{_count(c['files'], 'file')}, {_size(c['bytes'])} checked"
+    click.echo(f"{d['path']}: {state} {kind} ({count_text(c['errors'], 'error')}, {count_text(c['warnings'], 'warning')}; "
+               f"{count_text(c['files'], 'file')}, {size_text(c['bytes'])} checked"
                + (f"; {', '.join(outputs)}" if outputs else "")
                + (f"; profile {d['profile']}" if d["profile"] else "")
                + (f"; seal {d['seal']}" if d.get("seal") else "") + ")")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from archivist.package.iptc import PREFIX as IPTC_PREFIX
+from archivist.units import count_text, size_text
 
 MAX_EVENTS = 300
 
@@ -28,13 +29,32 @@ th{background:#efefea;font-weight:600}td.num{text-align:right;font-variant-numer
 .glance dt{font-weight:600;margin-top:6px}.glance dd{margin:0 0 4px 0}
 .verdict{font-size:16px;border-left:5px solid #3a6ea5;background:#eef3f9;padding:8px 14px}
 figure{margin:10px 0 18px}figure img{max-width:100%;image-rendering:auto;border:1px solid #ccc}
-figcaption{font-size:13px;color:#555}code{font-size:12.5px;background:#f1f1ec;padding:0 3px;word-break:break-all}
-.small{font-size:12.5px;color:#555}.problem{color:#a4161a}
+figcaption{font-size:13px;color:#555}
+code{font-size:12.5px;background:#f1f1ec;padding:0 3px}.nw{white-space:nowrap}
+.small{font-size:12.5px;color:#555}.problem{color:#a4161a}.time{white-space:nowrap;font-variant-numeric:tabular-nums}
+.sheets{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px;margin:10px 0 18px}
+.sheets details{border:1px solid #d8d8d2;border-radius:4px;padding:6px;background:#fafaf6}
+.sheets details[open]{grid-column:1/-1}.sheets summary{cursor:zoom-in;list-style:none}
+.sheets summary::-webkit-details-marker{display:none}.sheets details[open] summary{cursor:zoom-out}
+.sheets img{width:100%;display:block;border:1px solid #ccc}
+.sheets .panels{display:flex;font-size:13px;font-weight:600;color:#333;margin:0 0 3px}
+.sheets .panels span{flex:1;padding-right:4px}.sheets .cap{font-size:13.5px;margin:4px 0 0}
 """
 
 
 def e(value) -> str:
     return escape("" if value is None else str(value), quote=True)
+
+
+def code(value) -> str:
+    """Inline code that may wrap only after a ``/``, never inside a word, a code or a term."""
+    return code_html(e(value))
+
+
+def code_html(escaped: str) -> str:
+    """``code`` for text that is already escaped."""
+    segments = escaped.replace("/", "/\0").split("\0")
+    return "<code>" + "<wbr>".join(f"<span class='nw'>{s}</span>" for s in segments if s) + "</code>"
 
 
 def num(value, digits: int = 2) -> str:
@@ -94,6 +114,25 @@ def iptc_term(uri: str | None) -> str:
     return e(uri[len(IPTC_PREFIX):] if uri.startswith(IPTC_PREFIX) else uri)
 
 
+def algorithm_name(alg: str | None) -> str:
+    """Signature algorithms as their standards spell them: ``Es256`` (as the C2PA SDK reports it) is ES256.
+
+    >>> algorithm_name("Es256"), algorithm_name("ps384"), algorithm_name("ed25519")
+    ('ES256', 'PS384', 'Ed25519')
+    """
+    if not alg:
+        return "n/a"
+    return "Ed25519" if alg.lower() == "ed25519" else alg.upper()
+
+
+def payload_text(oxum: str | None) -> str:
+    """``Payload-Oxum`` (``octets.files``) for people: ``8.4 MiB in 207 files (8,814,959 bytes)``."""
+    octets, _, files = (oxum or "").partition(".")
+    if not (octets.isdigit() and files.isdigit()):
+        return e(oxum or "not recorded")
+    return e(f"{size_text(int(octets))} in {count_text(int(files), 'file')} ({int(octets):,} bytes)")
+
+
 # -- sections ----------------------------------------------------------------------------------
 
 def at_a_glance(data: dict) -> str:
@@ -112,7 +151,7 @@ def at_a_glance(data: dict) -> str:
     else:
         items.append(("Quality control verdict", "no QC has been run on this package yet"))
     if prov.get("iptc"):
-        items.append(("What the restored frames are (IPTC)", f"<code>{iptc_term(prov['iptc'].get('uri'))}</code>: "
+        items.append(("What the restored frames are (IPTC)", f"{code_html(iptc_term(prov['iptc'].get('uri')))}: "
                       + e(prov["iptc"].get("rule"))))
     c2pa = prov.get("c2pa")
     if c2pa:
@@ -139,14 +178,14 @@ def package_html(data: dict) -> str:
     rec = s.get("record") or {}
     out = ["<h2 id='package'>1. The package</h2>",
            what("A BagIt package (RFC 8493): every file is listed with its SHA-512 and SHA-256, so any change can "
-                "be detected. Records in <code>data/records/</code> describe every file and how it was made."),
+                "be detected. Records in " + code("data/records/") + " describe every file and how it was made."),
            problems(s)]
-    out.append(kv([("Title", e(rec.get("title"))), ("Identifier", f"<code>{e(rec.get('identifier'))}</code>"),
+    out.append(kv([("Title", e(rec.get("title"))), ("Identifier", f"{code(rec.get('identifier'))}"),
                    ("Organisation", e(rec.get("organization"))), ("Recovery type", e(rec.get("recovery"))),
                    ("Description", e(rec.get("description") or s.get("bag_info", {}).get("External-Description"))),
                    ("Created", e(rec.get("created"))),
-                   ("Payload", e(s.get("bag_info", {}).get("Payload-Oxum")) + " <span class='small'>(bytes.files)</span>"),
-                   ("BagIt profile", f"<code>{e(s.get('bag_info', {}).get('BagIt-Profile-Identifier'))}</code>")]))
+                   ("Payload", payload_text(s.get("bag_info", {}).get("Payload-Oxum"))),
+                   ("BagIt profile", f"{code(s.get('bag_info', {}).get('BagIt-Profile-Identifier'))}")]))
     out.append("<h3>Elements and their rights</h3>")
     out.append(what("The film elements the restoration starts from: the <b>source</b> is the scan being restored; "
                     "the <b>reference</b> shows the colour to recover. Training a model on an element needs the "
@@ -158,15 +197,23 @@ def package_html(data: dict) -> str:
         use_html = status(True, use) if use == "authorised" else (f"<span class='bad'>{e(use)}</span>"
                                                                    if use == "not-authorised" else f"<span class='warn'>{e(use)}</span>")
         rows.append([f"<b>{e(el['id'])}</b>", e(el["role"]), e(el["description"]),
-                     f"<code>{iptc_term(el['digital_source_type'])}</code>",
+                     code_html(iptc_term(el['digital_source_type'])),
                      f"{len(el['frames'])} ({el['frames'][0]['number']}&ndash;{el['frames'][-1]['number']})",
                      e(f"{sc['width']}x{sc['height']} {sc['pixel_type']} {sc['file_format']}"),
                      e(sc.get("colour_space", "not recorded")),
                      e(r["statement"]) + (f"<br><span class='small'>holder: {e(r['holder'])}</span>" if r.get("holder") else ""),
-                     use_html + (f"<br><span class='small'>by {e(r['authorised_by'])}</span>" if r.get("authorised_by") else "")])
+                     use_html + _authoriser(r)])
     out.append(table(["Element", "Role", "Description", "IPTC source type", "Frames", "Scan", "Colour space",
                       "Rights", "Training use"], rows))
     return "".join(out)
+
+
+def _authoriser(rights: dict) -> str:
+    if rights.get("authorised_by"):
+        return f"<br><span class='small'>by {e(rights['authorised_by'])}</span>"
+    if rights["training_use"] == "authorised":
+        return "<br><span class='warn small'>who authorised it is not recorded</span>"
+    return ""
 
 
 def dataset_html(data: dict) -> str:
@@ -199,14 +246,36 @@ def dataset_html(data: dict) -> str:
         out.append(table(["Source frame", "Reference frame", "Use", "Residual", "Alignment found"], rows, {3}))
         shown = [i for i in ds.get("_previews") or [] if not i.get("skipped")]
         skipped = [i for i in ds.get("_previews") or [] if i.get("skipped")]
-        for img in sorted(shown, key=lambda i: i["source_number"]):
-            kind = "held out" if img.get("holdout") else "training pair"
-            out.append(figure(img, f"Source frame {img.get('source_number')} ({kind}): source | aligned reference | "
-                                   "luma difference"))
+        if shown:
+            out.append("<p class='small'>Alignment previews: each shows the source, the reference aligned onto it, "
+                       "and their difference in brightness (black where they line up). Click one to see it large, "
+                       "again to make it small.</p>")
+            out.append(contact_sheets(ds, sorted(shown, key=lambda i: i["source_number"])))
         if skipped:
             out.append("<p class='small'>More alignment previews in the package: "
-                       + ", ".join(f"<code>{e(i['path'])}</code>" for i in skipped) + "</p>")
+                       + ", ".join(f"{code(i['path'])}" for i in skipped) + "</p>")
     return "".join(out)
+
+
+def contact_sheets(ds: dict, images: list[dict]) -> str:
+    """Alignment previews as a grid of thumbnails, each opening to full width, labelled in the page's own text."""
+    refs = {p["source"]["number"]: p["reference"]["number"] for p in [*ds["pairs"], *(ds.get("holdout") or [])]}
+    median = ds["preprocessing"]["median_size"]
+    cells = []
+    for img in images:
+        n = img.get("source_number")
+        kind = "held out" if img.get("holdout") else "training pair"
+        if "uri" not in img:
+            cells.append(f"<div class='problem'>{e(img.get('path'))}: {e(img.get('problem'))}</div>")
+            continue
+        panels = "".join(f"<span>{e(t)}</span>" for t in (f"source {n}", f"reference {refs.get(n, '?')}",
+                                                            "difference x4"))
+        cleaned = f", median-filtered (size {median})" if median else ""
+        cells.append(f"<details><summary><div class='panels'>{panels}</div>"
+                     f"<img alt='alignment preview of source frame {e(n)}' src='{img['uri']}'>"
+                     f"<p class='cap'><b>Frame {e(n)}</b>, {e(kind)}; the reference aligned onto it{e(cleaned)}<br>"
+                     f"<span class='small'>{code(img['path'])}</span></p></summary></details>")
+    return "<div class='sheets'>" + "".join(cells) + "</div>"
 
 
 def _transform_text(t: dict) -> str:
@@ -265,7 +334,7 @@ def model_card_html(card: dict) -> str:
                ("Limitations", "<ul>" + "".join(f"<li>{e(x)}</li>" for x in card.get("limitations") or []) + "</ul>"),
                ("Format", e(f"{card['format']['name']} opset {card['format']['opset']}, "
                             f"{card['model']['size']:,} bytes")),
-               ("File", f"<code>{e(card['model']['path'])}</code><br><span class='small'>SHA-256 "
+               ("File", f"{code(card['model']['path'])}<br><span class='small'>SHA-256 "
                         f"{e(card['model']['sha256'])}</span>"),
                ("Trained by", e(f"run {card['run']['id']}, checkpoint at step {card['checkpoint']['step']}")),
                ("Training-data rights", e(rights)),
@@ -318,7 +387,7 @@ def qc_html(data: dict) -> str:
                 "produce) and, when known, against the <b>true original</b>. The verdict comes from these numbers "
                 "alone."), problems(s)]
     if not s.get("records"):
-        out.append("<p>No QC has been run yet: <code>archivist qc PKG</code>.</p>")
+        out.append("<p>No QC has been run yet: " + code("archivist qc PKG") + ".</p>")
     for rec in s.get("records") or []:
         v = rec["verdict"]
         out.append(f"<h3>QC {e(rec['id'])} of inference run {e(rec['inference']['id'])} "
@@ -345,7 +414,7 @@ def qc_html(data: dict) -> str:
         out.append("<h3>Frame by frame (mean CIEDE2000 against the ground truth)</h3>")
         out.append(table(["Frame", "Source", "LUT baseline", "ML result", "Which is closer"], rows, {1, 2, 3}))
         b = rec["baseline"]
-        out.append(kv([("Baseline LUT", f"<code>{e(b['lut']['path'])}</code> ({b['size']}<sup>3</sup>, "
+        out.append(kv([("Baseline LUT", f"{code(b['lut']['path'])} ({b['size']}<sup>3</sup>, "
                                         f"{e(b['space'])}); {e(b['applies'])}"),
                        ("Baseline luma", e(b["luma"])), ("Ground truth", e(rec["ground_truth"])),
                        ("Colour assumptions", e(rec["colour"]["lab"]))]))
@@ -385,15 +454,15 @@ def provenance_html(data: dict) -> str:
         out.append("<p>No output frames yet.</p>")
         return "".join(out)
     f = s["frame"]
-    out.append(f"<p>Frame {e(f['number'])} of run {e(s['run_id'])}: <code>{e(f['output']['path'])}</code><br>"
+    out.append(f"<p>Frame {e(f['number'])} of run {e(s['run_id'])}: {code(f['output']['path'])}<br>"
                f"<span class='small'>SHA-256 {e(f['output']['sha256'])}</span></p>")
     if s.get("iptc"):
         i = s["iptc"]
-        out.append(kv([("IPTC digital source type", f"<code>{e(i.get('uri'))}</code>"),
+        out.append(kv([("IPTC digital source type", f"{code(i.get('uri'))}"),
                        ("Why", e(i.get("rule"))), ("Overridden by the user", e("yes" if i.get("overridden") else "no"))]))
     header = s.get("header") or {}
     if header:
-        rows = [[f"<code>{e(k)}</code>", e(_short(v))] for k, v in sorted(header.items())]
+        rows = [[f"{code(k)}", e(_short(v))] for k, v in sorted(header.items())]
         out.append("<h3>EXR header keys</h3>" + table(["Key", "Value"], rows))
     c2pa = s.get("c2pa")
     if c2pa:
@@ -406,11 +475,11 @@ def provenance_html(data: dict) -> str:
                        f"{e(c.get('path'))})</span> hash {status(c.get('ok'), 'matches', 'DOES NOT match')}</li>"
                        for c in c2pa.get("ingredient_checks") or [])
         out.append(kv([("Status", _c2pa_status(c2pa, s.get("trust_anchor_given"))),
-                       ("Manifest", f"<code>{e(c2pa.get('manifest_path'))}</code> (detached: EXR cannot embed one)"),
+                       ("Manifest", f"{code(c2pa.get('manifest_path'))} (detached: EXR cannot embed one)"),
                        ("Signed by", e(sig.get("common_name") or sig.get("issuer"))),
-                       ("Issuer", e(sig.get("issuer"))), ("Algorithm", e(sig.get("alg"))),
+                       ("Issuer", e(sig.get("issuer"))), ("Algorithm", e(algorithm_name(sig.get("alg")))),
                        ("Trusted timestamp", e("yes" if c2pa.get("timestamped") else "no")),
-                       ("Actions", e(acts)), ("Digital source type", f"<code>{e(c2pa.get('digital_source_type'))}</code>"),
+                       ("Actions", e(acts)), ("Digital source type", f"{code(c2pa.get('digital_source_type'))}"),
                        ("Ingredients", f"<ul>{ingr}</ul>" if ingr else "none"),
                        ("Failures", e(", ".join(x.get("code") or "" for x in c2pa.get("failures") or []) or "none"))]))
     else:
@@ -427,7 +496,7 @@ def verify_html(data: dict) -> str:
     s = data["verify"]
     res = s.get("result")
     out = ["<h2 id='verify'>7. Full package check (verify)</h2>",
-           what("<code>archivist verify</code> checks what an auditor would: BagIt structure and every checksum, "
+           what(code("archivist verify") + " checks what an auditor would: BagIt structure and every checksum, "
                 "the BagIt profile, every record against its schema, the event log's hash chain, and that records "
                 "and manifests agree. It never changes the package."), problems(s)]
     if not res:
@@ -435,12 +504,13 @@ def verify_html(data: dict) -> str:
     c = res["counts"]
     anchors = ("the trust anchor given to the report" if s.get("trust_anchor_given")
                else "none given: signatures can be checked, signers not trusted")
-    out.append(kv([("Result", status(res["ok"], "valid", "NOT valid")), ("Profile", f"<code>{e(res.get('profile'))}</code>"),
+    out.append(kv([("Result", status(res["ok"], "valid", "NOT valid")), ("Profile", f"{code(res.get('profile'))}"),
                    ("Trust anchors", e(anchors)),
-                   ("Files checked", e(f"{c['files']} ({c['bytes']:,} bytes)")),
+                   ("Files checked", e(f"{count_text(c['files'], 'file')}, {size_text(c['bytes'])} "
+                                       f"({c['bytes']:,} bytes)")),
                    ("Errors / warnings", e(f"{c['errors']} / {c['warnings']}"))]))
     if res["problems"]:
-        rows = [[e(p["severity"]), f"<code>{e(p['code'])}</code>", f"<code>{e(p.get('path'))}</code>", e(p["message"])]
+        rows = [[e(p["severity"]), f"{code(p['code'])}", f"{code(p.get('path'))}", e(p["message"])]
                 for p in res["problems"]]
         out.append(table(["Severity", "Rule", "Path", "Problem"], rows))
     else:
@@ -453,7 +523,8 @@ def events_html(data: dict) -> str:
     out = ["<h2 id='events'>8. What was done, in order (event log)</h2>",
            what("Every command that changed the package left one event. Each event carries the hash of the one "
                 "before it, so removing or editing an event is detected by verify.")]
-    rows = [[e(ev["time"]), e(ev["command"]), e(ev["outcome"]), e(ev.get("detail", ""))] for ev in evs[-MAX_EVENTS:]]
+    rows = [[f"<span class='time'>{e(ev['time'])}</span>", e(ev["command"]), e(ev["outcome"]), e(ev.get("detail", ""))]
+            for ev in evs[-MAX_EVENTS:]]
     out.append(table(["Time (UTC)", "Command", "Outcome", "Detail"], rows))
     return "".join(out)
 
