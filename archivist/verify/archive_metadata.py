@@ -16,7 +16,7 @@ import csv
 import io
 from pathlib import Path
 
-from archivist.package import events
+from archivist.package import events, kinds
 from archivist.package.layout import Layout
 from archivist.verify.bag import BagView
 from archivist.verify.inventory import Tree, read_small
@@ -104,7 +104,7 @@ def check_files(root: Path, tree: Tree, view: BagView, recs: Records, report: Re
             report.add("CON-008", rights_csv, f"not readable as UTF-8 CSV: {exc}")
             rows = []
         for path, e in recs.valid.items():
-            if not path.startswith(Layout.ELEMENT_RECORDS + "/") or e.get("role") not in ("source", "reference"):
+            if Layout.classify(path).kind is not kinds.ELEMENT or e.get("role") not in ("source", "reference"):
                 continue
             file = "objects/" + Layout.element_dir(e["role"], e["id"])[len("data/"):] + "/"
             grants = [r.get("grant_restriction") for r in rows if r.get("file") == file and r.get("grant_act") == "use"]
