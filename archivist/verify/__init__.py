@@ -13,8 +13,15 @@ outputs read once per frame for fixity and provenance together
 (``profile``), records and event log (``records``), the agreement between
 records, manifests and bag-info (``consistency``), the lineage of every
 inference run (``lineage``) and the package seal (``credentials``).
-Rule codes and their explanations live in ``rules``. Nothing here writes
+Rule codes and their explanations live in ``rules``; ``findings`` holds
+what the per-frame jobs found and phrases what differs. Nothing here writes
 to the package, so it works on read-only storage.
+
+The auditor stands apart from the engine: what a frame should carry comes
+from ``archivist.inference.recorded`` and ``provenance`` (pure functions of
+the run record), never from the runner, torch or onnxruntime, and where a
+file lies is judged by ``archivist.package.layout`` and the registry of
+record kinds (``archivist.package.kinds``).
 """
 
 from __future__ import annotations
