@@ -44,7 +44,7 @@ def decode_path(raw: str) -> tuple[str, bool]:
 
 # -- manifests ------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)  # a manifest may list millions: no per-entry __dict__
 class ManifestEntry:
     line: int
     digest: str
