@@ -137,6 +137,18 @@ _CODES = [
               "`data/records/events.jsonl` has a line that is not a valid event, or its hash chain is broken, so "
               "no event can be appended to it.",
               "Run `archivist verify PKG` for the full list (REC-003, REC-004) and restore the log from a copy."),
+    # -- the command line ---------------------------------------------------------------------------
+    ErrorCode("CLI-USAGE", "The command line is not what the command takes",
+              "An unknown command or option, a missing argument or option, or a value the option does not accept.",
+              "Run the command with `--help` and correct the command line; nothing was changed."),
+    ErrorCode("CLI-INPUT", "A file named on the command line cannot be used",
+              "A file option names a file that cannot be opened as asked.",
+              "Check the path and its permissions; nothing was changed."),
+    ErrorCode("CLI-INTERRUPTED", "The command was interrupted (Ctrl-C)",
+              "SIGINT (Ctrl-C) while the command ran. The message says what state the package is in: as it was "
+              "before the command, valid with the work committed so far (`infer`), or stopped inside a commit.",
+              "Run the command the message names: the same command again (an interrupted `infer` resumes its "
+              "run), or `archivist recover PKG` first when a commit was cut short.", exit=EXIT_INTERRUPTED),
     # -- records ----------------------------------------------------------------------------------
     ErrorCode("RECORD-LABEL", "A record names no known schema",
               "A record's `schema` label is not `archivist/<type>/<version>`, or no schema of that name ships "
@@ -866,6 +878,7 @@ CODES: dict[str, ErrorCode] = {c.code: c for c in _CODES}
 
 FAMILIES = {
     "PACKAGE": "The package",
+    "CLI": "The command line",
     "RECOVER": "archivist recover",
     "RECORD": "Records",
     "PATH": "Paths inside a package",

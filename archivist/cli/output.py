@@ -15,12 +15,17 @@ from pathlib import Path
 import click
 
 from archivist.cli.interrupt import advice, seen
-from archivist.errors import EXIT_USAGE, ArchivistError, PackageError
+from archivist.errors import EXIT_INTERRUPTED, EXIT_USAGE, ArchivistError, InputError, PackageError
 from archivist.progress import terminal
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 
-EXIT_INTERRUPTED = 130
+
+
+class Interrupted(ArchivistError):
+    """Ctrl-C: the message says what state the package is in, the hint what to run next."""
+
+    exit_code = 130  # EXIT_INTERRUPTED, spelt out so that the error catalogue's scan can read it
 
 
 def _package_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -82,12 +87,13 @@ def _fail(as_json: bool, error: dict, exit_code: int, extra: dict | None = None)
     sys.exit(exit_code)
 
 
-def _usage_error(exc: click.ClickException) -> dict:
+def _usage_error(exc: click.ClickException) -> ArchivistError:
+    """Click's own errors (an unknown option, a bad value) in the form of every other error."""
     ctx = getattr(exc, "ctx", None)
     if isinstance(exc, click.UsageError):
         where = ctx.command_path if ctx is not None else "archivist"
-        return {"code": "CLI-USAGE", "message": exc.format_message(), "hint": f"see '{where} --help'"}
-    return {"code": "CLI-INPUT", "message": exc.format_message()}
+        return InputError("CLI-USAGE", exc.format_message(), hint=f"see '{where} --help'")
+    return InputError("CLI-INPUT", exc.format_message())
 
 
 def run_guarded(cli) -> None:
@@ -103,12 +109,12 @@ def run_guarded(cli) -> None:
         _fail(as_json, exc.to_dict(), exc.exit_code, extra)
     except (click.exceptions.Abort, KeyboardInterrupt):
         said = advice(sys.argv[1:])
-        _fail(as_json, {"code": "CLI-INTERRUPTED", "message": f"interrupted: {said['state']}",
-                        "hint": said["next"]}, EXIT_INTERRUPTED, {"interrupted": said})
+        stop = Interrupted("CLI-INTERRUPTED", f"interrupted: {said['state']}", hint=said["next"])
+        _fail(as_json, stop.to_dict(), stop.exit_code, {"interrupted": said})
     except click.ClickException as exc:
         if exc.exit_code == 0:
             sys.exit(0)
-        _fail(as_json, _usage_error(exc), EXIT_USAGE)
+        _fail(as_json, _usage_error(exc).to_dict(), EXIT_USAGE)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
