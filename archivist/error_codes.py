@@ -624,6 +624,10 @@ _CODES = [
               "The model card, training record, loss log, an output frame or a record QC reads no longer matches "
               "its record or the package manifest.",
               _VERIFY_FIRST + "."),
+    ErrorCode("QC-LOSS-LOG", "The training loss log cannot be read",
+              "A line of the training run's `loss.jsonl` is not bounded JSON (too deep, an over-long integer, a "
+              "repeated key) or not a loss entry with an integer step and numbers.",
+              _VERIFY_FIRST + "."),
     ErrorCode("QC-NO-DATASET", "The run names no dataset",
               "The inference run records no dataset, so there are no held-out frames to judge.",
               "Judge a run of a model trained on a dataset in the package."),

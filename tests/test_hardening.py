@@ -596,3 +596,20 @@ def test_defect_6_a_huge_bag_info_is_bag_026_and_not_parsed(base):
     code, codes, doc = verify_json(root)
     assert code == 1 and "BAG-026" in codes
     assert any(p["code"] == "BAG-026" and "not parsed" in p["message"] for p in doc["problems"])
+
+
+@pytest.mark.parametrize("line", [DEEP, HUGE_INT, b'{"step": 1, "step": 2, "loss": 0.1}', b'{"step": "1", "loss": 0.1}'],
+                         ids=["deep", "huge-int", "duplicate-key", "not-an-entry"])
+def test_defect_4_a_hostile_loss_log_is_qc_loss_log(signed, tmp_path, line):
+    from helpers_verify_outputs import copy_signed, cover_up
+
+    root = copy_signed(signed, tmp_path / "pkg")
+    log = next((root / "data" / "training").glob("*/loss.jsonl"))
+    with open(log, "ab") as f:
+        f.write(line + b"\n")
+    cover_up(root, [str(log.relative_to(root))])
+    before = tree_bytes(root)
+    proc = run_cli("qc", root, "--json")
+    assert proc.returncode == 2, proc.stderr
+    failed_json(proc, "QC-LOSS-LOG")
+    assert tree_bytes(root) == before

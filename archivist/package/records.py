@@ -67,14 +67,15 @@ def _constant(name: str) -> NoReturn:
     raise UnsafeJSONError(f"{name} is not JSON")
 
 
-def parse_json(data: bytes | str) -> Any:
+def parse_json(data: bytes | str, *, allow_nan: bool = False) -> Any:
     """Parse JSON from a package, within bounds; every refusal is a ``JSONDecodeError``.
 
     Raises ``UnicodeDecodeError`` for bytes that are not UTF-8, as ``json.loads`` would.
     """
     text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
     try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_constant=_constant)
+        value = json.loads(text, object_pairs_hook=_pairs, parse_int=_int,
+                           parse_constant=float if allow_nan else _constant)
     except RecursionError:
         raise UnsafeJSONError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
     stack = [(value, 1)]

@@ -93,13 +93,32 @@ def frame_strip(item: inputs.HeldOut, baseline: np.ndarray, result: compare.Fram
     return figures.strip(panels)
 
 
+def _loss_rows(pkg, ref: dict) -> list[dict]:
+    """The loss log's entries, hash-checked and each checked to be a step with its numbers."""
+    data = pkg.verified_bytes(ref, "QC-HASH", "loss log")
+    rows = []
+    for n, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = records.parse_json(line, allow_nan=True)  # a diverged run logs NaN
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError("QC-LOSS-LOG", f"{ref['path']} line {n} is not valid JSON: {exc}") from None
+        numbers = [row.get(k) for k in ("loss", "holdout_l1") if k in row] if isinstance(row, dict) else [None]
+        if not isinstance(row, dict) or type(row.get("step")) is not int or "loss" not in row \
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+            raise InputError("QC-LOSS-LOG", f"{ref['path']} line {n} is not a loss entry (an integer step and "
+                             "numbers for loss and holdout_l1)")
+        rows.append(row)
+    return rows
+
+
 def loss_curve(pkg, training: dict) -> np.ndarray | None:
     """The training loss (per step, smoothed) and the held-out L1, or None without a loss log."""
     ref = training.get("loss_log")
     if not ref:
         return None
-    data = pkg.verified_bytes(ref, "QC-HASH", "loss log")
-    rows = [json.loads(line) for line in data.splitlines() if line.strip()]
+    rows = _loss_rows(pkg, ref)
     if not rows:
         return None
     x = np.array([r["step"] for r in rows], np.float64)
