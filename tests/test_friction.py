@@ -234,6 +234,29 @@ def test_info_and_verify_flag_an_abandoned_run(inferred, tmp_path):
         os.close(fd)
 
 
+def test_reproduce_prints_the_largest_difference_and_the_tolerance(inferred, tmp_path):
+    import shutil
+
+    args = ("--frames", "1001-1002")
+    same = run_cli("reproduce", inferred, *args, check=True).stdout
+    assert "largest difference 0; tolerance: none (bit-identical)" in same
+    # A run recorded with another numpy promises agreement within its tolerance only, as another backend does.
+    root = tmp_path / "pkg"
+    shutil.copytree(inferred, root)
+    rel = Layout.record("inference", "infer-01")
+    rec = json.loads((root / rel).read_text("utf-8"))
+    _edit_record(root, rel, versions={**rec["versions"], "numpy": "1.0.0"})
+    report = _json(run_cli("reproduce", root, *args, "--json", check=True))
+    frames = [f["comparison"]["max_abs_diff"] for f in report["frames"]]
+    assert report["expectation"] == "within tolerance" and report["max_abs_diff"] == max(frames)
+    text = run_cli("reproduce", root, *args, check=True).stdout
+    t = report["tolerance"]
+    assert f"largest difference {report['max_abs_diff']:.3g}; tolerance: |difference| <= " \
+           f"{t['absolute_tolerance']:g} + {t['relative_tolerance']:g} x |value|, at most " \
+           f"{t['mismatched_elements_per_million']:g} values per million beyond it" in text
+    assert f"frame 1001: ok (bytes identical), largest difference {frames[0]:.3g}, 0 mismatched per million" in text
+
+
 # -- Ctrl-C -----------------------------------------------------------------------------------------------
 
 def _interrupt_when(args: list, ready) -> subprocess.CompletedProcess:
