@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         model = models.build(rec["architecture"]["config"])
         model.load_state_dict(checkpoints.model_state(tensors))
 
-        stages: dict[str, list[float]] = {}
+        stages: dict[str, list[tuple[float, float]]] = {}
 
         def timed(name, fn):
             def inner(*a, **k):
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
                 try:
                     return fn(*a, **k)
                 finally:
-                    stages.setdefault(name, []).append(_since(t)[0])
+                    stages.setdefault(name, []).append(_since(t))
             return inner
 
         export.to_onnx = timed("to_onnx (exporter, optimisation, checker)", export.to_onnx)
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
             print(f"  {name:24s} " + ", ".join(f"{w:.2f} s ({c:.2f} s CPU)" for w, c in runs))
         print(f"  (round 1 of archivist export is {first})")
         for name, runs in stages.items():
-            print(f"    {name:44s} " + ", ".join(f"{v:.2f} s" for v in runs))
+            print(f"    {name:44s} " + ", ".join(f"{w:.2f} s ({c:.2f} s CPU)" for w, c in runs))
         print(f"  archivist export CLI     {cli:.2f} s end to end in a fresh process (imports included)")
         print(f"  re-exports byte-identical: {'yes' if out['identical_bytes'] else 'NO'} ({len(hashes)} exports: "
               + ", ".join(h[:12] for h in hashes) + ")")

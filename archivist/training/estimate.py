@@ -64,7 +64,7 @@ class Estimator:
         self.rec, self.end, self.notify, self.crop = rec, end_step, notify, crop
         left = end_step - start_step
         self.first = start_step + 1
-        self.last = start_step + 1 + min(MEASURE_STEPS, left // 4) if left >= 3 else None
+        self.last = self.first + min(MEASURE_STEPS, max(1, left // 4)) if left >= 2 else None
         self.t_first = 0.0
         self.done = self.last is None
 
