@@ -84,8 +84,9 @@ def test_offset_and_explicit_frames(package):
     assert rec["selection"]["reference_rule"] == "offset" and rec["selection"]["offset"] == -1000
     # Explicit pairs: held-out frames follow the pairs' common offset.
     rec = dataset.build(package, source="print16", reference="dvd", pairs=[(1001, 1), (1003, 3)], median_size=0)
-    assert [p["source"]["number"] for p in rec["holdout"]] == [1002]
-    assert rec["holdout"][0]["reference"]["number"] == 2
+    # Up to three held out by default: midway first, then the rest (only two frames are left here).
+    assert [p["source"]["number"] for p in rec["holdout"]] == [1002, 1004]
+    assert [p["reference"]["number"] for p in rec["holdout"]] == [2, 4]
     assert rec["id"] == "ds-002"
 
 
@@ -244,13 +245,13 @@ def test_crop_is_linked_and_checked(package):
 def test_preview_sheets_are_written_and_recorded(package):
     rec = dataset.build(package, source="print16", reference="dvd", auto=2, preview=True, median_size=0)
     manifest = package.manifest("sha256")
-    assert len(rec["previews"]) == 3
+    assert len(rec["previews"]) == 4  # 2 pairs and the 2 frames left, held out
     for p in rec["previews"]:
         assert p["path"].endswith(".png") and manifest[p["path"]] == p["sha256"]
         info = oiio.probe(package.layout.path(p["path"]))
         assert info.file_format == "png" and info.channels == 3 and info.width >= 3 * 192
-    assert sorted(p["source_number"] for p in rec["previews"]) == [1001, 1002, 1004]
-    assert [p["holdout"] for p in rec["previews"] if p["source_number"] == 1002] == [True]
+    assert sorted(p["source_number"] for p in rec["previews"]) == [1001, 1002, 1003, 1004]
+    assert [p["holdout"] for p in rec["previews"] if p["source_number"] in (1002, 1003)] == [True, True]
     _valid(package)
 
 

@@ -34,7 +34,7 @@ def _transform_file(path: Path | None):
 @click.option("--auto", "auto", type=int, help="Pick N source frames spread evenly over the element, ends included.")
 @click.option("--offset", type=int, help="Reference frame = source frame + N (with --auto or --frames).")
 @click.option("--preview-frames", help="Held-out frames, never trained on: source numbers or SOURCE:REFERENCE.")
-@click.option("--auto-preview", type=int, help="Hold out K frames midway between training frames (default 1).")
+@click.option("--auto-preview", type=int, help="Hold out K frames midway between training frames (default 3, fewer when the shot has fewer to spare).")
 @click.option("--crop", help="X,Y,W,H in source pixels, applied to source and aligned reference alike.")
 @click.option("--resample", type=click.Choice(list(RESAMPLE_FILTERS)), default="lanczos3", show_default=True,
               help="Filter for matching the reference to the source resolution (and aligning it, in the same pass).")

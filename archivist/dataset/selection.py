@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from archivist.errors import InputError
 
+DEFAULT_HOLDOUT = 3  # held-out frames when none are named: QC judges on more than one frame
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -211,7 +213,7 @@ def plan(source_all: list[int], reference_all: list[int], *, pairs: list[tuple[i
             holdout.append(f if isinstance(f, tuple) else (f, next(plain_refs)))
         selection["holdout_rule"] = "explicit" if holdout else "none"
     else:
-        k = 1 if auto_preview is None else auto_preview
+        k = DEFAULT_HOLDOUT if auto_preview is None else auto_preview
         if k < 0:
             raise InputError("DATASET-PREVIEW", "--auto-preview must be 0 or more")
         picked = pick_holdout(source_all, [s for s, _ in train], k) if k else []
