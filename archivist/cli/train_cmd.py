@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from click.core import ParameterSource
 
@@ -74,7 +76,12 @@ def train(ctx, pkg, mode, dataset, tone, preset, size, steps, batch, patch, lr, 
 
 def _notify(message: str) -> None:
     """Messages during a run (the time estimate) go to stderr, so --json output stays one object."""
-    click.echo(message, err=True)
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        click.echo(message, err=True)
+    else:
+        tqdm.write(message, file=sys.stderr)  # above the progress bar, which is redrawn below it
 
 
 def _print_run(d: dict) -> None:
