@@ -84,3 +84,16 @@ def test_the_demo_trains_with_the_quick_preset():
     assert {k: getattr(plan, k) for k in presets.FIELDS} == {k: getattr(q, k) for k in presets.FIELDS}
     assert demo.quick().train.preset == "quick" and demo.quick().train.steps < q.steps
     assert presets.default_for("cpu") == "quick" and presets.default_for("cuda") == "full"
+
+
+def test_the_default_thread_count_is_one_on_a_small_machine_and_is_recorded(tmp_path):
+    from archivist.training import devices
+
+    cores = devices.physical_cores()
+    assert 1 <= cores <= len(devices._cpus())
+    assert devices.default_threads() == (1 if cores <= devices.SMALL_MACHINE else cores)
+    pkg = make_package(tmp_path)
+    rec = training.train(pkg, presets.apply(training.TrainSettings(mode="chroma", device="cpu"), "quick",
+                                            {"steps": 2, "patch": 32, "checkpoint_every": 2, "contact_every": 0}))
+    assert rec["settings"]["threads"] == rec["sessions"][-1]["threads"] == devices.default_threads()
+    assert rec["determinism"]["threads"] == devices.default_threads()
