@@ -84,6 +84,6 @@ def _running(pkg: Path, kind: str | None) -> list[dict]:
         from archivist.package import Package
 
         runs = Package(pkg).runs()
-    except Exception:  # noqa: BLE001 - advice must never hide the interruption itself
+    except Exception:  # a damaged record must not hide the interruption itself: no advice on runs, then
         return []
     return [r for r in runs[kind] if r["status"] == "running"]
