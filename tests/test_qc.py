@@ -36,8 +36,12 @@ def test_ml_beats_the_lut_baseline_on_held_out_frames_of_a_non_uniform_fade(quic
     assert v["ml_beats_baseline"] is True and v["improvement"] == pytest.approx(base - ml)
     assert set(v["frames_ml_better"]) | set(v["frames_ml_not_better"]) == set(rec["dataset"]["held_out"])
     assert "the ML result is closer to the ground truth than the LUT baseline" in v["statement"]
-    # The model keeps the scan's luma (chroma mode) and the record says so.
-    assert gt["ml"]["luma_unchanged"] is True and gt["source"]["luma_max_change"] == 0.0
+    # The demo trains with the tone correction: the luma changes, smoothly, and the grain stays the scan's.
+    assert rec["tone"] is True and gt["source"]["luma_max_change"] == 0.0
+    assert gt["ml"]["luma_unchanged"] is False and 0.9 < gt["ml"]["grain_ratio"] < 1.1
+    # Against the true original it is closer than both LUTs: the luma-kept one and the plain full-RGB one.
+    vo = rec["verdict_original"]
+    assert vo["ml_beats_baseline"] is True and vo["ml_beats_baseline_rgb"] is True
 
 
 def test_verdicts_follow_from_the_per_frame_numbers(quick_demo):  # noqa: F811
@@ -89,17 +93,18 @@ def test_the_cube_in_the_package_reproduces_the_recorded_baseline_through_openco
     proc = cfg.getProcessor(group).getDefaultCPUProcessor()
     ds, _ = dataset.load(pkg, rec["dataset"]["id"])
     kr, kb = ds["colour"]["kr"], ds["colour"]["kb"]
+    ctx = inputs.context(pkg, rec["inference"]["id"])
+    keeps_luma = rec["baseline"]["luma"].startswith("the source's luma is kept")
+    assert keeps_luma == (not rec["tone"])
     for entry, frame in zip(ds["holdout"], rec["frames"]):
         src, ref = dataset.pair_arrays(pkg, ds, entry)
-        truth = colour.ycbcr_to_rgb(np.concatenate([colour.rgb_to_ycbcr(src.astype(np.float64), kr, kb)[..., :1],
-                                                    colour.rgb_to_ycbcr(ref.astype(np.float64), kr, kb)[..., 1:]], -1),
-                                    kr, kb)
-        truth = np.clip(truth, 0, 1)
+        truth = ctx.target(src, ref)
         base = np.ascontiguousarray(src, np.float32).copy()
         proc.applyRGB(base)
-        ycc = colour.rgb_to_ycbcr(base.astype(np.float64), kr, kb)
-        ycc[..., 0] = colour.luma(src.astype(np.float64), kr, kb)  # the record says the baseline keeps the scan's luma
-        base = colour.ycbcr_to_rgb(ycc, kr, kb)
+        if keeps_luma:  # as the record says
+            ycc = colour.rgb_to_ycbcr(base.astype(np.float64), kr, kb)
+            ycc[..., 0] = colour.luma(src.astype(np.float64), kr, kb)
+            base = colour.ycbcr_to_rgb(ycc, kr, kb)
         de = compare.metrics.delta_e_2000(compare.lab(base, space), compare.lab(truth, space)).mean()
         assert de == pytest.approx(frame["ground_truth"]["baseline"]["ciede2000"]["mean"], abs=0.02)
 
@@ -161,3 +166,48 @@ def test_qc_cli_second_run_with_other_settings_and_an_existing_id(quick_demo, tm
     assert proc.returncode == 2 and "QC-EXISTS" in proc.stderr
     assert snapshot(root) == before
     assert verify.verify(root).ok
+
+
+def test_the_verdicts_compare_with_the_plain_full_rgb_lut_too(quick_demo):  # noqa: F811
+    out, summary = quick_demo
+    rec = qc_record(out, summary)
+    pkg = Package.open(out / "package")
+    manifest = pkg.manifest("sha256")
+    ref = rec["baseline_rgb"]["lut"]
+    assert manifest[ref["path"]] == ref["sha256"] and rec["baseline_rgb"]["fit"]["converged"] is True
+    assert lut.loads_cube(pkg.layout.path(ref["path"]).read_bytes()).size == rec["baseline"]["size"]
+    for key, basis in (("verdict", "ground_truth"), ("verdict_original", "original")):
+        v, pooled = rec[key], rec["summary"][basis]
+        assert v["baseline_rgb"] == pytest.approx(pooled["baseline_rgb"]["ciede2000"]["mean"])
+        assert v["ml_beats_baseline_rgb"] == (v["ml"] < v["baseline_rgb"])
+        assert f"{v['ml']:.2f} against {v['baseline_rgb']:.2f}" in v["statement"]
+        assert ("the ML result is closer" if v["ml_beats_baseline_rgb"] else "not closer") in v["statement"]
+    # The plain LUT changes the scan's luma: it maps every channel, as a colourist's LUT does.
+    assert rec["summary"]["ground_truth"]["baseline_rgb"]["luma_unchanged"] is False
+
+
+def test_the_training_check_follows_the_logged_held_out_loss(quick_demo):  # noqa: F811
+    out, summary = quick_demo
+    rec = qc_record(out, summary)
+    pkg = Package.open(out / "package")
+    training = pkg.read_record(rec["training"]["record"]["path"], "archivist/training-run/1")
+    logged = qc_run.holdout_losses(pkg, training)
+    assert len(logged) >= 2
+    check = rec["training_check"]
+    assert check == compare.finite(compare.memorising(logged))
+    assert rec["verdict"]["memorising"] == check["memorising"]
+    assert (check["statement"] in rec["warnings"]) == check["memorising"]
+
+
+def test_memorising_is_flagged_in_the_verdict_statement():
+    rising = compare.memorising([(200, 0.030), (400, 0.021), (600, 0.020), (800, 0.024)])
+    assert rising["memorising"] and rising["best_step"] == 600 and rising["rise_percent"] == pytest.approx(20.0)
+    flat = compare.memorising([(200, 0.030), (400, 0.021), (600, 0.020), (800, 0.0201)])
+    assert not flat["memorising"]
+    v = {"basis": "original", "ml": 2.0, "baseline": 2.5, "source": 9.0, "ml_beats_baseline": True,
+         "improvement": 0.5, "improvement_percent": 20.0, "noticeable": False, "frames": 3,
+         "frames_ml_not_better": [], "jnd": 1.0, "baseline_rgb": 2.2, "ml_beats_baseline_rgb": True}
+    text = compare.statement(v, rising)
+    assert "memorising" in text and "from 0.02000 at step 600 to 0.02400 at step 800" in text
+    assert "memorising" not in compare.statement(v, flat)
+    assert "2.00 against 2.20 (9% lower)" in text

@@ -82,8 +82,10 @@ def test_training_learns_and_writes_everything_into_the_package(chroma):
     gt = targets.chroma_target(src, ref, kr, kb)[w["y"]:w["y"] + w["height"], w["x"]:w["x"] + w["width"]]
     start_l1 = float(np.abs(src[w["y"]:w["y"] + w["height"], w["x"]:w["x"] + w["width"]] - gt).mean())
     assert rec["loss_summary"]["holdout_l1_last"] < 0.5 * start_l1
+    # The model starts at the lattice fitted from the pairs: the first loss is already far below the faded
+    # source's distance, and training stays there.
     first, last = lines[0]["loss"], np.mean([x["loss"] for x in lines[-5:]])
-    assert last < 0.5 * first
+    assert first < 0.05 * start_l1 and last < 0.05 * start_l1
     # Records: everything that shapes the weights, and where it ran.
     s = rec["settings"]
     assert (s["seed"], s["threads"], s["device"], s["channels_last"], s["patch_effective"]) == (0, 1, "cpu", False, 48)
@@ -124,7 +126,7 @@ def test_same_settings_give_byte_identical_checkpoints_and_resume_matches(chroma
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_an_uninterrupted_run(chroma, tmp_path):
     pkg, full = chroma
-    args = ["train", pkg.root, "--mode", "chroma", "--run", "killed", "--steps", 2 * STEPS, "--size", "small",
+    args = ["train", pkg.root, "--mode", "chroma", "--keep-luma", "--run", "killed", "--steps", 2 * STEPS, "--size", "small",
             "--batch", 3, "--patch", 48, "--lr", 3e-3, "--checkpoint-every", 10, "--contact-every", 10,
             "--threads", 1, "--json"]
     proc = run_cli(*args, env={FAULT_ENV: "train-step-25"})

@@ -26,7 +26,9 @@ _SETTING_PARAMS = ("mode", "tone", "size", "batch", "patch", "lr", "checkpoint_e
 @pkg_arg
 @click.option("--mode", type=click.Choice(models.MODES), help="chroma: recover colour; spatial: recover detail.")
 @click.option("--dataset", help="Dataset id (default: the most recent dataset).")
-@click.option("--tone", is_flag=True, help="Chroma mode: also learn a smooth low-frequency luma correction.")
+@click.option("--tone/--keep-luma", default=None,
+              help="Chroma mode: correct the lightness with a grain-preserving low-frequency luma correction "
+                   "(the default), or keep the scan's luma bit for bit (--keep-luma).")
 @click.option("--preset", type=click.Choice(presets.NAMES),
               help="Named settings: quick (minutes on a CPU), standard, full (the guide's; for a GPU). "
                    "Default: quick on CPU, full on CUDA. The options below override its values.")
@@ -68,6 +70,8 @@ def train(ctx, pkg, mode, dataset, tone, preset, size, steps, batch, patch, lr, 
             raise InputError("TRAIN-USAGE", "--mode chroma or --mode spatial is required for a new run")
         explicit = {name: ctx.params[name] for name in presets.FIELDS if ctx.params[name] is not None}
         name = preset or presets.default_for(devices.resolve(device))
+        if tone is None:  # measured closer to the original than keeping the scan's luma (docs/qc.md)
+            tone = mode == "chroma"
         settings = presets.apply(TrainSettings(mode=mode, tone=tone, seed=seed, threads=threads, device=device,
                                                channels_last=channels_last, dataset=dataset), name, explicit)
         rec = training.train(p, settings, run_id=run_id, progress=progress, notify=notify)

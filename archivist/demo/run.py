@@ -231,7 +231,7 @@ def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=pr
                 progress=progress)
     t = config.train
     clock.stage("train", training.train, pkg, presets.apply(
-        training.TrainSettings(mode="chroma", threads=t.threads, device=config.device), t.preset,
+        training.TrainSettings(mode="chroma", tone=True, threads=t.threads, device=config.device), t.preset,
         {k: getattr(t, k) for k in presets.FIELDS}), progress=progress)
     clock.stage("export", export.export, pkg, progress=progress)
     ident = clock.stage("keys", init_test_identity, paths["identity"], name="archivist demo signer")

@@ -16,7 +16,8 @@ import numpy as np
 from archivist.imaging import colour
 from archivist.qc import logspace, lut, metrics
 
-CANDIDATES = ("source", "baseline", "ml")
+CANDIDATES = ("source", "baseline", "baseline_rgb", "ml")
+MEMORISING_RISE = 0.02  # held-out loss this much above its best at the end: the model is memorising
 JND = 1.0  # about the smallest CIEDE2000 difference a viewer notices side by side
 
 
@@ -103,12 +104,17 @@ def summarise(results: list[FrameResult]) -> dict:
     return out
 
 
-def verdict(results: list[FrameResult], summary: dict, basis: str = "ground_truth") -> dict:
+def verdict(results: list[FrameResult], summary: dict, basis: str = "ground_truth",
+            training_check: dict | None = None) -> dict:
     """Whether the ML output beats the baseline on ``basis``, by how much, and where it does not.
 
     The measure is the mean CIEDE2000 over the held-out frames; a frame
     counts against the ML output when its mean is not lower than the
-    baseline's. Nothing here is tuned: the numbers decide.
+    baseline's. When the candidates include the plain full-RGB LUT
+    (``baseline_rgb``), the verdict says how the ML result compares with
+    it too. ``training_check`` (from ``memorising``) adds a warning when
+    the held-out loss rose at the end of training. Nothing here is tuned:
+    the numbers decide.
     """
     pooled = summary[basis]
     ml, base, src = (pooled[c]["ciede2000"]["mean"] for c in ("ml", "baseline", "source"))
@@ -126,7 +132,13 @@ def verdict(results: list[FrameResult], summary: dict, basis: str = "ground_trut
         "noticeable": bool(abs(gain) >= JND), "jnd": JND,
         "frames": len(results), "frames_ml_better": better, "frames_ml_not_better": worse,
     }
-    out["statement"] = statement(out)
+    if "baseline_rgb" in pooled:
+        rgb = pooled["baseline_rgb"]["ciede2000"]
+        out.update({"baseline_rgb": rgb["mean"], "baseline_rgb_p95": rgb["p95"],
+                    "ml_beats_baseline_rgb": bool(ml < rgb["mean"])})
+    if training_check is not None:
+        out["memorising"] = bool(training_check.get("memorising"))
+    out["statement"] = statement(out, training_check)
     return out
 
 
@@ -136,7 +148,7 @@ def _frames_text(numbers: list[int]) -> str:
     return "frames " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
 
 
-def statement(v: dict) -> str:
+def statement(v: dict, training_check: dict | None = None) -> str:
     """The verdict in words, from its numbers only.
 
     >>> statement({"basis": "ground_truth", "ml": 2.0, "baseline": 4.0, "source": 9.0, "ml_beats_baseline": True,
@@ -165,7 +177,47 @@ def statement(v: dict) -> str:
         text += " It is not better on any single frame."
     elif not worse:
         text += " It is better on every frame." if v["ml_beats_baseline"] else ""
+    if "baseline_rgb" in v:
+        rgb, ml = v["baseline_rgb"], v["ml"]
+        rel = f"{100.0 * (rgb - ml) / rgb:.0f}% lower" if ml < rgb else f"{100.0 * (ml - rgb) / rgb:.0f}% higher" \
+            if rgb > 0 else "apart"
+        text += (f" Against the plain full-R'G'B' LUT (scan to reference, luma included) the ML result is "
+                 f"{'closer' if v['ml_beats_baseline_rgb'] else 'not closer'}: {ml:.2f} against {rgb:.2f} ({rel}).")
+    if training_check and training_check.get("memorising"):
+        text += " " + training_check["statement"]
     return text
+
+
+def memorising(holdout: list[tuple[int, float]], rise: float = MEMORISING_RISE) -> dict:
+    """Whether the held-out loss rose at the end of training (the model memorising its pairs).
+
+    ``holdout`` is the training run's held-out L1 per logged step. The
+    run counts as memorising when the last value is more than ``rise``
+    (relative) above the best one logged before it.
+
+    >>> memorising([(100, 0.05), (200, 0.04), (300, 0.045)])["memorising"]
+    True
+    >>> memorising([(100, 0.05), (200, 0.04), (300, 0.0401)])["memorising"]
+    False
+    >>> memorising([])["memorising"]
+    False
+    """
+    if len(holdout) < 2:
+        return {"memorising": False, "points": len(holdout),
+                "statement": "too few held-out losses were logged to tell whether the model memorised its pairs"}
+    step_best, best = min(holdout[:-1], key=lambda p: p[1])
+    step_last, last = holdout[-1]
+    up = (last - best) / best if best > 0 else 0.0
+    out = {"memorising": bool(up > rise), "points": len(holdout), "best": best, "best_step": int(step_best),
+           "last": last, "last_step": int(step_last), "rise_percent": 100.0 * up}
+    if out["memorising"]:
+        out["statement"] = (f"Warning: the held-out loss rose at the end of training, from {best:.5f} at step "
+                            f"{step_best} to {last:.5f} at step {step_last} ({100.0 * up:.0f}% higher): the model "
+                            "is memorising its training pairs; train fewer steps or on more pairs.")
+    else:
+        out["statement"] = (f"The held-out loss did not rise at the end of training ({last:.5f} at step {step_last}, "
+                            f"best {best:.5f} at step {step_best}).")
+    return out
 
 
 def finite(value):

@@ -39,11 +39,11 @@ class Pair:
     number: int
     source: np.ndarray  # cropped source, R'G'B' as stored
     truth: np.ndarray  # ground truth the training used
+    reference: np.ndarray  # aligned, median-filtered reference (what the ground truth's colour came from)
 
 
 @dataclass
 class HeldOut(Pair):
-    reference: np.ndarray  # aligned, median-filtered reference (what the ground truth's colour came from)
     ml: np.ndarray  # the run's output in the source's colour space, cropped
     ml_ref: dict  # the output's file_ref
     original: np.ndarray | None = None
@@ -117,7 +117,7 @@ def training_pairs(pkg, ctx: Context) -> list[Pair]:
     out = []
     for entry in ctx.dataset["pairs"]:
         src, ref = dataset.pair_arrays(pkg, ctx.dataset, entry)
-        out.append(Pair(entry["source"]["number"], src, ctx.target(src, ref)))
+        out.append(Pair(entry["source"]["number"], src, ctx.target(src, ref), ref))
     return out
 
 

@@ -40,6 +40,7 @@ from archivist.qc import compare, figures, inputs, logspace, lut, metrics
 LABEL = kinds.QC.label
 KIND = kinds.QC.folder
 LUT_NAME = "baseline.cube"
+LUT_RGB_NAME = "baseline-rgb.cube"
 LOSS_NAME = "loss-curve.png"
 _AUTO_ID = re.compile(r"^qc-([0-9]+)$")
 
@@ -91,6 +92,15 @@ def frame_strip(item: inputs.HeldOut, baseline: np.ndarray, result: compare.Fram
                ("DE2000 LUT VS TRUTH 0-10", figures.heat(result.delta_e["baseline"])),
                ("DE2000 ML VS TRUTH 0-10", figures.heat(result.delta_e["ml"]))]
     return figures.strip(panels)
+
+
+def holdout_losses(pkg, training: dict) -> list[tuple[int, float]]:
+    """The held-out L1 the training logged, as (step, value), from the hash-checked loss log."""
+    ref = training.get("loss_log")
+    if not ref:
+        return []
+    rows = _loss_rows(pkg, ref)
+    return [(int(r["step"]), float(r["holdout_l1"])) for r in rows if "holdout_l1" in r]
 
 
 def _loss_rows(pkg, ref: dict) -> list[dict]:
@@ -157,9 +167,9 @@ def _ground_truth_text(ctx: inputs.Context) -> str:
             f"(archivist.training.targets, target '{kind}')")
 
 
-def _lut_comments(ctx: inputs.Context, settings: compare.BaselineSettings) -> list[str]:
+def _lut_comments(ctx: inputs.Context, settings: compare.BaselineSettings, to: str = "the ground truth") -> list[str]:
     return [
-        "archivist QC baseline: a MatchGrade-style 3D LUT from the source scan to the ground truth",
+        f"archivist QC baseline: a MatchGrade-style 3D LUT from the source scan to {to}",
         f"Package {ctx.inference['package']}, dataset {ctx.dataset['id']}, training pairs (source frames) "
         + ", ".join(str(p["source"]["number"]) for p in ctx.dataset["pairs"]),
         f"APPLIES IN ACEScct: convert the source ({ctx.space}) to ACEScct with OpenColorIO {logspace.CONFIG},",
@@ -198,21 +208,31 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
         warnings.append(f"the LUT fit stopped after {report.iterations} iterations without converging")
     keep_luma = s.keep_source_luma and ctx.mode == "chroma" and not ctx.tone
     applied = compare.BaselineSettings(**{**s.as_record(), "keep_source_luma": keep_luma})
+    # The plain LUT a colourist would make: scan to reference, every channel, luma included.
+    plain = compare.BaselineSettings(**{**s.as_record(), "keep_source_luma": False})
+    table_rgb, report_rgb = compare.fit_baseline([p.source for p in pairs], [p.reference for p in pairs], ctx.space,
+                                                 plain)
+    if not report_rgb.converged:
+        warnings.append(f"the full-RGB LUT fit stopped after {report_rgb.iterations} iterations without converging")
+    training_check = compare.memorising(holdout_losses(pkg, ctx.training))
+    if training_check["memorising"]:
+        warnings.append(training_check["statement"])
     bar.update(1)
 
     results, strips = [], []
     for item in held:
         base = compare.apply_baseline(table, item.source, ctx.space, applied, ctx.kr, ctx.kb)
+        base_rgb = compare.apply_baseline(table_rgb, item.source, ctx.space, plain, ctx.kr, ctx.kb)
         bases = {"ground_truth": item.truth}
         if item.original is not None:
             bases["original"] = item.original
-        res = compare.measure_frame(item.number, {"source": item.source, "baseline": base, "ml": item.ml},
-                                    bases, item.source, ctx.space, ctx.kr, ctx.kb)
+        res = compare.measure_frame(item.number, {"source": item.source, "baseline": base, "baseline_rgb": base_rgb,
+                                                  "ml": item.ml}, bases, item.source, ctx.space, ctx.kr, ctx.kb)
         results.append(res)
         strips.append(frame_strip(item, base, res))
     summary = compare.summarise(results)
-    verdict = compare.verdict(results, summary, "ground_truth")
-    verdict_original = compare.verdict(results, summary, "original") if "original" in summary else None
+    verdict = compare.verdict(results, summary, "ground_truth", training_check)
+    verdict_original = compare.verdict(results, summary, "original", training_check) if "original" in summary else None
     if not summary["ground_truth"]["ml"]["luma_unchanged"] and ctx.mode == "chroma" and not ctx.tone:
         warnings.append("the ML output's luma differs from the source's by more than "
                         f"{metrics.LUMA_TOLERANCE:g}; a chroma-mode model should keep it")
@@ -222,6 +242,9 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
     table.title = f"archivist {qc_id} baseline (ACEScct in, ACEScct out)"
     table.comments = _lut_comments(ctx, s)
     cube = lut.dumps_cube(table)
+    table_rgb.title = f"archivist {qc_id} full-RGB baseline, scan to reference (ACEScct in, ACEScct out)"
+    table_rgb.comments = _lut_comments(ctx, s, "the aligned reference")
+    cube_rgb = lut.dumps_cube(table_rgb)
     source_el = ctx.dataset["source_element"]
     now = utcnow()
     with pkg.transaction("qc") as txn:
@@ -231,6 +254,9 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
         lut_rel = Layout.qc_file(qc_id, LUT_NAME)
         lfx = txn.write_bytes(lut_rel, cube)
         objects.append({"path": lut_rel, "role": "created", "sha256": lfx.sha256})
+        rgb_rel = Layout.qc_file(qc_id, LUT_RGB_NAME)
+        rfx = txn.write_bytes(rgb_rel, cube_rgb)
+        objects.append({"path": rgb_rel, "role": "created", "sha256": rfx.sha256})
         frames_out = []
         for item, res, pixels in zip(held, results, strips):
             srel = Layout.qc_file(qc_id, strip_name(source_el, item.number))
@@ -277,6 +303,17 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
                 "luma": ("the source's luma is kept (chroma mode), as the model keeps it; the LUT gives the colour"
                          if keep_luma else "as the LUT gives it"),
             },
+            "baseline_rgb": {
+                "method": "3D LUT fitted by regularised lattice regression on the training pairs from the scan to "
+                          "the aligned reference, every channel (the plain LUT a colourist's matching tool makes)",
+                "lut": {"path": rgb_rel, "sha256": rfx.sha256, "size": rfx.size},
+                "luma": "as the LUT gives it",
+                "fit": {"samples": report_rgb.samples, "nodes_supported": report_rgb.nodes_supported,
+                        "nodes_solved": report_rgb.nodes_solved, "rms_residual": report_rgb.rms_residual,
+                        "max_residual": report_rgb.max_residual, "iterations": report_rgb.iterations,
+                        "converged": report_rgb.converged},
+            },
+            "training_check": training_check,
             "frames": frames_out, "summary": summary, "verdict": verdict, "loss_curve": loss_ref,
             "warnings": warnings,
         }
@@ -296,7 +333,7 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
         objects = [{"path": rel, "role": "created", "sha256": fx.sha256}] + objects
         objects.append({"path": Layout.stage_dir("qc", qc_id), "role": "created"})
         objects.append({"path": Layout.record("inference", inf["id"]), "role": "source"})
-        ok = verdict["ml_beats_baseline"] and not warnings
+        ok = verdict["ml_beats_baseline"] and verdict.get("ml_beats_baseline_rgb", True) and not warnings
         events.append(txn, events.new_event(
             "qc", "validation", now, objects,
             detail=f"QC {qc_id} of inference run {inf['id']} on {len(held)} held-out frames against a "

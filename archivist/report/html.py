@@ -366,15 +366,18 @@ METRIC_ROWS = [
 
 
 def metrics_table(cands: dict) -> str:
+    shown = [c for c in ("source", "baseline", "baseline_rgb", "ml") if c in cands]  # older records: no plain LUT
     rows = []
     for key, sub, label, meaning in METRIC_ROWS:
         vals = []
-        for c in ("source", "baseline", "ml"):
+        for c in shown:
             v = cands[c][key]
             v = v[sub] if sub else v
             vals.append(num(v, 4 if key == "luma_max_change" else 2))
         rows.append([label] + vals + [e(meaning)])
-    return table(["Measure", "Source as scanned", "LUT baseline", "ML result", "What it means"], rows, {1, 2, 3})
+    names = {"source": "Source as scanned", "baseline": "LUT baseline", "baseline_rgb": "Full-RGB LUT",
+             "ml": "ML result"}
+    return table(["Measure"] + [names[c] for c in shown] + ["What it means"], rows, set(range(1, len(shown) + 1)))
 
 
 def qc_html(data: dict) -> str:
