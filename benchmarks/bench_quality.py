@@ -15,6 +15,8 @@ measures:
   training pairs, scan -> reference, full R'G'B' (what a colourist's
   matching tool gives; the baseline to beat);
 * **LUT luma kept**: the same LUT's colour on the scan's luma;
+* **grade**: the true original with the DVD's own grade, at full size: the
+  floor for anything that learns its colour from the reference;
 * **reference**: the aligned DVD itself;
 * **CopyCat target**: the scan's luma with the reference's chroma (the
   guide's training target);
@@ -56,7 +58,7 @@ import quality_material as qm  # noqa: E402
 FIRST = 1001
 TRAIN_FRAMES = (1001, 1004, 1008, 1012)
 CROP = (8, 8, 496, 368)  # inside the DVD's resampled edges; multiples of 4
-CANDIDATES = ("identity", "lut", "lut_luma", "reference", "copycat", "ml")
+CANDIDATES = ("identity", "grade", "lut", "lut_luma", "reference", "copycat", "ml")
 MEASURES = ("mean", "colour", "lightness", "p95", "grain", "colour_grain")
 
 
@@ -131,7 +133,7 @@ def measure(pkg, original: Path) -> dict:
     kept = compare.BaselineSettings(size=33, keep_source_luma=True)
     results, luma_grain = [], {n: [] for n in CANDIDATES}
     for item in held:
-        cands = {"identity": item.source,
+        cands = {"identity": item.source, "grade": qm.grade(item.original).astype(np.float32),
                  "lut": compare.apply_baseline(table, item.source, ctx.space, settings, ctx.kr, ctx.kb),
                  "lut_luma": compare.apply_baseline(table, item.source, ctx.space, kept, ctx.kr, ctx.kb),
                  "reference": item.reference,
