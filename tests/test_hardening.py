@@ -51,8 +51,10 @@ def tree_bytes(root: Path) -> dict[str, object]:
                 out[rel] = ("link", os.readlink(p))
             elif p.is_dir():
                 out[rel] = "dir"
-            else:
+            elif p.is_file():
                 out[rel] = p.read_bytes()
+            else:
+                out[rel] = ("special", os.lstat(p).st_mode)
     return out
 
 
@@ -612,4 +614,22 @@ def test_defect_4_a_hostile_loss_log_is_qc_loss_log(signed, tmp_path, line):
     proc = run_cli("qc", root, "--json")
     assert proc.returncode == 2, proc.stderr
     failed_json(proc, "QC-LOSS-LOG")
+    assert tree_bytes(root) == before
+
+
+def test_defect_4_a_frame_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path_factory, tmp_path):
+    import subprocess
+    import sys
+
+    from helpers_infer import model_package_copy
+
+    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
+    frame = sorted((root / "data" / "sources" / "print16").glob("*.exr"))[0]
+    frame.unlink()
+    os.mkfifo(frame)
+    before = tree_bytes(root)
+    proc = subprocess.run([sys.executable, "-m", "archivist", "infer", str(root), "--json"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2
+    failed_json(proc, "PATH-NOT-FILE")
     assert tree_bytes(root) == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from archivist.errors import UnsafePathError
 from archivist.package.layout import ALGORITHMS
 
 R = TypeVar("R")  # what a job of ``map_files`` returns
@@ -59,7 +61,12 @@ def hash_file(path: Path, progress: Callable[[int], None] | None = None, *,
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     size = 0
-    with open(path, "rb", buffering=0) as f:
+    # O_NONBLOCK: a FIFO in a file's place must be refused, not waited on (no effect on regular files).
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafePathError("PATH-NOT-FILE", f"{path} is not a regular file")
+    with open(fd, "rb", buffering=0) as f:
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
         while n := f.readinto(buf):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from archivist import __version__
-from archivist.errors import InputError, InterruptedTransactionError, PackageError
+from archivist.errors import InputError, InterruptedTransactionError, PackageError, UnsafePathError
 from archivist.imaging import oiio
 from archivist.package import events, frames, iptc, kinds, records
 from archivist.package.bagfiles import parse_bag_info, parse_manifest
@@ -160,6 +161,8 @@ class Package:
         """Like ``verified_bytes`` for files read by path (frames): hashed, checked, then returned."""
         path = self.layout.path(ref["path"])
         try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):  # a FIFO would block the read for ever
+                raise UnsafePathError("PATH-NOT-FILE", f"{ref['path']} is not a regular file")
             actual = hash_file(path).sha256
         except FileNotFoundError:
             raise InputError(code, f"{what} {ref['path']} is missing from the package") from None
