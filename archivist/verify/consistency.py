@@ -24,7 +24,7 @@ PACKAGE_VS_BAG_INFO = (
 )
 
 
-def file_refs(value) -> Iterator[dict]:
+def file_refs(value: object) -> Iterator[dict]:
     """Every object with a ``path`` under ``data/`` and a ``sha256``: how records name payload files.
 
     Objects whose path is not under ``data/`` describe something outside the package (an original

@@ -16,12 +16,14 @@ manifests.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
-from archivist.package.hashing import hash_bytes, hash_file, map_files
+from archivist.package.hashing import Fixity, hash_bytes, hash_file, map_files
 from archivist.package.layout import Layout
 from archivist.progress import start
 from archivist.verify.bag import BagView
+from archivist.verify.findings import Findings
 from archivist.verify.inventory import Tree
 from archivist.verify.report import Report
 
@@ -37,7 +39,7 @@ def expected(view: BagView, tree: Tree) -> dict[str, dict[str, str]]:
     return out
 
 
-def compare(report: Report, path: str, want: dict[str, str], got: dict[str, str]) -> None:
+def compare(report: Report | Findings, path: str, want: dict[str, str], got: dict[str, str]) -> None:
     """Report ``path`` when a digest it has now (``got``) differs from its manifests (``want``)."""
     bad = sorted(a for a, d in want.items() if got[a] != d)
     if not bad:
@@ -48,11 +50,12 @@ def compare(report: Report, path: str, want: dict[str, str], got: dict[str, str]
                f"({bad[0]} is {got[bad[0]][:16]}..., manifest says {want[bad[0]][:16]}...)")
 
 
-def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress=None, workers: int | None = None,
+def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress: Callable | None = None,
+          workers: int | None = None,
           skip: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
     """Hash every listed file but those in ``skip``; return {path: sha256 of the file as it is}."""
     want = expected(view, tree)
-    actual: dict[str, str] = {}
+    actual: dict[str, str | None] = {}
     jobs = []
     for path in sorted(want):
         if path in skip:
@@ -68,7 +71,7 @@ def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress=Non
         else:
             jobs.append((path, algs))
 
-    def one(path: str, algs: tuple[str, ...], progress=None):
+    def one(path: str, algs: tuple[str, ...], progress: Callable | None = None) -> Fixity:
         return hash_file(root / path, progress, algorithms=algs)
 
     bar = start(progress, total=sum(tree.files[p] for p, _ in jobs), desc="checking fixity")

@@ -13,6 +13,7 @@ credential (C2PA-004) are checked here too.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from archivist.errors import ArchivistError
 from archivist.package import kinds, ranges
@@ -20,6 +21,9 @@ from archivist.package.layout import Layout
 from archivist.verify.findings import differences, listing
 from archivist.verify.records import Records
 from archivist.verify.report import Report
+
+if TYPE_CHECKING:
+    from archivist.verify.outputs import Run
 
 CARD_LABEL = kinds.MODEL_CARD.label
 DATASET_LABEL = kinds.DATASET.label
@@ -30,7 +34,7 @@ def _record(recs: Records, path: str, label: str) -> dict | None:
     return rec if rec is not None and rec.get("schema") == label else None
 
 
-def check(runs, recs: Records, package_id: str | None, report: Report) -> None:
+def check(runs: list[Run], recs: Records, package_id: str | None, report: Report) -> None:
     for run in runs:
         rec, where = run.rec, run.path
         _place(rec, where, package_id, report)

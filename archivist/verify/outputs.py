@@ -17,8 +17,10 @@ record checks, whatever order the jobs finish in.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from archivist.package import kinds, records
 from archivist.package.hashing import hash_bytes, hash_file, map_files
@@ -29,6 +31,9 @@ from archivist.verify.bag import BagView
 from archivist.verify.findings import Findings, Outcome
 from archivist.verify.inventory import Tree, read_small
 from archivist.verify.report import Report
+
+if TYPE_CHECKING:
+    from archivist.verify.sidecars import RunFacts
 
 WHOLE_LIMIT = 1 << 30  # a frame file larger than this is streamed (and read again to validate its credential)
 KINDS = ("exr", "json", "text", "xmp", "c2pa")
@@ -58,7 +63,7 @@ class Plan:
     outputs: dict[tuple[str, int], str] = field(default_factory=dict)  # (run, frame) -> output path
     output_sha256: dict[str, str] = field(default_factory=dict)  # recorded SHA-256 -> output path
 
-    def other_frame(self, run: str | None, number, here: str) -> str | None:
+    def other_frame(self, run: str | None, number: Any, here: str) -> str | None:
         """The output of frame ``number`` of ``run`` if that is not ``here``: where a copy came from.
 
         >>> plan = Plan(outputs={("infer-01", 1001): "data/outputs/infer-01/f.1001.exr"})
@@ -67,6 +72,8 @@ class Plan:
         >>> plan.other_frame("infer-01", 1001, "data/outputs/infer-01/f.1001.exr") is None
         True
         """
+        if run is None:
+            return None
         try:
             found = self.outputs.get((run, int(number)))
         except (TypeError, ValueError):
@@ -74,7 +81,7 @@ class Plan:
         return found if found and found != here else None
 
 
-def _parsed(view: BagView, path: str):
+def _parsed(view: BagView, path: str) -> Any:
     data = view.blobs.get(path)
     if data is None:
         return None
@@ -131,8 +138,11 @@ class Read:
     bytes: int = 0
 
 
+FrameCheck = Callable[[Frame, Read, Outcome], None]  # what ``read`` runs on each frame's bytes
+
+
 def read_frame(root: Path, tree: Tree, want: dict[str, dict[str, str]], frame: Frame, found: Findings,
-               progress=None) -> Read:
+               progress: Callable[[int], None] | None = None) -> Read:
     """Read every file of ``frame`` once; report fixity problems into ``found``."""
     out = Read()
     for kind, path in frame.files.items():
@@ -160,8 +170,8 @@ def read_frame(root: Path, tree: Tree, want: dict[str, dict[str, str]], frame: F
     return out
 
 
-def read(root: Path, tree: Tree, view: BagView, work: Plan, check_frame, report: Report, *, progress=None,
-         workers: int | None = None) -> list[Outcome]:
+def read(root: Path, tree: Tree, view: BagView, work: Plan, check_frame: FrameCheck, report: Report, *,
+         progress: Callable | None = None, workers: int | None = None) -> list[Outcome]:
     """Run ``check_frame(frame, read, outcome)`` over every frame, each frame's files read once.
 
     Fixity problems go into ``report`` now (they are BAG findings, like
@@ -169,7 +179,7 @@ def read(root: Path, tree: Tree, view: BagView, work: Plan, check_frame, report:
     """
     want = fixity.expected(view, tree)
 
-    def one(frame: Frame, progress=None) -> Outcome:
+    def one(frame: Frame, progress: Callable[[int], None] | None = None) -> Outcome:
         outcome = Outcome()
         got = read_frame(root, tree, want, frame, outcome.fixity, progress)
         outcome.sha256, outcome.files, outcome.bytes = got.sha256, got.files, got.bytes
@@ -199,11 +209,12 @@ def _failed(exc: BaseException) -> Outcome:
 
 
 # -- what each frame is checked for ----------------------------------------------------------------
-def run_facts(work: Plan) -> tuple[dict[str, object], list[tuple[str, str]]]:
+def run_facts(work: Plan) -> tuple[dict[str, RunFacts], list[tuple[str, str]]]:
     """What each run's frames should say; runs whose record cannot say it, with the reason."""
     from archivist.verify import sidecars
 
-    facts, unusable = {}, []
+    facts: dict[str, RunFacts] = {}
+    unusable: list[tuple[str, str]] = []
     for run in work.runs:
         try:
             facts[run.path] = sidecars.run_facts(run.rec)
@@ -213,7 +224,7 @@ def run_facts(work: Plan) -> tuple[dict[str, object], list[tuple[str, str]]]:
     return facts, unusable
 
 
-def checker(root: Path, work: Plan, facts: dict, anchors: bytes | None):
+def checker(root: Path, work: Plan, facts: dict[str, RunFacts], anchors: bytes | None) -> FrameCheck:
     """The per-frame check that ``read`` runs on each frame's bytes."""
     from archivist.imaging import oiio
     from archivist.verify import credentials, sidecars
@@ -222,25 +233,26 @@ def checker(root: Path, work: Plan, facts: dict, anchors: bytes | None):
         found, files, data = outcome.checks, frame.files, got.data
         f = facts.get(frame.run.path)
         exp = sidecars.expected(f, frame.entry) if f is not None else None
-        if exp is not None:
+        if exp is not None and f is not None:
             if "exr" in data:
+                header: dict | BaseException
                 try:
                     header = oiio.header(root / files["exr"])
                 except Exception as exc:  # a damaged or hostile file: whatever the reader raised is the finding
                     header = exc
                 sidecars.check_header(files["exr"], header, exp, work, found)
-            if data.get("json") is not None:
-                sidecars.check_json(files["json"], data["json"], exp, work, found)
-            if data.get("text") is not None:
-                sidecars.check_text(files["text"], data["text"], exp, f, work, found)
-            if data.get("xmp") is not None:
-                sidecars.check_xmp(files["xmp"], data["xmp"], exp, f, work, found)
+            if (js := data.get("json")) is not None:
+                sidecars.check_json(files["json"], js, exp, work, found)
+            if (text := data.get("text")) is not None:
+                sidecars.check_text(files["text"], text, exp, f, work, found)
+            if (xmp := data.get("xmp")) is not None:
+                sidecars.check_xmp(files["xmp"], xmp, exp, f, work, found)
         if "c2pa" in data and "exr" in data:
             result = credentials.validate(root, files["exr"], files["c2pa"], anchors, data["exr"], data["c2pa"])
             credentials.judge(result, files["exr"], files["c2pa"], work, found, outcome)
             if result.label is not None:
                 outcome.ingredients.append((files["c2pa"], result.ingredients))
-                if exp is not None:
+                if exp is not None and f is not None:
                     credentials.check_claim(result, files["c2pa"], exp, f, work, found)
 
     return check_frame

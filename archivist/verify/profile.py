@@ -59,7 +59,7 @@ def _is_bagit_file(name: str) -> bool:
     return name in (BAGIT_TXT, BAG_INFO_TXT, FETCH_TXT) or matches(["manifest-*.txt", "tagmanifest-*.txt"], name)
 
 
-def document_problems(doc) -> list[str]:
+def document_problems(doc: object) -> list[str]:
     """Every way ``doc`` fails BagIt Profiles 1.4 (empty when it is a valid profile)."""
     if not isinstance(doc, dict):
         return ["the profile is not a JSON object"]
@@ -201,9 +201,9 @@ def check(doc: dict, tree: Tree, view: BagView, report: Report) -> None:
                 report.add("PRO-010", name, "tag file not allowed by the profile's Tag-Files-Allowed")
     payload = tree.payload()
     for name in doc.get("Payload-Files-Required", []):
-        present = (name.rstrip("/") in tree.dirs and any(p.startswith(name) for p in payload)) \
+        exists = (name.rstrip("/") in tree.dirs and any(p.startswith(name) for p in payload)) \
             if name.endswith("/") else name in payload
-        if not present:
+        if not exists:
             report.add("PRO-011", name, "the profile requires this payload file")
     allowed = doc.get("Payload-Files-Allowed")
     if allowed is not None:

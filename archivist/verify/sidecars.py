@@ -18,10 +18,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from archivist import __version__
 from archivist.package import kinds, records
-from archivist.verify.findings import copy_note, differences, flatten, listing, short
+from archivist.verify.findings import Findings, copy_note, differences, flatten, listing, short
+
+if TYPE_CHECKING:
+    from archivist.inference.provenance import RunProvenance
+    from archivist.verify.outputs import Plan
 
 SIDECAR_LABEL = kinds.OUTPUT_SIDECAR.label
 _FIELD = re.compile(r"^([A-Z][A-Za-z0-9 -]*):\s+(.*)$")
@@ -32,7 +37,7 @@ AP0_TOLERANCE = 1e-6  # chromaticities are stored as 32-bit floats
 class RunFacts:
     """What every frame of one run should say, from its run record."""
 
-    provenance: object  # archivist.inference.provenance.RunProvenance
+    provenance: RunProvenance
     c2pa_parameters: dict  # the c2pa.edited action's parameters, less the frame number
     inputs: tuple  # (relationship, path) of the inputTo ingredients
     digital_source_type: str  # IPTC URI
@@ -82,7 +87,7 @@ def expected(facts: RunFacts, entry: dict) -> Expected:
 
 
 # -- the EXR header ---------------------------------------------------------------------------
-def check_header(path: str, header, exp: Expected, plan, found) -> None:
+def check_header(path: str, header: dict | BaseException, exp: Expected, plan: Plan, found: Findings) -> None:
     """``header`` is the dict ``imaging.header`` returned, or the exception it raised."""
     from archivist.inference import aces
 
@@ -90,7 +95,7 @@ def check_header(path: str, header, exp: Expected, plan, found) -> None:
         found.add("OUT-007", path, f"the EXR header cannot be read: {header}")
         return
     diffs = differences({k: header[k] for k in exp.header if k in header}, exp.header)
-    chroma = header.get("chromaticities")
+    chroma: Any = header.get("chromaticities")  # read under try: a damaged header may hold anything
     try:
         ap0 = len(chroma) == 8 and all(abs(float(a) - b) <= AP0_TOLERANCE
                                        for a, b in zip(chroma, aces.AP0_CHROMATICITIES))
@@ -105,7 +110,7 @@ def check_header(path: str, header, exp: Expected, plan, found) -> None:
 
 
 # -- the JSON sidecar ---------------------------------------------------------------------------
-def check_json(path: str, data: bytes, exp: Expected, plan, found) -> dict | None:
+def check_json(path: str, data: bytes, exp: Expected, plan: Plan, found: Findings) -> dict | None:
     """Compare the JSON sidecar with the one archivist writes; return it when it could be read."""
     try:
         value = records.parse_json(data)
@@ -140,7 +145,7 @@ def fields(text: str) -> dict[str, str]:
     return out
 
 
-def check_text(path: str, data: bytes, exp: Expected, facts: RunFacts, plan, found) -> None:
+def check_text(path: str, data: bytes, exp: Expected, facts: RunFacts, plan: Plan, found: Findings) -> None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -158,7 +163,7 @@ def check_text(path: str, data: bytes, exp: Expected, facts: RunFacts, plan, fou
 
 
 # -- the XMP sidecar ------------------------------------------------------------------------------
-def check_xmp(path: str, data: bytes, exp: Expected, facts: RunFacts, plan, found) -> None:
+def check_xmp(path: str, data: bytes, exp: Expected, facts: RunFacts, plan: Plan, found: Findings) -> None:
     from archivist.inference import xmp
 
     try:
