@@ -133,10 +133,13 @@ def sign_stream(signer: Signer, stream, definition: dict, asset_format: str, ass
 MAX_TAG_BYTES = 1 << 20  # a tag manifest lists four tag files; bag-info.txt is a few lines
 
 
-def write_new(path: Path, data: bytes, *, overwrite: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically; never replace a file unless asked."""
+def write_new(path: Path, data: bytes, *, overwrite: bool = False, tmp_dir: Path | None = None) -> None:
+    """Write ``data`` to ``path`` atomically; never replace a file unless asked.
+
+    ``tmp_dir`` (on the same file system) holds the temporary file instead of ``path``'s folder.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = (Path(tmp_dir) if tmp_dir is not None else path.parent) / f".{path.name}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -257,7 +260,16 @@ def sign_tag_manifest(signer: Signer, package_root: Path, out_path: Path | None 
         info = dict(parse_bag_info(read_inside(root, BAG_INFO_TXT, MAX_TAG_BYTES).decode("utf-8", "replace"))[0])
         identifier = info.get("External-Identifier") or ""
         data, definition = _seal(signer, tm256, tm512, identifier, info.get("Payload-Oxum"))
-        write_new(out, data, overwrite=overwrite)
+        if lock is not None:
+            # Staged under .archivist: a kill leaves no temporary file in the bag, only work recover removes.
+            staging = root / Layout.STAGING
+            staging.mkdir()
+            try:
+                write_new(out, data, overwrite=overwrite, tmp_dir=staging)
+            finally:
+                staging.rmdir()
+        else:
+            write_new(out, data, overwrite=overwrite)
     except FileNotFoundError as exc:
         raise PackageError("PACKAGE-NOT-ARCHIVIST", f"{root} lacks {Path(exc.filename).name}; only a complete"
                            " package can be sealed") from None

@@ -550,6 +550,16 @@ GLOSSARY = [
 ]
 
 
+def _section(fn, data: dict) -> str:
+    """One section; a record that passes its schema but lacks an optional field the section shows is noted."""
+    try:
+        return fn(data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        name = fn.__name__.removesuffix("_html").replace("_", " ")
+        return (f"<p class='small'>The {e(name)} section could not be shown: a record lacks or has an unexpected "
+                f"{e(type(exc).__name__)} {e(str(exc)[:200])}; run <code>archivist verify</code>.</p>")
+
+
 def render(data: dict) -> str:
     rec = data["package"].get("record") or {}
     title = rec.get("title") or "untitled package"
@@ -561,8 +571,8 @@ def render(data: dict) -> str:
     body = [f"<h1>Restoration report: {e(title)}</h1>",
             f"<p class='sub'>{e(rec.get('identifier'))} &middot; {e(rec.get('organization'))} &middot; "
             f"generated {e(data['generated'])} by archivist {e(data['archivist_version'])}</p>",
-            toc, at_a_glance(data), package_html(data), dataset_html(data), training_html(data),
-            inference_html(data), qc_html(data), provenance_html(data), verify_html(data), events_html(data),
+            toc, *(_section(fn, data) for fn in (at_a_glance, package_html, dataset_html, training_html,
+                                                 inference_html, qc_html, provenance_html, verify_html, events_html)),
             "<h2 id='glossary'>Glossary</h2>",
             "<dl>" + "".join(f"<dt><b>{e(k)}</b></dt><dd>{e(v)}</dd>" for k, v in GLOSSARY) + "</dl>"]
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
