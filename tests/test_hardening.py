@@ -635,3 +635,20 @@ def test_defect_4_a_frame_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path_f
     assert proc.returncode == 2
     failed_json(proc, "PATH-NOT-FILE")
     assert tree_bytes(root) == before
+
+
+@pytest.mark.parametrize("journal, backup_dir", [
+    ({"state": "applying", "new": ["data"], "replaced": [], "new_dirs": []}, False),
+    ({"state": "applying", "new": [], "replaced": [], "new_dirs": ["bagit.txt"]}, False),
+    ({"state": "applying", "new": [], "replaced": ["bagit.txt"], "new_dirs": []}, True),
+], ids=["new-is-a-folder", "new-dir-is-a-file", "backup-is-a-folder"])
+def test_defect_4_recover_refuses_journal_entries_of_the_wrong_kind(base, journal, backup_dir):
+    root = base.root
+    write_journal(root, journal)
+    if backup_dir:
+        (root / Layout.BACKUP / "bagit.txt").mkdir(parents=True)
+    inside = tree_bytes(root)
+    proc = run_cli("recover", root, "--json")
+    assert proc.returncode == 2
+    failed_json(proc, "RECOVER-JOURNAL")
+    assert tree_bytes(root) == inside

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -368,6 +369,16 @@ def _read_journal(root: Path) -> dict:
                 resolve_inside(root, f"{Layout.BACKUP}/{rel}")
         except UnsafePathError as exc:
             raise _journal_error(root, f"it names {rel!r}: {exc.message}") from None
+    # What recover will remove, restore or rmdir must be what a commit made: files, backups of files, folders.
+    kinds = [(rel, stat.S_ISREG) for rel in journal["new"]] + [(rel, stat.S_ISDIR) for rel in journal["new_dirs"]]
+    kinds += [(f"{Layout.BACKUP}/{rel}", stat.S_ISREG) for rel in journal["replaced"]]
+    for rel, ok in kinds:
+        try:
+            mode = os.lstat(root / rel).st_mode
+        except FileNotFoundError:
+            continue
+        if not ok(mode):
+            raise _journal_error(root, f"{rel!r} is not the kind of entry a commit makes there")
     return journal
 
 
