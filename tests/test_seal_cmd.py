@@ -18,7 +18,7 @@ def test_seal_verify_change_reseal(package, tmp_path):
     report = json.loads(run_cli("verify", package.root, "--trust-anchor", ident.ca, "--json", check=True).stdout)
     assert report["ok"] and not any(p["code"].startswith("C2PA") for p in report["problems"])
 
-    write_shot(tmp_path / "neg", n=2, stem="neg")
+    write_shot(tmp_path / "neg", n=2, stem="neg", image="coffee")  # other frames: the same ones are refused
     package.add_element(role="source", element="neg35", paths=[tmp_path / "neg"], description="35mm internegative")
     assert not seal.exists()  # it signed a state that no longer exists
     assert run_cli("verify", package.root).returncode == 0

@@ -176,7 +176,7 @@ def test_hostile_manifest_entries_are_reported_and_never_opened(package, tmp_pat
 
 def test_killed_add_is_reported_and_recover_restores_a_valid_package(package, tmp_path):
     more = tmp_path / "more"
-    write_shot(more, stem="neg", start=1)
+    write_shot(more, stem="neg", start=1, image="coffee")  # other frames: the same ones are refused
     proc = run_cli("add", package.root, "--role", "source", "--element", "neg35", "--description",
                    "35mm internegative", more, env={"ARCHIVIST_FAULT_INJECT": "payload-moved"})
     assert proc.returncode != 0
