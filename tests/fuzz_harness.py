@@ -245,12 +245,12 @@ def _cover_up(root: Path) -> str:
             if p.is_file() and not p.is_symlink():
                 lines.append(f"{hashlib.new(alg, p.read_bytes()).hexdigest()}  {p.relative_to(root)}\n")
         target = root / f"manifest-{alg}.txt"
-        if target.is_symlink() or target.is_dir():
-            continue
+        if os.path.lexists(target) and not (target.is_file() and not target.is_symlink()):
+            continue  # a link, folder or FIFO swapped in: writing to a FIFO would wait for a reader
         target.write_text("".join(lines), "utf-8", errors="surrogateescape")
     for alg in ("sha256", "sha512"):
         target = root / f"tagmanifest-{alg}.txt"
-        if target.is_symlink() or target.is_dir():
+        if os.path.lexists(target) and not (target.is_file() and not target.is_symlink()):
             continue
         out = []
         for name in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt"):
