@@ -254,7 +254,8 @@ class Lattice(nn.Module):
                 w1 = w2 * (f1 if d1 else 1.0 - f1)
                 for d0 in (0, 1):
                     wt = w1 * (f0 if d0 else 1.0 - f0)
-                    term = wt * self.table[base + (d0 + n * d1 + n * n * d2)]
+                    # index_select exports as a plain Gather, which every backend runs (not GatherND)
+                    term = wt * torch.index_select(self.table, 0, base + (d0 + n * d1 + n * n * d2))
                     out = term if out is None else out + term
         return out.reshape(b, h, w, 3).permute(0, 3, 1, 2)
 
