@@ -257,7 +257,7 @@ def test_cli_exit_codes_and_json(package, tmp_path):
     ok = run_cli("verify", package.root, "--json")
     assert ok.returncode == 0
     data = json.loads(ok.stdout)
-    assert set(data) == {"ok", "path", "archivist", "profile", "counts", "problems"}
+    assert set(data) == {"ok", "path", "archivist", "profile", "counts", "problems", "seal", "unlisted"}
     assert data["ok"] is True and data["problems"] == []
     assert set(data["counts"]) == {"errors", "warnings", "files", "bytes", "outputs", "credentials"}
     assert data["counts"]["outputs"] == data["counts"]["credentials"] == 0

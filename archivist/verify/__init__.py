@@ -34,8 +34,8 @@ from pathlib import Path
 from archivist.errors import PackageError
 from archivist.package.layout import BAGIT_TXT, PROFILE_IDENTIFIER, Layout
 from archivist.verify import bag, consistency, credentials, fixity, inventory, lineage, outputs, profile, records, runs, state
+from archivist.verify import models as model_files
 from archivist.verify.archive_metadata import check_files as archive_metadata_check
-from archivist.verify.models import check as models_check
 from archivist.verify.report import Problem, Report
 from archivist.verify.rules import ERROR, RULES, WARNING, Rule
 from archivist.verify.sealing import check as sealing_check
@@ -78,6 +78,7 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
     report.archivist = PROFILE_IDENTIFIER in declared or Layout.PACKAGE_RECORD in tree.files
     if report.archivist:
         records.read(root, tree, view)
+    model_files.read(root, tree, view)
     work = outputs.plan(tree, view)
     actual = fixity.check(root, tree, view, report, progress=progress, workers=workers, skip=work.claimed)
     facts, unusable = outputs.run_facts(work)
@@ -100,7 +101,7 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
             report.add("REC-002", path, message)
         lineage.check(work.runs, recs, work.package_id, report)
         runs.check(root, recs, report)
-    models_check(root, tree, report)
+    model_files.check(view, tree, report)
     for outcome in frames:
         outcome.checks.into(report)
     orphans = credentials.check_orphans(root, tree, work, anchors)
