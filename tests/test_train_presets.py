@@ -82,7 +82,7 @@ def test_the_demo_trains_with_the_quick_preset():
     plan = demo.full().train
     assert plan.preset == "quick"
     assert {k: getattr(plan, k) for k in presets.FIELDS} == {k: getattr(q, k) for k in presets.FIELDS}
-    assert demo.quick().train.preset == "quick" and demo.quick().train.steps < q.steps
+    assert demo.quick().train.preset == "quick" and demo.quick().train.patch < q.patch
     assert presets.default_for("cpu") == "quick" and presets.default_for("cuda") == "full"
 
 

@@ -85,10 +85,7 @@ class DemoConfig:
 def full(uniform: bool = False) -> DemoConfig:
     """Settings sized for under 10 minutes on 2 CPU cores (about 17 training steps a second on one core)."""
     return DemoConfig("full", shot.ShotSettings(frames=30, width=960, height=720), fading.FadeSettings(uniform=uniform),
-                      # The model starts at the LUT fitted from the pairs (architecture version 2); the
-                      # quick preset's 3,000 steps at lr 2e-3 then drifted towards the DVD's own errors
-                      # (held-out loss rising from step 500, the QC's memorising flag), so fewer, gentler ones.
-                      dvd.DvdSettings(), _plan("quick", steps=300, lr=5e-4, checkpoint_every=300, contact_every=100))
+                      dvd.DvdSettings(), _plan("quick"))
 
 
 def quick(uniform: bool = False) -> DemoConfig:
