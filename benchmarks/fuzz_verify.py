@@ -2,7 +2,7 @@
 
 Builds the signed package of the test suite (dataset, a short training run,
 ONNX export, a signed inference run, the seal) once, then runs seeded cases
-of ``tests/fuzz_harness.py`` and prints the counts: exit statuses per
+of ``tests/support/fuzz.py`` and prints the counts: exit statuses per
 command, tracebacks, output that is not JSON, and cases that changed
 anything in the canary folder outside the package. Failing cases are
 written to ``failures.json`` in the work directory with their seeds, so
@@ -50,8 +50,8 @@ def main() -> int:
     ap.add_argument("--dir", type=Path, help="work directory (default: a temporary one)")
     args = ap.parse_args()
 
-    from fuzz_harness import Tally, run_case
-    from helpers_verify_outputs import copy_signed, signed_package
+    from support.fuzz import Tally, run_case
+    from support.verify_outputs import copy_signed, signed_package
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="archivist-fuzz-"))
     work.mkdir(parents=True, exist_ok=True)

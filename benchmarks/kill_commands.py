@@ -73,9 +73,9 @@ class Bases:
     """The package each command starts from, built once with the library, and each command's arguments."""
 
     def __init__(self, work: Path):
-        from conftest import write_shot
-        from helpers_dataset import add_pair_elements, write_pair_elements
-        from helpers_infer import build_model_package
+        from support.common import write_shot
+        from support.dataset import add_pair_elements, write_pair_elements
+        from support.infer import build_model_package
 
         from archivist import credentials, dataset
         from archivist.inference import runner

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers_dataset import faded, reference_frame, source_window
+from support.dataset import faded, reference_frame, source_window
 
 from archivist.dataset import DEFAULT_THRESHOLD, align
 from archivist.dataset.align import Transform, register, residual_score, stretch

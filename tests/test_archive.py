@@ -25,10 +25,10 @@ from pathlib import Path
 import bagit
 import metsrw
 import pytest
-from conftest import REPO, run_cli, write_shot
-from helpers_package import snapshot
-from helpers_verify_outputs import copy_signed, signed_package
 from lxml import etree
+from support.common import REPO, run_cli, write_shot
+from support.package import snapshot
+from support.verify_outputs import copy_signed, signed_package
 
 from archivist.archive import describe as describe_mod
 from archivist.archive.deposit import deposit

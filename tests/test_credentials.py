@@ -10,7 +10,7 @@ import c2pa
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from helpers_credentials import LocalTSA, closed_port, sha256, tiny_onnx, write_frame
+from support.credentials import LocalTSA, closed_port, sha256, tiny_onnx, write_frame
 
 from archivist.credentials import (
     INVALID,

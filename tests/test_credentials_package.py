@@ -8,10 +8,10 @@ from pathlib import Path
 
 import bagit
 import pytest
-from conftest import run_cli
 from cryptography.hazmat.primitives import serialization
-from helpers_credentials import sha256, tiny_onnx, write_frame
-from helpers_package import snapshot
+from support.common import run_cli
+from support.credentials import sha256, tiny_onnx, write_frame
+from support.package import snapshot
 
 from archivist.credentials import (
     INVALID,

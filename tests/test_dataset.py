@@ -8,9 +8,9 @@ import json
 import bagit
 import numpy as np
 import pytest
-from conftest import run_cli, write_shot
-from helpers_dataset import add_pair_elements, write_pair_elements
-from helpers_package import snapshot
+from support.common import run_cli, write_shot
+from support.dataset import add_pair_elements, write_pair_elements
+from support.package import snapshot
 
 from archivist import dataset
 from archivist.dataset import selection

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
-from helpers_qc import quick_demo  # noqa: F401 (fixture)
+from support.common import run_cli
+from support.qc import quick_demo  # noqa: F401 (fixture)
 
 from archivist import verify
 from archivist.credentials import validate_seal

@@ -16,7 +16,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import REPO
+from support.common import REPO
 
 from archivist import error_codes
 from archivist.error_codes import CODES, EXIT_STATUSES, FAMILIES, RENAMED, family, markdown

@@ -10,7 +10,7 @@ import shlex
 
 import numpy as np
 import pytest
-from conftest import REPO, run_cli
+from support.common import REPO, run_cli
 
 from archivist.imaging import colour, oiio
 

@@ -10,9 +10,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from conftest import run_cli
-from helpers_train import make_package
 from onnx import TensorProto, helper
+from support.common import run_cli
+from support.train import make_package
 
 from archivist import dataset
 from archivist.errors import ArchivistError

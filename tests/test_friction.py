@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, write_shot
-from helpers_dataset import add_pair_elements, write_pair_elements
-from helpers_verify import snapshot
+from support.common import run_cli, write_shot
+from support.dataset import add_pair_elements, write_pair_elements
+from support.verify import snapshot
 
 from archivist.imaging import colourspaces
 from archivist.inference import aces
@@ -173,7 +173,7 @@ def test_an_authorisation_must_name_who_gave_it(package, tmp_path):
 @pytest.fixture(scope="module")
 def inferred(tmp_path_factory):
     """A package after dataset, training, export and an (unsigned) inference run."""
-    from helpers_infer import model_package_copy
+    from support.infer import model_package_copy
 
     from archivist.inference import runner
 
@@ -289,7 +289,7 @@ def _has_files(folder: Path) -> bool:
 
 
 def test_ctrl_c_in_infer_says_how_to_resume_and_the_advice_works(tmp_path_factory, tmp_path):
-    from helpers_infer import model_package_copy
+    from support.infer import model_package_copy
 
     pkg = Package(model_package_copy(tmp_path_factory, tmp_path / "pkg"))
     shot = tmp_path / "reel2"
@@ -341,7 +341,7 @@ def test_report_reads_as_a_person_expects(tmp_path_factory, tmp_path):
     import re
     import shutil
 
-    from helpers_verify_outputs import signed_package
+    from support.verify_outputs import signed_package
 
     from archivist import dataset
     from archivist.report import build

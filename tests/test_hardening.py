@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, write_shot
-from helpers_package import snapshot
+from support.common import run_cli, write_shot
+from support.package import snapshot
 
 from archivist.package.layout import Layout
 from archivist.package.model import Package
@@ -170,7 +170,7 @@ def test_defect_3_add_refuses_a_symlinked_manifest(base, canary, tmp_path):
 def test_defect_2_a_model_with_external_data_is_refused_before_any_session(tmp_path, monkeypatch):
     import numpy as np
     import onnxruntime as ort
-    from helpers_hostile import external_data_model
+    from support.hostile import external_data_model
 
     from archivist.errors import InputError
     from archivist.inference import archived, backends
@@ -188,7 +188,7 @@ def test_defect_2_a_model_with_external_data_is_refused_before_any_session(tmp_p
 
 
 def test_defect_2_a_model_with_a_custom_domain_is_refused():
-    from helpers_hostile import custom_domain_model
+    from support.hostile import custom_domain_model
 
     from archivist.errors import InputError
     from archivist.inference import archived
@@ -200,8 +200,8 @@ def test_defect_2_a_model_with_a_custom_domain_is_refused():
 
 def test_defect_2_verify_reports_external_data_and_never_opens_it(tmp_path):
     import bagit
-    from helpers_hostile import external_data_model
-    from helpers_verify import watching_opens
+    from support.hostile import external_data_model
+    from support.verify import watching_opens
 
     from archivist.verify import verify
 
@@ -239,7 +239,7 @@ def verify_json(root: Path) -> tuple[int, set[str], dict]:
 @pytest.mark.parametrize("payload", ["deep", "huge-int", "duplicate-key"])
 @pytest.mark.parametrize("rel", [Layout.PACKAGE_RECORD, "data/records/elements/print16.json"])
 def test_defect_4_hostile_json_record_is_rec_001_and_record_json(base, rel, payload):
-    from helpers_verify import refresh, rehash
+    from support.verify import refresh, rehash
 
     root = base.root
     path = root / rel
@@ -261,7 +261,7 @@ def test_defect_4_hostile_json_record_is_rec_001_and_record_json(base, rel, payl
 @pytest.mark.parametrize("line", [DEEP, HUGE_INT, b'{"a": 1, "a": 2}', b"\xff\xfe{}"],
                          ids=["deep", "huge-int", "duplicate-key", "not-utf8"])
 def test_defect_4_hostile_event_line_is_rec_003(base, line):
-    from helpers_verify import refresh, rehash
+    from support.verify import refresh, rehash
 
     root = base.root
     with open(root / Layout.EVENT_LOG, "ab") as f:
@@ -275,7 +275,7 @@ def test_defect_4_hostile_event_line_is_rec_003(base, line):
 
 
 def test_defect_4_a_huge_payload_oxum_is_bag_027(base):
-    from helpers_verify import edit_bag_info, refresh_tagmanifests, set_info
+    from support.verify import edit_bag_info, refresh_tagmanifests, set_info
 
     root = base.root
     edit_bag_info(root, set_info("Payload-Oxum", "9" * 5000 + ".1"))
@@ -337,7 +337,7 @@ def test_defect_4_a_real_checkpoint_still_loads(tmp_path):
 
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory):
-    from helpers_verify_outputs import signed_package
+    from support.verify_outputs import signed_package
 
     return signed_package(tmp_path_factory)
 
@@ -347,7 +347,7 @@ XMP_DOCTYPE = b"<!DOCTYPE x:xmpmeta [<!ENTITY e SYSTEM 'file:///etc/hostname'>]>
 
 @pytest.mark.parametrize("how", ["comment", "pi", "entity", "external-entity", "undeclared-entity"])
 def test_defect_4_xmp_with_comments_pis_or_entities_never_a_traceback(signed, tmp_path, how):
-    from helpers_verify_outputs import copy_signed, out, rehash_manifests
+    from support.verify_outputs import copy_signed, out, rehash_manifests
 
     root = copy_signed(signed, tmp_path / "pkg")
     rel = out(1002, "xmp")
@@ -375,7 +375,7 @@ def test_defect_4_xmp_with_comments_pis_or_entities_never_a_traceback(signed, tm
 
 @pytest.mark.parametrize("payload", [DEEP, HUGE_INT], ids=["deep", "huge-int"])
 def test_defect_4_hostile_json_sidecar_is_out_008(signed, tmp_path, payload):
-    from helpers_verify_outputs import copy_signed, out, rehash_manifests
+    from support.verify_outputs import copy_signed, out, rehash_manifests
 
     root = copy_signed(signed, tmp_path / "pkg")
     rel = out(1003, "json")
@@ -399,8 +399,8 @@ def _ca_file(signed, tmp_path) -> Path:
 
 
 def test_defect_5_a_stripped_seal_and_a_rewritten_log_fail_require_seal(signed, tmp_path):
-    from helpers_verify import refresh, rehash
-    from helpers_verify_outputs import copy_signed, unseal
+    from support.verify import refresh, rehash
+    from support.verify_outputs import copy_signed, unseal
 
     root = copy_signed(signed, tmp_path / "pkg", seal=True)
     ca = _ca_file(signed, tmp_path)
@@ -422,7 +422,7 @@ def test_defect_5_a_stripped_seal_and_a_rewritten_log_fail_require_seal(signed, 
 
 
 def test_defect_5_require_seal_without_a_trust_anchor_fails(signed, tmp_path):
-    from helpers_verify_outputs import copy_signed
+    from support.verify_outputs import copy_signed
 
     root = copy_signed(signed, tmp_path / "pkg", seal=True)
     proc = run_cli("verify", root, "--require-seal", "--json")
@@ -432,7 +432,7 @@ def test_defect_5_require_seal_without_a_trust_anchor_fails(signed, tmp_path):
 
 
 def test_defect_5_a_command_that_removes_the_seal_says_so_and_verify_warns(signed, tmp_path):
-    from helpers_verify_outputs import copy_signed
+    from support.verify_outputs import copy_signed
 
     root = copy_signed(signed, tmp_path / "pkg", seal=True)
     write_shot(tmp_path / "tc", ext="png", stem="tc", start=1, n=1)
@@ -454,7 +454,7 @@ def test_defect_5_a_command_that_removes_the_seal_says_so_and_verify_warns(signe
 
 
 def test_defect_5_the_human_output_of_a_command_says_the_seal_was_removed(signed, tmp_path):
-    from helpers_verify_outputs import copy_signed
+    from support.verify_outputs import copy_signed
 
     root = copy_signed(signed, tmp_path / "pkg", seal=True)
     write_shot(tmp_path / "tc", ext="png", stem="tc", start=1, n=1)
@@ -469,8 +469,8 @@ FUZZ_FOUND = [784, 1016]  # the long run's finds: a record lacking an optional f
 
 
 def test_fuzzed_packages_never_give_a_traceback_or_touch_anything_outside(signed, tmp_path):
-    from fuzz_harness import Tally, run_case
-    from helpers_verify_outputs import copy_signed
+    from support.fuzz import Tally, run_case
+    from support.verify_outputs import copy_signed
 
     base = copy_signed(signed, tmp_path / "base", seal=True)
     tally = Tally()
@@ -486,8 +486,8 @@ def test_fuzzed_packages_never_give_a_traceback_or_touch_anything_outside(signed
 def test_defect_2_infer_refuses_an_archived_model_with_external_data(tmp_path_factory, tmp_path):
     """A package whose model (hash-consistent everywhere) takes its weights from ./big.bin: refused, nothing written."""
     import onnx
-    from helpers_infer import model_package_copy
-    from helpers_verify import refresh, rehash
+    from support.infer import model_package_copy
+    from support.verify import refresh, rehash
 
     from archivist.package import Package
 
@@ -518,7 +518,7 @@ def test_defect_2_infer_refuses_an_archived_model_with_external_data(tmp_path_fa
 
 def test_export_writes_one_self_contained_model(tmp_path_factory, tmp_path):
     import onnx
-    from helpers_infer import model_package_copy
+    from support.infer import model_package_copy
 
     from archivist.inference import modelcheck
     from archivist.package import Package
@@ -563,7 +563,7 @@ def test_defect_6_bogus_manifest_lines_are_counted_past_the_listing_cap(tmp_path
     with open(bag / "manifest-sha256.txt", "a") as f:
         for i in range(extra):
             f.write(f"{i:064x}  data/missing/frame.{i:07d}.exr\n")
-    from helpers_verify import refresh_tagmanifests
+    from support.verify import refresh_tagmanifests
 
     refresh_tagmanifests(bag)
     proc = run_cli("verify", bag, "--json")
@@ -578,7 +578,7 @@ def test_defect_6_bogus_manifest_lines_are_counted_past_the_listing_cap(tmp_path
 
 @pytest.mark.parametrize("which", [".archivist", ".archivist/runs", ".archivist/runs/infer-01"])
 def test_defect_3_infer_refuses_a_linked_run_folder(tmp_path_factory, tmp_path, canary, which):
-    from helpers_infer import model_package_copy
+    from support.infer import model_package_copy
 
     root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
     (root / which).parent.mkdir(parents=True, exist_ok=True)
@@ -591,7 +591,7 @@ def test_defect_3_infer_refuses_a_linked_run_folder(tmp_path_factory, tmp_path, 
 
 
 def test_defect_6_a_huge_bag_info_is_bag_026_and_not_parsed(base):
-    from helpers_verify import refresh_tagmanifests
+    from support.verify import refresh_tagmanifests
 
     root = base.root
     with open(root / "bag-info.txt", "a") as f:
@@ -605,7 +605,7 @@ def test_defect_6_a_huge_bag_info_is_bag_026_and_not_parsed(base):
 @pytest.mark.parametrize("line", [DEEP, HUGE_INT, b'{"step": 1, "step": 2, "loss": 0.1}', b'{"step": "1", "loss": 0.1}'],
                          ids=["deep", "huge-int", "duplicate-key", "not-an-entry"])
 def test_defect_4_a_hostile_loss_log_is_qc_loss_log(signed, tmp_path, line):
-    from helpers_verify_outputs import copy_signed, cover_up
+    from support.verify_outputs import copy_signed, cover_up
 
     root = copy_signed(signed, tmp_path / "pkg")
     log = next((root / "data" / "training").glob("*/loss.jsonl"))
@@ -623,7 +623,7 @@ def test_defect_4_a_frame_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path_f
     import subprocess
     import sys
 
-    from helpers_infer import model_package_copy
+    from support.infer import model_package_copy
 
     root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
     frame = sorted((root / "data" / "sources" / "print16").glob("*.exr"))[0]

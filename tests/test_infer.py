@@ -10,8 +10,8 @@ from pathlib import Path
 import bagit
 import numpy as np
 import pytest
-from conftest import run_cli
-from helpers_infer import model_package_copy, package_files
+from support.common import run_cli
+from support.infer import model_package_copy, package_files
 
 from archivist.errors import ArchivistError
 from archivist.imaging import colour, oiio

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from helpers_infer import conv_stack_model, unet_model, ycc_image
 from onnx import TensorProto, helper, numpy_helper
+from support.infer import conv_stack_model, unet_model, ycc_image
 
 from archivist.errors import InputError
 from archivist.inference import backends, onnx_torch

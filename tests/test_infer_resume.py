@@ -8,8 +8,8 @@ import signal
 
 import bagit
 import pytest
-from conftest import run_cli
-from helpers_infer import model_package_copy, package_files
+from support.common import run_cli
+from support.infer import model_package_copy, package_files
 
 from archivist.inference import backends, runner, task
 from archivist.package import Package

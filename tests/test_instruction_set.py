@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers_infer import model_package_copy, package_files
-from helpers_train import make_package
+from support.infer import model_package_copy, package_files
+from support.train import make_package
 
 from archivist import machine
 from archivist.cli import infer_cmd

@@ -10,11 +10,11 @@ import stat
 
 import c2pa
 import pytest
-from conftest import run_cli
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from helpers_credentials import make_chain
+from support.common import run_cli
+from support.credentials import make_chain
 
 from archivist.credentials import keys, preflight
 from archivist.credentials.context import builder_context

@@ -146,7 +146,7 @@ def test_a_file_lies_directly_in_its_folder_or_not():
 
 
 def test_verify_expects_each_record_to_carry_its_folders_label(package):
-    from helpers_verify import refresh, rehash
+    from support.verify import refresh, rehash
 
     from archivist.verify import verify
 

@@ -8,8 +8,8 @@ import os
 import bagit
 import numpy as np
 import pytest
-from conftest import run_cli, write_shot
-from helpers_package import snapshot
+from support.common import run_cli, write_shot
+from support.package import snapshot
 
 from archivist.errors import ArchivistError, InputError
 from archivist.imaging import oiio

@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import PyOpenColorIO as ocio
 import pytest
-from conftest import run_cli
-from helpers_package import snapshot
-from helpers_qc import quick_demo  # noqa: F401 (fixture)
+from support.common import run_cli
+from support.package import snapshot
+from support.qc import quick_demo  # noqa: F401 (fixture)
 
 from archivist import dataset, verify
 from archivist.dataset.preprocess import Crop, apply_crop

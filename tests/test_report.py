@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 import pytest
-from conftest import run_cli
-from helpers_package import snapshot
-from helpers_qc import CHROMIUM, chromium_screenshot, page_requests, quick_demo  # noqa: F401 (fixture)
+from support.common import run_cli
+from support.package import snapshot
+from support.qc import CHROMIUM, chromium_screenshot, page_requests, quick_demo  # noqa: F401 (fixture)
 
 from archivist.errors import InputError
 from archivist.imaging import oiio
@@ -86,7 +86,7 @@ def test_report_is_written_outside_the_package_only(package, tmp_path):
 
 
 def test_text_from_the_package_is_escaped(tmp_path):
-    from conftest import write_shot
+    from support.common import write_shot
 
     from archivist.package import Package
 

@@ -8,8 +8,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli
-from helpers_infer import model_package_copy, package_files
+from support.common import run_cli
+from support.infer import model_package_copy, package_files
 
 from archivist.imaging import oiio
 from archivist.inference import reproduce, runner

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli, write_shot
+from support.common import run_cli, write_shot
 
 from archivist.credentials import keys
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from helpers_package import snapshot
+from support.package import snapshot
 
 from archivist.errors import InputError, LockedError
 from archivist.imaging import colour

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers_infer import conv_stack_model, ycc_image
+from support.infer import conv_stack_model, ycc_image
 
 from archivist.inference import backends, tiling
 

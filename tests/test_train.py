@@ -9,8 +9,8 @@ import bagit
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
-from helpers_train import make_package, soften_and_grain
+from support.common import run_cli
+from support.train import make_package, soften_and_grain
 
 from archivist import dataset
 from archivist.errors import ArchivistError

@@ -7,8 +7,8 @@ import re
 
 import pytest
 import torch
-from conftest import run_cli
-from helpers_train import make_package
+from support.common import run_cli
+from support.train import make_package
 
 from archivist.demo import run as demo
 from archivist.errors import ArchivistError

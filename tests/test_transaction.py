@@ -11,8 +11,8 @@ import unicodedata
 import bagit
 import numpy as np
 import pytest
-from conftest import run_cli, write_shot
-from helpers_package import snapshot
+from support.common import run_cli, write_shot
+from support.package import snapshot
 
 from archivist.errors import ArchivistError, LockedError, UnsafePathError
 from archivist.imaging import oiio

@@ -10,8 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import bagit
-from conftest import REPO, run_cli, write_shot
-from helpers_verify import ALGS, FRAME, append_line, refresh_tagmanifests, snapshot, watching_opens
+from support.common import REPO, run_cli, write_shot
+from support.verify import ALGS, FRAME, append_line, refresh_tagmanifests, snapshot, watching_opens
 
 from archivist.package.hashing import hash_file
 from archivist.package.layout import PROFILE_IDENTIFIER, Layout

@@ -18,9 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from helpers_verify import snapshot, watching_opens
-from helpers_verify_outputs import (
+from support.common import run_cli
+from support.verify import snapshot, watching_opens
+from support.verify_outputs import (
     FRAMES,
     RUN_RECORD,
     copy_signed,
@@ -316,7 +316,7 @@ def test_every_problem_is_reported_the_same_with_one_or_many_workers(pkg, signed
 # -- an unsigned run ------------------------------------------------------------------------------------
 
 def test_an_unsigned_run_is_checked_without_credentials(tmp_path_factory, tmp_path):
-    from helpers_infer import model_package_copy
+    from support.infer import model_package_copy
 
     from archivist.inference import runner
 

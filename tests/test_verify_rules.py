@@ -8,12 +8,12 @@ import json
 import re
 
 import pytest
-from conftest import REPO, write_shot
-from helpers_hostile import FIXTURES as HOSTILE_FIXTURES
-from helpers_verify import FIXTURES as BAG_FIXTURES
-from helpers_verify import Bags, build_template
-from helpers_verify_outputs import FIXTURES as OUTPUT_FIXTURES
-from helpers_verify_outputs import copy_signed, signed_package
+from support.common import REPO, write_shot
+from support.hostile import FIXTURES as HOSTILE_FIXTURES
+from support.verify import FIXTURES as BAG_FIXTURES
+from support.verify import Bags, build_template
+from support.verify_outputs import FIXTURES as OUTPUT_FIXTURES
+from support.verify_outputs import copy_signed, signed_package
 
 from archivist.package.layout import PROFILE_FILE, PROFILE_IDENTIFIER
 from archivist.verify import RULES, verify

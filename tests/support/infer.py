@@ -96,9 +96,8 @@ def unet_model(seed: int = 0) -> bytes:
 
 def ycc_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A real photograph as model input, (3, H, W) Y'CbCr float32."""
-    from conftest import photo
-
     from archivist.imaging import colour
+    from support.common import photo
 
     img = photo("astronaut")[100:100 + h, 150:150 + w]
     assert img.shape[:2] == (h, w)
@@ -112,12 +111,11 @@ def build_model_package(root, *, frames: int = 4, size=(64, 96), steps: int = 6)
     Everything goes through archivist's own library calls (``dataset.build``, ``training.train``,
     ``export.export``), so the model the tests run is exactly what a user's package holds.
     """
-    from helpers_dataset import add_pair_elements, write_pair_elements
-
     from archivist import dataset
     from archivist.package import Package
     from archivist.training import export
     from archivist.training import run as training
+    from support.dataset import add_pair_elements, write_pair_elements
 
     src, ref = write_pair_elements(root.parent / f"{root.name}-frames", n=frames, size=size,
                                    reference_size=(size[0] // 2, size[1] // 2))

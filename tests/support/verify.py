@@ -624,7 +624,7 @@ def _described(bags) -> Path:
 
 
 def con_006_archive_metadata_stale(bags):
-    from conftest import write_shot
+    from support.common import write_shot
 
     root = _described(bags)
     frames = bags._dest("frames")

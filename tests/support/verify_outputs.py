@@ -23,11 +23,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from helpers_verify import ALGS, edit_bag_info, manifest, refresh, refresh_tagmanifests, set_info, write_manifest
 
 from archivist import credentials
 from archivist.imaging import oiio
 from archivist.package.layout import Layout
+from support.verify import ALGS, edit_bag_info, manifest, refresh, refresh_tagmanifests, set_info, write_manifest
 
 RUN = "infer-01"
 RUN_RECORD = Layout.record("inference", RUN)
@@ -53,9 +53,8 @@ _BUILT: dict = {}
 def signed_package(tmp_path_factory) -> Signed:
     """Built once per test session (the real pipeline takes a while); copy it before changing it."""
     if "signed" not in _BUILT:
-        from helpers_infer import model_package_copy
-
         from archivist.inference import runner
+        from support.infer import model_package_copy
 
         work = tmp_path_factory.mktemp("signed-package")
         root = model_package_copy(tmp_path_factory, work / "pkg")

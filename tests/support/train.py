@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import write_shot
 
 from archivist import dataset
 from archivist.imaging import oiio
 from archivist.package import Package
+from support.common import write_shot
 
 SIZE = (64, 96)  # height, width
 FRAMES = 5

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 import onnx
-from helpers_infer import conv_stack_model
 from onnx import external_data_helper, helper
+
+from support.infer import conv_stack_model
 
 
 def external_data_model(location: str = "big.bin") -> tuple[bytes, bytes]:
@@ -50,7 +51,7 @@ def mod_002_model_with_custom_domain(bags):
 
 
 def c2pa_007_seal_removed_by_a_later_command(bags):
-    from helpers_verify_outputs import copy_signed
+    from support.verify_outputs import copy_signed
 
     signed = bags.signed()
     root = copy_signed(signed, bags._dest("signed"), seal=True)
@@ -60,9 +61,8 @@ def c2pa_007_seal_removed_by_a_later_command(bags):
 
 
 def _add_telecine(root: Path) -> None:
-    from conftest import write_shot
-
     from archivist.package.model import Package
+    from support.common import write_shot
 
     frames = root.parent / f"{root.name}-ref"
     write_shot(frames, ext="png", stem="tc", start=1, n=1)

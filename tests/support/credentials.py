@@ -17,7 +17,6 @@ import threading
 from pathlib import Path
 
 import onnx
-from conftest import photo
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from archivist.credentials import keys
 from archivist.imaging import oiio
+from support.common import photo
 
 FRAME_SIZE = (48, 64)
 

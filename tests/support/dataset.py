@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import photo
 
 from archivist.dataset.align import Transform, stretch
 from archivist.imaging import oiio
+from support.common import photo
 
 ORIGIN = (150, 100)  # where the pan starts in the photograph, as in conftest.write_shot
 
