@@ -187,11 +187,8 @@ class ScratchLock:
             self.fd = None
 
 
-def writer_active(root: Path) -> str | None:
-    """Describe the live writer, if any, without creating anything."""
-    path = root / Layout.LOCK
-    if os.path.islink(root / WORK_DIR):
-        return None  # not ours: never open anything through it
+def _holder(path: Path) -> str | None:
+    """Who holds ``path`` with ``flock``, or None; creates nothing (packages may be read-only)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -204,3 +201,15 @@ def writer_active(root: Path) -> str | None:
         return _read_holder(fd)
     finally:
         os.close(fd)
+
+
+def is_held(path: Path) -> bool:
+    """Whether a live process holds the lock file ``path``."""
+    return _holder(path) is not None
+
+
+def writer_active(root: Path) -> str | None:
+    """Describe the live writer, if any, without creating anything."""
+    if os.path.islink(root / WORK_DIR):
+        return None  # not ours: never open anything through it
+    return _holder(root / Layout.LOCK)

@@ -7,7 +7,6 @@ It reads and writes through ``Layout`` (where things are), ``records``
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 import uuid
@@ -20,7 +19,7 @@ from typing import Any
 from archivist import __version__
 from archivist.errors import InputError, InterruptedTransactionError, PackageError, UnsafePathError
 from archivist.imaging import oiio
-from archivist.package import events, frames, iptc, kinds, records
+from archivist.package import events, frames, iptc, kinds, locking, records
 from archivist.package.bagfiles import parse_bag_info, parse_manifest
 from archivist.package.hashing import default_workers, hash_bytes, hash_file
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PROFILE_IDENTIFIER, ROLES, Layout, manifest_name
@@ -235,7 +234,7 @@ class Package:
             })
         inference = []
         for r in self._records_of("inference"):
-            busy = writer is not None or _flock_held(self.root / Layout.run_scratch(r["id"]) / "lock")
+            busy = writer is not None or locking.is_held(self.root / Layout.run_scratch(r["id"]) / "lock")
             inference.append({
                 "id": r["id"], "status": r["status"], "model": r["model"]["id"], "element": r["source"]["element"],
                 "done": len(r["frames"]), "total": len(r["planned_frames"]), "signed": bool(r.get("signing")),
@@ -531,19 +530,3 @@ def recover_package(root: Path | str) -> dict:
     if not (root / BAGIT_TXT).is_file() and not (root / Layout.JOURNAL).exists():
         raise PackageError("PACKAGE-NOT-A-BAG", f"{root} is not a package")
     return recover(root)
-
-
-def _flock_held(path: Path) -> bool:
-    """Whether a live process holds ``path`` with ``flock``; creates nothing (packages may be read-only)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
