@@ -92,7 +92,7 @@ def quick(uniform: bool = False) -> DemoConfig:
     """A reduced configuration for the test suite: tiny frames, few steps, the same story."""
     return DemoConfig("quick", shot.ShotSettings(frames=24, width=128, height=96), fading.FadeSettings(uniform=uniform),
                       dvd.DvdSettings(shift=(1.0, -0.7), scale=1.01, rotation=0.2),
-                      _plan("quick", steps=600, patch=64, checkpoint_every=600, contact_every=200),
+                      _plan("quick", steps=600, patch=64, lr=2e-3, checkpoint_every=600, contact_every=200),
                       pairs=6, held_out=3, median=3)
 
 
