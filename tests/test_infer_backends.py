@@ -133,3 +133,20 @@ def test_torch_cuda_backend_matches_onnxruntime_cpu(unet):
     rec = backends.parity(gpu, ort, x)
     assert rec["passed"], rec
     assert gpu.info["settings"]["tf32"] is False
+
+
+@pytest.mark.parametrize("mode", ["reflect", "edge"])
+def test_a_pad_of_the_width_alone_runs_as_onnxruntime_runs_it(mode):
+    # A separable blur pads one spatial axis at a time; torch's reflect/replicate want both spatial pairs.
+    pads = numpy_helper.from_array(np.array([0, 0, 0, 3, 0, 0, 0, 3], np.int64), "pads")
+    g = helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["y"], mode=mode)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [pads])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 10
+    data = model.SerializeToString()
+    x = ycc_image(10, 12)[None]
+    want = backends.create("ort-cpu", data)(x)
+    got = backends.create("torch-cpu", data)(x)
+    assert got.shape == want.shape == (1, 3, 10, 18)
+    assert np.array_equal(got, want)

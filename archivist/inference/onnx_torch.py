@@ -408,8 +408,10 @@ def _pad(inputs, attrs):
     torch_pads = []
     for a in reversed(range(x.dim())):
         torch_pads += [full[a], full[a + x.dim()]]
-    # Trailing zero pairs (batch, channel) are dropped so reflect/replicate accept them.
-    while len(torch_pads) > 2 and torch_pads[-2:] == [0, 0]:
+    # Zero pairs of the leading (batch, channel) axes are dropped so reflect/replicate accept them;
+    # those modes want exactly the spatial axes of an N-D input, so a pad of width only keeps height's pair.
+    keep = 2 * max(1, x.dim() - 2)
+    while len(torch_pads) > keep and torch_pads[-2:] == [0, 0]:
         torch_pads = torch_pads[:-2]
     if mode == "constant":
         return F.pad(x, torch_pads, value=value)
