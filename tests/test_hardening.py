@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.common import run_cli, write_shot
+from support.fuzz import tree_state
 from support.package import snapshot
 
 from archivist.package.layout import Layout
@@ -38,24 +39,6 @@ def canary(tmp_path):
     (folder / "v1.txt").write_bytes(b"precious outside file\n")
     (folder / "manifest-sha256.txt").write_bytes(b"not the package's\n")
     return folder
-
-
-def tree_bytes(root: Path) -> dict[str, object]:
-    """Every entry under ``root`` without following links: files by content, links by target."""
-    out: dict[str, object] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            rel = str(p.relative_to(root))
-            if p.is_symlink():
-                out[rel] = ("link", os.readlink(p))
-            elif p.is_dir():
-                out[rel] = "dir"
-            elif p.is_file():
-                out[rel] = p.read_bytes()
-            else:
-                out[rel] = ("special", os.lstat(p).st_mode)
-    return out
 
 
 def failed_json(proc, code: str) -> dict:
@@ -85,13 +68,13 @@ def test_defect_1_recover_never_deletes_or_overwrites_outside(base, canary, how)
     if how == "replaced":
         (root / Layout.BACKUP / "data/qc/link").mkdir(parents=True)
         (root / Layout.BACKUP / "data/qc/link/v1.txt").write_bytes(b"attacker's bytes\n")
-    outside, inside = tree_bytes(canary), tree_bytes(root)
+    outside, inside = tree_state(canary), tree_state(root)
 
     proc = run_cli("recover", root, "--json")
     assert proc.returncode == 2
     doc = failed_json(proc, "RECOVER-JOURNAL")
     assert "data/qc/link/v1.txt" in doc["error"]["message"]
-    assert tree_bytes(canary) == outside and tree_bytes(root) == inside
+    assert tree_state(canary) == outside and tree_state(root) == inside
 
 
 @pytest.mark.parametrize("journal", [
@@ -108,11 +91,11 @@ def test_defect_1_recover_never_deletes_or_overwrites_outside(base, canary, how)
 def test_defect_1_recover_refuses_a_journal_it_cannot_validate(base, canary, journal):
     root = base.root
     write_journal(root, journal)
-    inside = tree_bytes(root)
+    inside = tree_state(root)
     proc = run_cli("recover", root, "--json")
     assert proc.returncode == 2
     failed_json(proc, "RECOVER-JOURNAL")
-    assert tree_bytes(root) == inside and (canary / "v1.txt").read_bytes() == b"precious outside file\n"
+    assert tree_state(root) == inside and (canary / "v1.txt").read_bytes() == b"precious outside file\n"
 
 
 def test_defect_1_recover_refuses_a_symlinked_journal(base, canary):
@@ -121,11 +104,11 @@ def test_defect_1_recover_refuses_a_symlinked_journal(base, canary):
     (canary / "journal.json").write_text(json.dumps({"state": "applying", "new": [], "replaced": [],
                                                      "new_dirs": []}))
     os.symlink(canary / "journal.json", root / Layout.JOURNAL)
-    outside = tree_bytes(canary)
+    outside = tree_state(canary)
     proc = run_cli("recover", root, "--json")
     assert proc.returncode == 2
     failed_json(proc, "PACKAGE-WORK-LINK")
-    assert tree_bytes(canary) == outside
+    assert tree_state(canary) == outside
 
 
 def test_recover_still_rolls_back_a_real_interrupted_add(base, tmp_path):
@@ -145,11 +128,11 @@ def test_defect_3_add_refuses_a_symlinked_work_dir(base, canary, tmp_path, which
         (root / ".archivist").mkdir()
     target = canary / "lockfile" if which.endswith("lock") else canary
     os.symlink(target, root / which)
-    outside, before = tree_bytes(canary), tree_bytes(root)
+    outside, before = tree_state(canary), tree_state(root)
     proc = run_cli("add", root, *ADD_ARGS, tmp_path / "ref", "--json")
     assert proc.returncode == 2
     failed_json(proc, "PACKAGE-WORK-LINK")
-    assert tree_bytes(canary) == outside and tree_bytes(root) == before
+    assert tree_state(canary) == outside and tree_state(root) == before
 
 
 def test_defect_3_add_refuses_a_symlinked_manifest(base, canary, tmp_path):
@@ -158,11 +141,11 @@ def test_defect_3_add_refuses_a_symlinked_manifest(base, canary, tmp_path):
     (canary / "manifest-sha256.txt").write_bytes(real)
     (root / "manifest-sha256.txt").unlink()
     os.symlink(canary / "manifest-sha256.txt", root / "manifest-sha256.txt")
-    outside, before = tree_bytes(canary), tree_bytes(root)
+    outside, before = tree_state(canary), tree_state(root)
     proc = run_cli("add", root, *ADD_ARGS, tmp_path / "ref", "--json")
     assert proc.returncode == 2
     failed_json(proc, "PATH-006")
-    assert tree_bytes(canary) == outside and tree_bytes(root) == before
+    assert tree_state(canary) == outside and tree_state(root) == before
     assert (root / "manifest-sha256.txt").is_symlink()
 
 
@@ -249,13 +232,13 @@ def test_defect_4_hostile_json_record_is_rec_001_and_record_json(base, rel, payl
     code, codes, doc = verify_json(root)
     assert code == 1 and "REC-001" in codes
     assert any(p["code"] == "REC-001" and p["path"] == rel for p in doc["problems"])
-    before = tree_bytes(root)
+    before = tree_state(root)
     for args in (("info",), ("log",), ("report", "--output", root.parent / "r.html")):
         proc = run_cli(*args[:1], root, *args[1:], "--json")
         assert proc.returncode in (0, 2), (args, proc.stderr)
         assert "Traceback" not in proc.stderr, proc.stderr
         json.loads(proc.stdout)
-    assert tree_bytes(root) == before
+    assert tree_state(root) == before
 
 
 @pytest.mark.parametrize("line", [DEEP, HUGE_INT, b'{"a": 1, "a": 2}', b"\xff\xfe{}"],
@@ -384,11 +367,11 @@ def test_defect_4_hostile_json_sidecar_is_out_008(signed, tmp_path, payload):
     code, codes, doc = verify_json(root)
     assert code == 1 and "OUT-008" in codes
     assert any(p["code"] == "OUT-008" and p["path"] == rel for p in doc["problems"])
-    before = tree_bytes(root)
+    before = tree_state(root)
     proc = run_cli("report", root, "--output", tmp_path / "report.html", "--json")
     assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2), proc.stderr
     json.loads(proc.stdout)
-    assert tree_bytes(root) == before
+    assert tree_state(root) == before
 
 
 # -- defect 5: seal stripping ------------------------------------------------------------------------
@@ -508,12 +491,12 @@ def test_defect_2_infer_refuses_an_archived_model_with_external_data(tmp_path_fa
     (root / card_rel).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     rehash(root, card_rel)
     refresh(root)
-    outside, before = tree_bytes(run), tree_bytes(root)
+    outside, before = tree_state(run), tree_state(root)
     assert [p["code"] for p in json.loads(run_cli("verify", root, "--json").stdout)["problems"]] == ["MOD-001"]
     proc = run_cli("infer", root, "--json", cwd=run)
     assert proc.returncode == 2
     failed_json(proc, "INFER-MODEL-EXTERNAL")
-    assert tree_bytes(run) == outside and tree_bytes(root) == before
+    assert tree_state(run) == outside and tree_state(root) == before
 
 
 def test_export_writes_one_self_contained_model(tmp_path_factory, tmp_path):
@@ -540,12 +523,12 @@ def test_defect_3_seal_never_reads_or_writes_through_a_link(base, canary, signed
         target.write_bytes((root / which).read_bytes())
         (root / which).unlink()
     os.symlink(target, root / which)
-    outside, before = tree_bytes(canary), tree_bytes(root)
+    outside, before = tree_state(canary), tree_state(root)
     proc = run_cli("seal", root, "--sign-cert", signed.keys / "chain.pem", "--sign-key", signed.keys / "key.pem",
                    "--json")
     assert proc.returncode == 2
     failed_json(proc, "PATH-006")
-    assert tree_bytes(canary) == outside and tree_bytes(root) == before
+    assert tree_state(canary) == outside and tree_state(root) == before
 
 
 # -- defect 6: bounded output on hostile input --------------------------------------------------------
@@ -583,11 +566,11 @@ def test_defect_3_infer_refuses_a_linked_run_folder(tmp_path_factory, tmp_path, 
     root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
     (root / which).parent.mkdir(parents=True, exist_ok=True)
     os.symlink(canary, root / which)
-    outside, before = tree_bytes(canary), tree_bytes(root)
+    outside, before = tree_state(canary), tree_state(root)
     proc = run_cli("infer", root, "--run", "infer-01", "--json")
     assert proc.returncode == 2
     failed_json(proc, "PACKAGE-WORK-LINK")
-    assert tree_bytes(canary) == outside and tree_bytes(root) == before
+    assert tree_state(canary) == outside and tree_state(root) == before
 
 
 def test_defect_6_a_huge_bag_info_is_bag_026_and_not_parsed(base):
@@ -612,11 +595,11 @@ def test_defect_4_a_hostile_loss_log_is_qc_loss_log(signed, tmp_path, line):
     with open(log, "ab") as f:
         f.write(line + b"\n")
     cover_up(root, [str(log.relative_to(root))])
-    before = tree_bytes(root)
+    before = tree_state(root)
     proc = run_cli("qc", root, "--json")
     assert proc.returncode == 2, proc.stderr
     failed_json(proc, "QC-LOSS-LOG")
-    assert tree_bytes(root) == before
+    assert tree_state(root) == before
 
 
 def test_defect_4_a_frame_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path_factory, tmp_path):
@@ -629,12 +612,12 @@ def test_defect_4_a_frame_swapped_for_a_fifo_is_refused_not_waited_on(tmp_path_f
     frame = sorted((root / "data" / "sources" / "print16").glob("*.exr"))[0]
     frame.unlink()
     os.mkfifo(frame)
-    before = tree_bytes(root)
+    before = tree_state(root)
     proc = subprocess.run([sys.executable, "-m", "archivist", "infer", str(root), "--json"], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 2
     failed_json(proc, "PATH-NOT-FILE")
-    assert tree_bytes(root) == before
+    assert tree_state(root) == before
 
 
 @pytest.mark.parametrize("journal, backup_dir", [
@@ -647,8 +630,8 @@ def test_defect_4_recover_refuses_journal_entries_of_the_wrong_kind(base, journa
     write_journal(root, journal)
     if backup_dir:
         (root / Layout.BACKUP / "bagit.txt").mkdir(parents=True)
-    inside = tree_bytes(root)
+    inside = tree_state(root)
     proc = run_cli("recover", root, "--json")
     assert proc.returncode == 2
     failed_json(proc, "RECOVER-JOURNAL")
-    assert tree_bytes(root) == inside
+    assert tree_state(root) == inside
