@@ -298,7 +298,8 @@ def _agents(src: Sources) -> list[tuple[str, str, str, str | None]]:
     return out
 
 
-def _premis_event(e: dict):
+def _premis_event(e: dict, objects: list[dict] | None = None):
+    """A PREMIS event; ``objects`` narrows its linking objects (all of the event's when None)."""
     ev = etree.Element(_p("event"), nsmap={"premis": PREMIS_NS, "xsi": XSI_NS})
     _identifier(ev, "eventIdentifier", "UUID", e["id"].removeprefix("urn:uuid:"))
     _sub(ev, "eventType", e["type"], authority="eventType",
@@ -314,7 +315,7 @@ def _premis_event(e: dict):
     _sub(agent, "linkingAgentIdentifierType", "software")
     _sub(agent, "linkingAgentIdentifierValue", f"{e['agent']['name']} {e['agent']['version']}")
     _sub(agent, "linkingAgentRole", "executing program")
-    for o in e["objects"]:
+    for o in e["objects"] if objects is None else objects:
         link = _sub(ev, "linkingObjectIdentifier")
         _sub(link, "linkingObjectIdentifierType", ID_TYPE)
         _sub(link, "linkingObjectIdentifierValue", o["path"])
@@ -354,10 +355,14 @@ METS_EVENT_TYPES = {"ingestion", "message digest calculation", "virus check", "n
                     "unpacking", "compression"}
 
 
-def _events_by_object(src: Sources, objects: list[str]) -> dict[str, list[dict]]:
-    """path -> events that name it or a directory above it."""
+def _events_by_object(src: Sources, objects: list[str]) -> dict[str, list[tuple[dict, list[dict]]]]:
+    """path -> (event, the event's objects that are the file or a directory above it), for the events that name it.
+
+    A file's copy of an event links that file alone: an event naming thousands of files (a batch of
+    infer's outputs) would otherwise be copied into each of them whole, quadratic in the batch.
+    """
     wanted = set(objects)
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[tuple[dict, list[dict]]]] = {}
     for e in src.events:
         if e["type"] not in METS_EVENT_TYPES:
             continue
@@ -365,8 +370,11 @@ def _events_by_object(src: Sources, objects: list[str]) -> dict[str, list[dict]]
             path = o["path"]
             hits = [path] if path in wanted else [p for p in objects if p.startswith(path.rstrip("/") + "/")]
             for p in hits:
-                if not out.get(p) or out[p][-1] is not e:
-                    out.setdefault(p, []).append(e)
+                mine = out.setdefault(p, [])
+                if mine and mine[-1][0] is e:
+                    mine[-1][1].append(o)
+                else:
+                    mine.append((e, [o]))
     return out
 
 
@@ -410,8 +418,8 @@ def mets_document(src: Sources, objects: list[str]) -> bytes:
         obj.set("version", "3.0")
         obj.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_LOCATION}")
         entry.add_premis_object(obj)
-        for e in touching.get(rel, []):
-            ev = _premis_event(e)
+        for e, links in touching.get(rel, []):
+            ev = _premis_event(e, links)
             ev.set("version", "3.0")
             ev.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_LOCATION}")
             entry.add_premis_event(ev)
