@@ -21,3 +21,19 @@ def fault(point: str) -> None:
     """
     if os.environ.get(FAULT_ENV) == point:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+FAULT_WORKER_ENV = "ARCHIVIST_FAULT_WORKER"
+
+
+def scope_to_worker(worker: str) -> None:
+    """Keep ``ARCHIVIST_FAULT_INJECT`` only in the worker ``ARCHIVIST_FAULT_WORKER`` names, when it names one.
+
+    A run on Ray sends the same environment to every worker, and to the one that replaces a dead worker;
+    this lets a test kill exactly one worker process and see its frames made again by another.
+
+    >>> os.environ.pop(FAULT_WORKER_ENV, None); scope_to_worker("w1")  # unset: nothing changes
+    """
+    wanted = os.environ.get(FAULT_WORKER_ENV)
+    if wanted is not None and wanted != worker:
+        os.environ.pop(FAULT_ENV, None)
