@@ -282,6 +282,10 @@ _CODES = [
               "A colour space name given to `archivist.imaging.colourspaces.resolve` without a command's own code "
               "is empty or not in the OpenColorIO config and no accepted alias.",
               "Give one of the names the message lists."),
+    ErrorCode("COLOUR-READBACK", "A derived element's frames cannot be read back as recorded",
+              "The derived element's `read_as` names an OpenColorIO config or colour space this installation "
+              "does not have, so its frames would not be the working R'G'B' the run started from.",
+              "Use the archivist release (and OpenColorIO config) that made the package."),
     # -- frames -----------------------------------------------------------------------------------
     ErrorCode("FRAME-RANGE", "Not a frame range",
               "Frame ranges given to `archivist.package.ranges.parse` without a command's own code have an item "
@@ -415,6 +419,10 @@ _CODES = [
     ErrorCode("TRAIN-DATASET", "The dataset cannot be trained on",
               "The dataset has no training pairs, or a pair's source and reference arrays differ in shape.",
               "Build a dataset with training pairs; run `archivist verify PKG` if it has them."),
+    ErrorCode("TRAIN-SCRATCH-ALTERED", "A run trained on a Ray worker changed before it was committed",
+              "A file a worker wrote in `.archivist/train/<run>` no longer has the SHA-256 the worker reported when "
+              "the driver takes it into the package; nothing of that run was committed.",
+              "Run the same command again: the datasets without a complete run are trained anew."),
     ErrorCode("TRAIN-EXISTS", "The training run already exists",
               "`--run` names a run that is in the package.",
               "Use `--resume RUN` to continue it, or choose another `--run`."),
@@ -533,6 +541,26 @@ _CODES = [
     ErrorCode("INFER-DEVICE", "The device cannot be used",
               "An unknown `--device`, or `cuda` (or `torch-cuda`) where no CUDA device is available.",
               "Use `--device cpu` or `auto`."),
+    ErrorCode("INFER-RAY-SIGNER", "A ready signer object cannot be sent to Ray workers",
+              "`infer` on Ray was given a signer object (a callback or HSM signer) through the library; workers "
+              "sign their own frames and need the identity as files.",
+              "Give the certificate and key as files on the shared filesystem (`--cert`/`--key`), or run without "
+              "`--ray`."),
+    ErrorCode("RAY-CONNECT", "No Ray cluster could be started or joined",
+              "`--ray ADDRESS` names no reachable cluster, or a local cluster could not be started.",
+              "Check the address (`ray status` on the head node), or give `--ray` without an address to run a "
+              "cluster on this machine for the one command."),
+    ErrorCode("RAY-WORKER", "A Ray worker cannot do its part",
+              "A worker could not start (the package is not at the same path on its node, the archived model "
+              "differs there, the backend cannot be built), `--workers` is below 1, or every worker of a run died "
+              "and none could replace them.",
+              "Put the package on a filesystem every node shares, at the same path, and run the same command "
+              "again: a run resumes where it stopped."),
+    ErrorCode("RAY-VERSIONS", "The cluster's workers run other versions than the driver",
+              "Before anything is written, a worker reported another archivist, Python library or backend version, "
+              "or another instruction-set level, than the driver's: its frames could differ from the run record's "
+              "promise. The message lists each difference.",
+              "Install the same archivist and libraries on every node (one image or environment for the cluster)."),
     ErrorCode("INFER-PARITY", "The backend disagrees with onnxruntime CPU",
               "On a test tile the chosen backend's output differs from onnxruntime CPU beyond the tolerance; "
               "nothing was written.",
@@ -599,6 +627,27 @@ _CODES = [
     ErrorCode("INFER-NONFINITE", "The model produced NaN or infinite values",
               "A frame's model output has values that are not finite.",
               "Check the model (and its training); try `--backend ort-cpu`."),
+    ErrorCode("INFER-CHAIN", "The chain of models cannot be run",
+              "`infer --chain` with fewer than two models, a model named twice, a model not in the package, or "
+              "`--model` as well.",
+              "Give two or more exported models, first stage first: `--chain spatial-model,chroma-model`."),
+    # -- derive -----------------------------------------------------------------------------------
+    ErrorCode("DERIVE-NO-RUN", "No such inference run",
+              "`derive --run` names a run the package does not hold.",
+              "Give one of the runs `archivist info` lists."),
+    ErrorCode("DERIVE-RUN-INCOMPLETE", "The run is not finished",
+              "The run's record says `running`, or it has no output frames: only a complete run's outputs can "
+              "become an element.",
+              "Finish the run (run the same `archivist infer` command again), then derive."),
+    ErrorCode("DERIVE-EXISTS", "The element id is taken",
+              "An element or derived element with that id is already in the package.",
+              "Give another `--element`."),
+    ErrorCode("DERIVE-ALTERED", "The run's record or outputs changed",
+              "The run record or one of its output frames no longer matches the manifest and the run record.",
+              _VERIFY_FIRST + "."),
+    ErrorCode("DERIVE-ROLE", "Unknown role",
+              "A derived element is a `source` or a `reference`; another role was given.",
+              "Give `--role source` or `--role reference`."),
     # -- reproduce --------------------------------------------------------------------------------
     ErrorCode("REPRO-NO-RUN", "No inference run to reproduce",
               "The package holds no inference run with output frames.",
@@ -876,6 +925,80 @@ _CODES = [
     ErrorCode("CREDENTIAL-ANCHORS", "The trust anchors are not PEM certificates",
               "Trust anchors given for validation hold no PEM certificate.",
               "Give the CA certificate(s) as PEM, e.g. `ca.pem` from `archivist keys init`."),
+    # -- shots, scenes and scopes ---------------------------------------------------------------------
+    ErrorCode("DATASET-SCOPE", "A frame lies outside the dataset's shot or scene",
+              "`dataset --shot` or `--scene` with `--pairs`, `--frames` or `--preview-frames` naming a source frame "
+              "outside the scope's ranges.",
+              "Name frames of the shot (or scene), or leave out the scope."),
+    ErrorCode("DATASET-REGION", "A training pair's region cannot be used",
+              "`--region` that is not `FRAME:X,Y,W,H`, `FRAME:mask=FILE` or `all:...`; a rectangle outside the crop; "
+              "a region for a frame that is not a training pair (held-out frames take none); a mask that cannot be "
+              "read, is not the source frame's size, or marks no pixel inside the crop.",
+              "Give rectangles in source pixels inside the crop, and masks of the source frame's size."),
+    ErrorCode("TRAIN-REGION", "A pair's region holds no training patch",
+              "A pair's recorded region marks no pixel of the crop, or holds no square of the patch size.",
+              "Give a smaller `--patch`, or build the dataset again with a larger region."),
+    ErrorCode("ADD-HAND-MADE", "The hand-made reference cannot be recorded",
+              "`--hand-made` on a source element, without `--source-type digitalCreation` or `humanEdits`, without "
+              "`--artwork-title`, or `--artwork-*` options without `--hand-made`.",
+              "Declare a reference element hand-made with its IPTC source type and the artwork it was made from."),
+    ErrorCode("SHOTS-FORMAT", "The shot list cannot be read",
+              "`shots import` was given a file that is not UTF-8 text, not a readable CMX 3600 EDL or "
+              "OpenTimelineIO timeline, a CSV without `first` and `last` columns or with a row that is not frame "
+              "numbers, or a file whose suffix does not say its format.",
+              "Check the file; give `--format edl`, `otio` or `csv` when the suffix is another."),
+    ErrorCode("SHOTS-NONE", "The shot list lists no shot",
+              "The EDL, timeline or CSV holds no clip (gaps and transitions are not shots) or no video track.",
+              "Check that the file is the shot list of this reel."),
+    ErrorCode("SHOTS-TIMECODE", "The timecode cannot be mapped to frame numbers",
+              "An EDL without `--fps` (and an element without a recorded frame rate), a `--start` that is not a "
+              "timecode at that rate, or an unknown `--timecode` side.",
+              "Give `--fps`, and `--start` as HH:MM:SS:FF; docs/dataset.md says how timecode maps to frames."),
+    ErrorCode("SHOTS-RANGE", "A shot's range is not a range of the element's frames",
+              "A range that runs backwards, is not one `FIRST-LAST`, or lies wholly or partly outside the "
+              "element's frame numbers (often a wrong `--fps`, `--timecode` side or `--start`).",
+              "Give a range of the element's frames, or correct the timecode mapping."),
+    ErrorCode("SHOTS-EXISTS", "A shot of that name is already there",
+              "A shot name the list or `shots add` gives is already a shot of the package, or is given twice.",
+              "Shots are never replaced: choose other names (`--prefix`, or a `name` column)."),
+    ErrorCode("SHOTS-ELEMENT", "Which source element the shots are of cannot be told",
+              "No `--element` and not exactly one source element, an element not in the package, or a reference.",
+              "Give `--element` with a source element."),
+    ErrorCode("SHOTS-NAME", "A shot or scene name is not usable",
+              "A name with characters other than letters, digits, `.`, `_` and `-`, or longer than 64.",
+              "Choose a name like `sh010` or `sc01`."),
+    ErrorCode("SHOTS-SCENE", "The scene cannot be made",
+              "A scene without shots, of shots of more than one element, or with a shot that is already in "
+              "another scene.",
+              "A shot belongs to one scene of its element; group each shot once."),
+    ErrorCode("SHOTS-FIELDS", "A shot or scene record would not be valid",
+              "A field would not validate against `archivist/shot/1` or `archivist/scene/1` (an internal error "
+              "or a description that is not text).",
+              "Check the values given; nothing was written."),
+    ErrorCode("SCOPE-UNKNOWN", "No shot or scene of that name",
+              "`--shot NAME` or `--scene NAME` names no shot or scene of the package; the message lists those "
+              "there are.",
+              "Run `archivist shots PKG list`, or import a shot list first."),
+    ErrorCode("SCOPE-USAGE", "The scope is given twice or does not fit",
+              "Both `--shot` and `--scene`, a scope with `--frames` or `--all-shots`, or a scope over another "
+              "element than the one named.",
+              "Give one scope, and let it choose the element and frames."),
+    ErrorCode("SCOPE-NOTHING", "Nothing was made for that scope",
+              "`train`, `qc` or `report` with `--shot` or `--scene` found no dataset, inference run or model "
+              "made for that scope.",
+              "Build the scope's dataset (`archivist dataset PKG --shot NAME`), train, export and infer it first."),
+    ErrorCode("INFER-SHOTS-OVERLAP", "Two shots cover the same frame",
+              "`infer --all-shots` found a frame of the element in more than one shot; nothing was inferred.",
+              "Every frame belongs to one shot: import a corrected shot list into a new package, or a new "
+              "set of shots."),
+    ErrorCode("INFER-SHOTS-GAP", "Frames lie in no shot",
+              "`infer --all-shots` found frames of the element that no shot covers; nothing was inferred.",
+              "Add a shot over them, with `--leave-as-source` to keep them as scanned."),
+    ErrorCode("INFER-SHOT-MODEL", "A shot has no model",
+              "`infer --all-shots` found a shot (not left as source) with no exported model trained on a dataset "
+              "of that shot or of its scene; nothing was inferred.",
+              "Build a dataset with `--shot NAME` (or `--scene`), train and export it, or mark the shot "
+              "`--leave-as-source`."),
 ]
 
 CODES: dict[str, ErrorCode] = {c.code: c for c in _CODES}
@@ -897,6 +1020,7 @@ FAMILIES = {
     "CHECKPOINT": "Training checkpoints",
     "EXPORT": "archivist export",
     "INFER": "archivist infer",
+    "DERIVE": "archivist derive",
     "REPRO": "archivist reproduce",
     "QC": "archivist qc",
     "LUT": "3D LUTs (qc baseline)",
@@ -909,6 +1033,8 @@ FAMILIES = {
     "KEYS": "archivist keys",
     "SIGN": "Signing identities",
     "CREDENTIAL": "Content Credentials",
+    "SHOTS": "archivist shots",
+    "SCOPE": "Shot and scene scopes",
 }
 
 

@@ -12,6 +12,7 @@ from support.common import REPO, write_shot
 from support.hostile import FIXTURES as HOSTILE_FIXTURES
 from support.verify import FIXTURES as BAG_FIXTURES
 from support.verify import Bags, build_template
+from support.verify_derived import FIXTURES as DERIVED_FIXTURES
 from support.verify_outputs import FIXTURES as OUTPUT_FIXTURES
 from support.verify_outputs import copy_signed, signed_package
 
@@ -20,7 +21,7 @@ from archivist.verify import RULES, verify
 from archivist.verify import profile as profile_mod
 from archivist.verify.rules import markdown
 
-FIXTURES = {**BAG_FIXTURES, **OUTPUT_FIXTURES, **HOSTILE_FIXTURES}
+FIXTURES = {**BAG_FIXTURES, **OUTPUT_FIXTURES, **HOSTILE_FIXTURES, **DERIVED_FIXTURES}
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_each_rule_names_exactly_the_modules_that_report_it():
 
 def test_rule_codes_are_well_formed():
     for code, rule in RULES.items():
-        assert re.fullmatch(r"(PKG|BAG|PRO|REC|CON|OUT|MOD|C2PA)-[0-9]{3}", code) and rule.code == code
+        assert re.fullmatch(r"(PKG|BAG|PRO|REC|CON|OUT|DER|MOD|C2PA)-[0-9]{3}", code) and rule.code == code
         assert rule.severity in ("error", "warning")
 
 

@@ -18,6 +18,10 @@ backend_option = click.option("--backend", type=click.Choice(backends.BACKENDS),
                               help="ort-cpu: onnxruntime on CPU; ort-cuda: onnxruntime's CUDA/TensorRT provider "
                                    "(onnxruntime-gpu); torch-cpu/torch-cuda: PyTorch executing the archived ONNX graph.")
 device_option = click.option("--device", type=click.Choice(backends.DEVICES), default="auto", show_default=True)
+ray_option = click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                          help="Run on Ray: join the cluster at ADDRESS ('auto', HOST:PORT), or without one start a "
+                               "cluster on this machine for this command (or join RAY_ADDRESS's). The package must be "
+                               "on a filesystem every node shares, at the same path.")
 
 
 def _print_infer(d: dict) -> None:
@@ -50,6 +54,8 @@ def _print_infer(d: dict) -> None:
 @click.command()
 @pkg_arg
 @click.option("--model", help="Model id (default: the package's only model).")
+@click.option("--chain", help="Combined recovery: models run one after the other, each over the previous one's "
+              "outputs (kept as a derived element), e.g. --chain spatial-model,chroma-model.")
 @click.option("--element", help="Source element (default: the one the model's dataset was built from).")
 @click.option("--frames", help="Frame numbers, e.g. 1001-1100 or 1001,1005-1010 (default: all).")
 @device_option
@@ -81,9 +87,17 @@ def _print_infer(d: dict) -> None:
 @click.option("--tsa-url", help="RFC 3161 timestamp authority; without one, credentials become invalid when the "
               f"certificate expires, and the run record says so [env {ENV_TSA}].")
 @click.option("--no-seal", is_flag=True, help="With --sign, do not seal the package's tag manifest at the end.")
+@ray_option
+@click.option("--workers", type=int, help="With --ray: Ray workers, one model session each (default: one per GPU "
+              "for the CUDA backends, one per CPU otherwise; --queue-depth frames in flight per worker).")
+@click.option("--shot", help="Infer one shot's frames with the model trained for it (or for its scene).")
+@click.option("--scene", help="Infer one scene's frames with the model trained for it.")
+@click.option("--all-shots", is_flag=True, help="Infer every shot of the element with its own model, one run per shot; "
+              "refuses overlapping shots and frames in no shot (a shot added --leave-as-source keeps its frames).")
 @json_option
-def infer(pkg, model, element, frames, device, backend, tile, overlap, compression, source_type, colour_space, run_id,
-          commit_every, threads, queue_depth, sign, cert, key, sign_alg, tsa_url, no_seal, as_json):
+def infer(pkg, model, chain, element, frames, device, backend, tile, overlap, compression, source_type, colour_space, run_id,
+          commit_every, threads, queue_depth, sign, cert, key, sign_alg, tsa_url, no_seal, ray_address, workers,
+          as_json, shot=None, scene=None, all_shots=False):
     """Run the package's archived ONNX model over a source element.
 
     Writes half-float ACES 2065-1 EXRs with provenance in their headers, JSON, text and XMP sidecars and
@@ -96,9 +110,43 @@ def infer(pkg, model, element, frames, device, backend, tile, overlap, compressi
         model=model, frames=frames, element=element, device=device, backend=backend, tile=tile, overlap=overlap,
         compression=compression, source_type=source_type, colour_space=colour_space, run=run_id,
         commit_every=commit_every, threads=threads, queue_depth=queue_depth, sign=bool(sign or cert or key), cert=cert, key=key,
-        alg=sign_alg, tsa_url=tsa_url, seal=not no_seal)
+        alg=sign_alg, tsa_url=tsa_url, seal=not no_seal, ray=ray_address, workers=workers)
+    if shot or scene or all_shots:
+        from archivist.errors import InputError
+        from archivist.inference import scoped
+
+        if chain or sum(map(bool, (shot, scene, all_shots))) > 1:
+            raise InputError("SCOPE-USAGE", "give one of --shot, --scene and --all-shots (and not with --chain)")
+        if all_shots:
+            result = scoped.infer_all_shots(pkg, options, progress=progress_for(as_json))
+            emit(as_json, result, _print_all_shots)
+            return
+        result = scoped.infer_scope(pkg, options, shot=shot, scene=scene, progress=progress_for(as_json))
+        emit(as_json, result, _print_infer)
+        return
+    if chain:
+        result = runner.infer_chain(pkg, chain.split(","), options, progress=progress_for(as_json))
+        emit(as_json, result, _print_chain)
+        return
     result = runner.infer(pkg, options, progress=progress_for(as_json))
     emit(as_json, result, _print_infer)
+
+
+def _print_chain(d: dict) -> None:
+    for i, stage in enumerate(d["stages"]):
+        click.echo(f"stage {i + 1} of {len(d['stages'])}: model {stage['model']}")
+        _print_infer(stage)
+        if i < len(d["derived"]):
+            click.echo(f"  its outputs are derived element {d['derived'][i]}, the next stage's source")
+
+
+def _print_all_shots(d: dict) -> None:
+    for s in d["shots"]:
+        if s.get("leave_as_source"):
+            click.echo(f"shot {s['shot']:<12} {s['first']}-{s['last']}  left as source")
+        else:
+            click.echo(f"shot {s['shot']:<12} {s['first']}-{s['last']}  model {s['model']} ({s['trained_for']})  "
+                       f"run {s['run']} {s['status']}")
 
 
 def _print_reproduce(d: dict) -> None:
@@ -139,8 +187,10 @@ def _print_reproduce(d: dict) -> None:
 @device_option
 @click.option("--threads", type=int, help="Threads for the model (default: all cores).")
 @click.option("--record", is_flag=True, help="Append a validation event with the result to the package's log.")
+@click.option("--chain", is_flag=True, help="Re-run every stage of the chain the run ends (combined recovery), "
+              "first stage first, each from its own archived inputs.")
 @json_option
-def reproduce(pkg, run_id, frames, sample, backend, device, threads, record, as_json):
+def reproduce(pkg, run_id, frames, sample, backend, device, threads, record, chain, as_json):
     """Re-run an inference run from the archived ONNX model and source frames, and compare.
 
     Frames are made in a temporary directory outside PKG. The same backend and versions must give
@@ -148,12 +198,28 @@ def reproduce(pkg, run_id, frames, sample, backend, device, threads, record, as_
     0 when every frame agrees, 1 when one does not. PKG is not changed unless --record is given.
     """
     from archivist.inference.reproduce import reproduce as reproduce_run
+    from archivist.inference.reproduce import reproduce_chain
 
+    if chain:
+        report = reproduce_chain(pkg, run=run_id, frames=frames, sample=sample, backend=backend, device=device,
+                                 threads=threads, record=record, progress=progress_for(as_json))
+        emit(as_json, report, _print_reproduce_chain)
+        if not report["ok"]:
+            raise SystemExit(EXIT_CHECK_FAILED)
+        return
     report = reproduce_run(pkg, run=run_id, frames=frames, sample=sample, backend=backend, device=device,
                            threads=threads, record=record, progress=progress_for(as_json))
     emit(as_json, report, _print_reproduce)
     if not report["ok"]:
         raise SystemExit(EXIT_CHECK_FAILED)
+
+
+def _print_reproduce_chain(d: dict) -> None:
+    for i, stage in enumerate(d["stages"]):
+        click.echo(f"stage {i + 1} of {len(d['stages'])}:")
+        _print_reproduce(stage)
+    click.echo("chain " + " -> ".join(d["runs"]) + (": every stage reproduced" if d["ok"] else
+                                                    f": FAILED in {', '.join(d['failed'])}"))
 
 
 COMMANDS = [infer, reproduce]

@@ -25,10 +25,11 @@ from scipy import ndimage
 
 from archivist import __version__
 from archivist.dataset import align, manual, selection
+from archivist.dataset import regions as pair_regions
 from archivist.dataset.preprocess import Crop, apply_crop, check_crop, median, median_margin, resample_filter
 from archivist.dataset.store import LABEL, next_id, record_path
 from archivist.errors import ArchivistError, InputError
-from archivist.imaging import colour, oiio
+from archivist.imaging import colour, oiio, readback
 from archivist.imaging.previews import contact_sheet, write_png
 from archivist.package import events, records
 from archivist.package import rights as training_rights
@@ -93,6 +94,8 @@ class _Context:
     threshold: float
     median_size: int
     preview: bool
+    source_read_as: dict | None = None  # a derived element's frames are read back to the working R'G'B'
+    reference_read_as: dict | None = None
 
 
 def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
@@ -100,7 +103,8 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
           offset: int | None = None, preview_frames: list | None = None, auto_preview: int | None = None,
           crop: Crop | tuple[int, int, int, int] | None = None, resample: str = "lanczos3", align_mode: str = "auto",
           transform: dict | None = None, align_threshold: float = DEFAULT_THRESHOLD, median_size: int = DEFAULT_MEDIAN,
-          working_space: str = "Rec.709", preview: bool = False, workers: int | None = None, progress=None) -> dict:
+          working_space: str = "Rec.709", preview: bool = False, workers: int | None = None, progress=None,
+          scope=None, regions: dict | None = None) -> dict:
     """Build dataset ``dataset_id`` (default: the next ``ds-NNN``) in ``pkg`` and return its record.
 
     Training pairs come from exactly one of ``pairs`` (source, reference),
@@ -109,6 +113,10 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
     or (source, reference)) or ``auto_preview`` choose held-out frames
     (default: one, midway between training frames). ``transform`` is the
     parsed manual-transform document for ``align_mode="manual"``.
+    ``scope`` (an ``archivist.shots.scope.Scope``) limits pairs and held-out
+    frames to a shot or scene and is recorded; ``auto=0`` picks the rule of
+    thumb's number of pairs for the scope. ``regions`` (``regions.parse``)
+    limits where training may draw patches in each pair.
     Raises ``InputError`` with a ``DATASET-*`` code, leaving ``pkg`` as it was.
     """
     src_el = _element(pkg, source, "source")
@@ -143,9 +151,29 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
 
     src_frames = {f["number"]: f for f in src_el["frames"]}
     ref_frames = {f["number"]: f for f in ref_el["frames"]}
+    in_scope = None
+    if scope is not None:
+        if source != scope.element:
+            raise InputError("SCOPE-USAGE", f"{scope.kind} {scope.name} is a range of element {scope.element}, "
+                             f"not of {source!r}")
+        in_scope = scope.numbers(sorted(src_frames))
+    rule_of_thumb = auto == 0
+    if rule_of_thumb:
+        from archivist.shots.scope import auto_count
+
+        auto = auto_count(scope.kind if scope is not None else "element", len(in_scope or src_frames))
     chosen = selection.plan(sorted(src_frames), sorted(ref_frames), pairs=pairs, frames=frames, auto=auto,
-                            offset=offset, preview_frames=preview_frames, auto_preview=auto_preview)
+                            offset=offset, preview_frames=preview_frames, auto_preview=auto_preview, scope=in_scope)
+    if rule_of_thumb:
+        chosen.selection["auto_rule"] = "rule-of-thumb"
     warnings += chosen.warnings
+    limits = pair_regions.resolve(regions or {}, [s for s, _ in chosen.pairs], [s for s, _ in chosen.holdout], crop,
+                                  source_size)
+    hand_made = ref_el.get("hand_made")
+    if hand_made and align_mode == "auto":
+        warnings.append(f"reference {reference!r} is hand-made ({hand_made['source_type']}): automatic alignment "
+                        "matches a painting or a grade to the scan only when they agree in detail; --align manual or "
+                        "none states the registration instead")
     everything = [(s, r, False) for s, r in chosen.pairs] + [(s, r, True) for s, r in chosen.holdout]
     manual_t = manual.per_frame(transform, [s for s, _, _ in everything]) if align_mode == "manual" else {}
     jobs = [_Job(_frame(source, src_frames[s]), _frame(reference, ref_frames[r]), held, manual_t.get(s))
@@ -155,7 +183,9 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
     if "unspecified" not in (scs, rcs) and scs != rcs:
         warnings.append(f"the source is {scs!r} and the reference {rcs!r}: values are used as stored, without conversion")
     ctx = _Context(pkg, crop, source_size, reference_size, align_mode, filt, float(align_threshold), int(median_size),
-                   bool(preview))
+                   bool(preview), src_el.get("read_as"), ref_el.get("read_as"))
+    readback.check(ctx.source_read_as)
+    readback.check(ctx.reference_read_as)
 
     with pkg.transaction("dataset") as txn:
         ds_id = dataset_id or next_id(pkg)
@@ -189,6 +219,15 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
             }
             if res.misalignment is not None:
                 entry["misalignment_px"] = round(res.misalignment, 3)
+            limit = None if j.holdout else limits.get(j.source.number)
+            if limit is not None:
+                mask_ref = None
+                if limit.mask is not None:
+                    mrel = Layout.dataset_mask(ds_id, source, j.source.number)
+                    oiio.write(txn.staging_path(mrel), limit.mask[..., None], pixel_type="uint8")
+                    mfx = txn.adopt(mrel)
+                    mask_ref = {"path": mrel, "sha256": mfx.sha256, "size": mfx.size}
+                entry["region"] = limit.as_record(mask_ref)
             entries[j.holdout].append(entry)
             warnings += res.notes
             if res.preview is not None:
@@ -229,6 +268,10 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
             record["alignment"]["estimation_max_size"] = align.MAX_SIZE
         if previews:
             record["previews"] = previews
+        if scope is not None:
+            record["scope"] = scope.as_record()
+        if hand_made:
+            record["reference_hand_made"] = dict(hand_made)
         try:
             data = records.dumps(record, LABEL)
         except records.RecordError as exc:
@@ -236,8 +279,8 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
         fix = txn.write_bytes(rel, data)
         objects = [{"path": rel, "role": "created", "sha256": fix.sha256},
                    {"path": Layout.stage_dir("dataset", ds_id), "role": "created"},
-                   {"path": Layout.element_record(source), "role": "source"},
-                   {"path": Layout.element_record(reference), "role": "source"}]
+                   {"path": _element_record(src_el), "role": "source"},
+                   {"path": _element_record(ref_el), "role": "source"}]
         events.append(txn, events.new_event(
             "dataset", "creation", record["created"], objects,
             detail=(f"dataset {ds_id}: {len(entries[False])} pairs and {len(entries[True])} held out, "
@@ -258,6 +301,15 @@ def _element(pkg, element: str, role: str) -> dict:
     if el["role"] != role:
         raise InputError("DATASET-ELEMENT", f"element {element!r} is a {el['role']}, not a {role}")
     return el
+
+
+def _element_record(el: dict) -> str:
+    """The record of an element or of a derived element (``archivist.package.derived``)."""
+    from archivist.package import kinds
+
+    if el.get("schema") == kinds.DERIVED_ELEMENT.label:
+        return Layout.record(kinds.DERIVED_ELEMENT, el["id"])
+    return Layout.element_record(el["id"])
 
 
 def _frame(element: str, f: dict) -> _Frame:
@@ -354,8 +406,8 @@ def _run(jobs: list[_Job], ctx: _Context, workers: int | None, progress) -> Iter
 def _process(job: _Job, ctx: _Context) -> _Result:
     res = _Result(job)
     (ws, hs), (wr, hr) = ctx.source_size, ctx.reference_size
-    src = oiio.read(ctx.pkg.layout.path(job.source.path), channels=3)
-    ref = oiio.read(ctx.pkg.layout.path(job.reference.path), channels=3)
+    src = readback.read(ctx.pkg.layout.path(job.source.path), ctx.source_read_as)
+    ref = readback.read(ctx.pkg.layout.path(job.reference.path), ctx.reference_read_as)
     for img, f, (w, h) in ((src, job.source, ctx.source_size), (ref, job.reference, ctx.reference_size)):
         if img.shape[:2] != (h, w):
             raise InputError("DATASET-SHAPE", f"{f.path} is {img.shape[1]}x{img.shape[0]}, but its element records {w}x{h}")

@@ -92,7 +92,10 @@ def pair_arrays(pkg, record: dict, entry: dict) -> tuple[np.ndarray, np.ndarray]
     """
     src_path = pkg.verified_path(entry["source"], "DATASET-HASH", "source frame")
     ref_path = pkg.verified_path(entry["aligned_reference"], "DATASET-HASH", "aligned reference")
-    source = apply_crop(oiio.read(src_path, channels=3), Crop(**record["crop"]))
+    from archivist.imaging import readback
+
+    read_as = readback.read_as_of(pkg, entry["source"]["element"])  # a derived element's outputs, read back
+    source = apply_crop(readback.read(src_path, read_as), Crop(**record["crop"]))
     aligned = oiio.read(ref_path, channels=3)
     if source.shape != aligned.shape or source.shape[2] != 3:
         raise InputError("DATASET-SHAPE", f"{entry['aligned_reference']['path']} is {aligned.shape[1]}x{aligned.shape[0]}"

@@ -7,7 +7,11 @@ The policy is a documented rule with an override, not a constant:
   image and trained-model output: ``compositeWithTrainedAlgorithmicMedia``;
 * chroma recovery that also changes the luma (a "tone" model), spatial
   recovery and combined recovery make every pixel with the model:
-  ``trainedAlgorithmicMedia``.
+  ``trainedAlgorithmicMedia``;
+* a stage of a chain (combined recovery run as a spatial model, then a
+  chroma model over the spatial model's outputs) whose input is itself a
+  trained model's output: ``trainedAlgorithmicMedia`` whatever the stage
+  keeps, since the luma a chroma stage keeps was made by the spatial model.
 
 An override replaces the rule's choice (the run record says so and keeps
 the rule's own answer beside it). Retired or unknown terms are refused by
@@ -39,7 +43,7 @@ class SourceTypeDecision:
                 "policy_term": self.policy_term}
 
 
-def policy_term(mode: str, luma_preserved: bool) -> tuple[str, str]:
+def policy_term(mode: str, luma_preserved: bool, upstream: tuple[str, ...] = ()) -> tuple[str, str]:
     """The rule's term and reason for a recovery ``mode``.
 
     >>> policy_term("chroma", True)[0]
@@ -48,9 +52,15 @@ def policy_term(mode: str, luma_preserved: bool) -> tuple[str, str]:
     'trainedAlgorithmicMedia'
     >>> policy_term("spatial", False)[0]
     'trainedAlgorithmicMedia'
+    >>> policy_term("chroma", True, upstream=("spatial",))
+    ('trainedAlgorithmicMedia', 'chroma recovery over the output of a spatial model: the luma it keeps was made by a trained model')
     """
     if mode not in MODES:
         raise ValueError(f"recovery mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if upstream:
+        kept = "the luma it keeps" if mode == "chroma" and luma_preserved else "its input"
+        return TRAINED, (f"{mode} recovery over the output of a {' then '.join(upstream)} model: {kept} was made "
+                         "by a trained model")
     if mode == "chroma" and luma_preserved:
         return COMPOSITE, "chroma recovery keeps the scan's luma and adds model-made chroma"
     if mode == "chroma":
@@ -58,8 +68,11 @@ def policy_term(mode: str, luma_preserved: bool) -> tuple[str, str]:
     return TRAINED, f"{mode} recovery makes every pixel with the trained model"
 
 
-def decide(mode: str, luma_preserved: bool, override: str | None = None) -> SourceTypeDecision:
+def decide(mode: str, luma_preserved: bool, override: str | None = None,
+           upstream: tuple[str, ...] = ()) -> SourceTypeDecision:
     """Apply the policy, then the override if one is given.
+
+    ``upstream`` lists the modes of the models whose outputs the run reads, first stage first (a chain).
 
     >>> decide("chroma", True).uri.rsplit("/", 1)[-1]
     'compositeWithTrainedAlgorithmicMedia'
@@ -71,7 +84,7 @@ def decide(mode: str, luma_preserved: bool, override: str | None = None) -> Sour
     ...
     archivist.errors.InputError: IPTC-RETIRED: 'softwareImage' is a retired IPTC digital source type
     """
-    term, rule = policy_term(mode, luma_preserved)
+    term, rule = policy_term(mode, luma_preserved, tuple(upstream))
     if override is None:
         return SourceTypeDecision(term, iptc.uri(term), rule, False, term)
     uri = iptc.uri(override)

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from archivist.inference.provenance import RunProvenance
+from archivist.inference.provenance import RunProvenance, colour_statement
 
 
 @dataclass(frozen=True)
 class Claim:
     """What every frame's credential says beside its source frame (which differs per frame)."""
 
-    ingredients: tuple[dict, ...]  # inputTo ingredients: the model, then the dataset record when known
+    ingredients: tuple[dict, ...]  # inputTo ingredients: the model, a chain's earlier models, the dataset record
     parameters: dict  # the c2pa.edited action's parameters, less the frame number
 
 
@@ -60,12 +60,23 @@ def claim_from_record(rec: dict) -> Claim:
     model = rec["model"]
     ingredients = [{"title": PurePosixPath(model["onnx"]["path"]).name, "format": "application/onnx",
                     "sha256": model["onnx"]["sha256"], "path": model["onnx"]["path"], "relationship": "inputTo"}]
+    for up in (rec.get("upstream") or {}).get("models", []):
+        # A chain's earlier models made the frame this one was made from: ingredients too.
+        ingredients.append({"title": PurePosixPath(up["path"]).name, "format": "application/onnx",
+                            "sha256": up["sha256"], "path": up["path"], "relationship": "inputTo"})
     if rec.get("dataset"):
         ingredients.append({"title": PurePosixPath(rec["dataset"]["path"]).name, "format": "application/json",
                             "sha256": rec["dataset"]["sha256"], "path": rec["dataset"]["path"],
                             "relationship": "inputTo"})
     params = {"mode": rec["provenance"]["mode"], "model": model["id"], "model_sha256": model["onnx"]["sha256"],
               "run": rec["id"], "backend": rec["backend"]["name"], "recovery_type": rec["provenance"]["recovery_type"]}
+    ref = rec["provenance"].get("reference") or {}
+    if ref.get("hand_made"):
+        # The credential says where the colour came from: a reference made by hand, and from what.
+        params["reference"] = {"element": ref["id"], "description": ref["description"], "hand_made": True,
+                               "digital_source_type": ref["hand_made"]["source_type"],
+                               "artwork": dict(ref["hand_made"]["artwork"])}
+        params["colour_source"] = colour_statement(ref)
     return Claim(tuple(ingredients), params)
 
 

@@ -235,3 +235,25 @@ def _record(pkg: Package, rec: dict, report: dict) -> None:
         events.append(txn, events.new_event("reproduce", "validation", utcnow(), [obj],
                                             detail=detail, outcome=outcome, outcome_detail=od))
         txn.commit()
+
+
+def chain_runs(pkg: Package, run: str | None) -> list[str]:
+    """The runs of a chain ending in ``run`` (default: the latest complete run), first stage first."""
+    rec = _pick_run(pkg, run)
+    earlier = [m["run"] for m in (rec.get("upstream") or {}).get("models", [])]
+    return [*earlier, rec["id"]]
+
+
+def reproduce_chain(root: Path | str, *, run: str | None = None, **kwargs) -> dict:
+    """Re-run every stage of a chain, first stage first, each from its archived inputs, and compare.
+
+    Each stage reads what it read when it ran: the first the scan, a later one the earlier stage's archived
+    outputs (its derived element), so each stage is judged on its own; ``kwargs`` go to ``reproduce``.
+    Returns ``{"ok", "runs", "stages": [reproduce report, ...], "failed": [runs]}``.
+    """
+    pkg = Package.open(root)
+    runs = chain_runs(pkg, run)
+    stages = [reproduce(root, run=r, **kwargs) for r in runs]
+    failed = [s["run"] for s in stages if not s["ok"]]
+    return {"ok": not failed, "runs": runs, "stages": stages, "failed": failed,
+            "checked": sum(s["checked"] for s in stages)}

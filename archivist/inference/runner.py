@@ -89,6 +89,10 @@ class InferOptions:
     tsa_url: str | None = None
     signer: object | None = None  # a ready credentials.Signer (a callback or HSM signer)
     seal: bool = True  # with signing, also seal the package's tag manifest at the end
+    scope: dict | None = None  # the shot or scene the run is for, as recorded (archivist.inference.scoped)
+    ray: str | None = None  # None: on this machine; "local" or a Ray address: frames on Ray workers (onray)
+    workers: int | None = None  # Ray workers (default: one per GPU for CUDA backends, one per CPU otherwise)
+    ray_runtime_env: dict | None = None  # Ray's runtime_env for the workers (env vars, py_modules)
 
 
 # -- small pure helpers ----------------------------------------------------------------------
@@ -152,7 +156,7 @@ def _elements(pkg: Package, model: archived.ArchivedModel, wanted: str | None) -
             raise InputError("INFER-ELEMENT", "cannot tell which source element to run the model on",
                              hint="give --element")
         source_id = sources[0]["id"]
-    if source_id not in pkg.element_ids():
+    if not pkg.has_element(source_id):
         raise InputError("INFER-ELEMENT", f"no element {source_id!r} in the package")
     source = pkg.element(source_id)
     if source["role"] != "source":
@@ -161,8 +165,32 @@ def _elements(pkg: Package, model: archived.ArchivedModel, wanted: str | None) -
         raise InputError("INFER-CHANNELS", f"element {source_id!r} has {source['scan']['channels']} channel(s); "
                          "the models work on R'G'B' frames")
     ref_id = ds.get("reference_element")
-    reference = pkg.element(ref_id) if ref_id and ref_id in pkg.element_ids() else None
+    reference = pkg.element(ref_id) if ref_id and pkg.has_element(ref_id) else None
     return source, reference
+
+
+def _element_record(element: dict) -> str:
+    """The record of an element or of a derived element."""
+    if element.get("schema") == kinds.DERIVED_ELEMENT.label:
+        return Layout.record(kinds.DERIVED_ELEMENT, element["id"])
+    return Layout.element_record(element["id"])
+
+
+def upstream_of(pkg: Package, source: dict) -> dict | None:
+    """For a derived source element, the chain it comes from: its record and every model before this stage.
+
+    Returns None for an element (a scan); otherwise ``{"element", "record", "run", "models"}`` with
+    ``models`` in chain order, first stage first, each ``{"id", "path", "sha256", "run", "mode"}``.
+    """
+    if source.get("schema") != kinds.DERIVED_ELEMENT.label:
+        return None
+    d = source["derived_from"]
+    rel = Layout.record(kinds.DERIVED_ELEMENT, source["id"])
+    earlier = read_run(pkg, d["run"])
+    models = [dict(m) for m in (earlier.get("upstream") or {}).get("models", [])]
+    models.append({**d["model"], "run": d["run"], "mode": d.get("mode", earlier["provenance"]["mode"])})
+    return {"element": source["id"], "record": {"path": rel, "sha256": pkg.manifest("sha256").get(rel, "")},
+            "run": d["run"], "models": models}
 
 
 def _colour_space(options: InferOptions, source: dict, model: archived.ArchivedModel) -> tuple[str, str]:
@@ -258,7 +286,7 @@ def spec_from_record(root: Path, rec: dict, scratch: Path, *, sign: bool | None 
         colour_source=s["colour"]["conversion"]["source"], tile=s["tiling"]["tile"], overlap=s["tiling"]["overlap"],
         align=s["tiling"]["align"], margin=s["tiling"]["margin"] if s["tiling"]["tile"] else None, tile_batch=s["tiling"]["batch"], compression=s["compression"],
         provenance=recorded.provenance_from_record(rec), sign=sign, ingredients=claim.ingredients,
-        c2pa_parameters=claim.parameters)
+        c2pa_parameters=claim.parameters, read_as=s["colour"].get("input"))
 
 
 def frame_jobs(source: dict, numbers: list[int]) -> list[task.FrameJob]:
@@ -382,13 +410,26 @@ def infer(root: Path | str, options: InferOptions | None = None, *, progress=Non
         raise InputError("INFER-QUEUE", "--queue-depth must be at least 1")
     if (options.overlap is not None and options.overlap < 0) or options.tile_batch < 1:
         raise InputError("INFER-TILE", "--overlap must be 0 or more and the tile batch at least 1")
+    if options.ray is not None:
+        if options.signer is not None:
+            raise InputError("INFER-RAY-SIGNER", "a ready signer object cannot be sent to Ray workers",
+                             hint="give the certificate and key as files (--cert/--key or their environment "
+                                  "variables) on the shared filesystem")
+        if options.workers is not None and options.workers < 1:
+            raise InputError("RAY-WORKER", "--workers must be at least 1")
 
     t_start = time.perf_counter()
     model = archived.load(pkg, options.model)
     source, reference = _elements(pkg, model, options.element)
     numbers = framesel.select([f["number"] for f in source["frames"]], options.frames)
     given_space, ocio_space = _colour_space(options, source, model)
-    decision = policy.decide(model.mode, model.luma_preserved, options.source_type)
+    upstream = upstream_of(pkg, source)
+    if upstream is not None:
+        from archivist.imaging import readback
+
+        readback.check(source["read_as"])
+    decision = policy.decide(model.mode, model.luma_preserved, options.source_type,
+                             upstream=tuple(m["mode"] for m in upstream["models"]) if upstream else ())
     tile, overlap = _tile(options, source, model)
     backend_name = backends.choose(options.backend, options.device)
 
@@ -402,17 +443,42 @@ def infer(root: Path | str, options: InferOptions | None = None, *, progress=Non
             own_signer = True
         credentials.preflight(signer)
     try:
-        return _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision, tile,
-                      overlap, backend_name, signer, t_start, progress)
+        if options.ray is None:
+            return _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision, tile,
+                          overlap, backend_name, signer, t_start, progress)
+        from archivist import cluster
+
+        with cluster.connect(options.ray) as facts:
+            ray_run: dict = {"facts": facts, "signing": _signing_files(options) if signer is not None else None}
+            try:
+                return _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision,
+                              tile, overlap, backend_name, signer, t_start, progress, ray_run=ray_run)
+            finally:
+                if ray_run.get("pool") is not None:
+                    ray_run["pool"].close()
     finally:
         if own_signer:
             signer.close()
 
 
+def _signing_files(options: InferOptions) -> dict:
+    """The signing identity as absolute paths, for workers that read it from the shared filesystem."""
+    from archivist.credentials.signer import ENV_ALG, ENV_CERT, ENV_KEY, ENV_TSA
+
+    cert = options.cert or os.environ.get(ENV_CERT)
+    key = options.key or os.environ.get(ENV_KEY)
+    return {"cert": str(Path(cert).resolve()), "key": str(Path(key).resolve()),
+            "alg": options.alg or os.environ.get(ENV_ALG) or None,
+            "tsa_url": options.tsa_url if options.tsa_url is not None else os.environ.get(ENV_TSA) or None}
+
+
 def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_space, decision, tile, overlap,
-           backend_name, signer, t_start, progress) -> dict:
+           backend_name, signer, t_start, progress, ray_run: dict | None = None) -> dict:
     root = pkg.root
-    engine = backends.create(backend_name, model.data, threads=options.threads)
+    threads = options.threads
+    if ray_run is not None and threads is None and not backend_name.endswith("cuda"):
+        threads = 1  # one thread per worker; the driver's engine is built the same way, so the record is theirs
+    engine = backends.create(backend_name, model.data, threads=threads)
     jobs_all = frame_jobs(source, numbers)
     settings = {
         "output_prefix": _output_prefix(source["id"]),
@@ -426,11 +492,15 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
                    "chromaticities": list(aces.AP0_CHROMATICITIES)},
         "commit_every": options.commit_every,
     }
+    if source.get("read_as"):
+        settings["colour"]["input"] = dict(source["read_as"])
     fingerprint = {
         "model": model.sha256, "element": source["id"], "frames": numbers, "backend": backends.fingerprint(engine.info),
         "settings": {k: v for k, v in settings.items() if k != "commit_every"}, "source_type": decision.uri,
         "signed": signer is not None, "archivist": __version__,
     }
+    if options.scope:
+        fingerprint["scope"] = dict(options.scope)  # a shot's run is its own, even over the same frames
     settings_digest = digest(fingerprint)
 
     rec, resumed = _find_run(pkg, options.run, settings_digest)
@@ -454,13 +524,25 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
 
     parity = None
     if backend_name != backends.REFERENCE and todo_jobs:
-        parity = _parity(model, engine, todo_jobs[0], root, options.threads)
+        parity = _parity(model, engine, todo_jobs[0], root, options.threads, source.get("read_as"))
         if not parity["passed"]:
             raise InputError("INFER-PARITY", f"backend {backend_name} disagrees with onnxruntime CPU on a "
                              f"{parity['shape'][3]}x{parity['shape'][2]} tile of frame {todo_jobs[0].number}: "
                              f"{parity['mismatched']} of {parity['elements']} values outside the tolerance "
                              f"(largest difference {parity['max_abs_diff']:.3g}); nothing was written",
                              hint="use --backend ort-cpu")
+
+    pool = None
+    if ray_run is not None and todo_jobs:
+        from archivist.inference import onray
+
+        facts_here = machine.cpu_facts()
+        pool = onray.Pool(root, model.onnx, backend_name, threads, workers=options.workers,
+                          runtime_env=options.ray_runtime_env, in_flight=options.queue_depth,
+                          expected={"versions": versions(), "backend": backends.fingerprint(engine.info),
+                                    "machine": {k: facts_here.get(k) for k in onray.MACHINE_KEYS}})
+        ray_run["pool"] = pool
+        pool.start()  # refuses workers that differ from the driver, before anything is written
 
     # Every check has passed: from here on the run writes.
     with ScratchLock(scratch):
@@ -473,16 +555,21 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         if rec is None:
             rec = _new_record(pkg, run_id, model, source, reference, numbers, decision, engine, parity, settings,
                               settings_digest, signer, now)
+            if options.scope:
+                rec["scope"] = dict(options.scope)
         session = {"started": now, "backend": engine.info["name"], "host_machine": platform.machine(),
                    "resumed": resumed, "parity": parity}
         rec["sessions"].append(session)
 
         spec = spec_from_record(root, rec, scratch, sign=signer is not None)
+        if pool is not None:
+            pool.prepare(rec, scratch, ray_run["signing"])
+            session["cluster"] = pool.describe(ray_run["facts"])
         jobs = {j.number: j for j in jobs_all}
         committer = Committer(pkg, spec, rec, jobs)
         verb = "resumed" if resumed else "started"
         sources = [{"path": model.onnx["path"], "role": "source", "sha256": model.sha256},
-                   {"path": Layout.element_record(source["id"]), "role": "source"}]
+                   {"path": _element_record(source), "role": "source"}]
         try:
             committer.commit(force=True, objects=sources, detail=(
                 f"inference run {run_id} {verb}: {len(numbers)} frames of {source['id']} with model {model.id} "
@@ -536,9 +623,12 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         try:
             for res in reused:
                 take(res)
-            for res in pipeline.run(compute, _load, _infer_one, _store, timings=timings,
-                                    read_ahead=options.queue_depth, write_behind=options.queue_depth,
-                                    write_workers=min(2, options.queue_depth)):
+            results = pool.run(spec, compute) if pool is not None else pipeline.run(
+                compute, _load, _infer_one, _store, timings=timings, read_ahead=options.queue_depth,
+                write_behind=options.queue_depth, write_workers=min(2, options.queue_depth))
+            for res in results:
+                if pool is not None:
+                    timings.add(res.timings)
                 computed += 1
                 take(res)
         except Exception as first:
@@ -550,6 +640,8 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
             raise
         finally:
             bar.close()
+            if pool is not None:
+                session["cluster"] = pool.describe(ray_run["facts"])  # with the workers that died
         loop_seconds = time.perf_counter() - t_loop
         session["finished"] = utcnow()
         session["frames_computed"] = computed
@@ -575,7 +667,7 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         "frames": {"planned": len(numbers), "computed": computed, "reused": len(reused),
                    "skipped": len(done_numbers & set(numbers))},
         "skipped_frames": sorted(done_numbers & set(numbers)), "reused_frames": [r.number for r in reused],
-        "outputs": Layout.stage_dir("outputs", run_id), "sealed": sealed,
+        "outputs": Layout.stage_dir("outputs", run_id), "sealed": sealed, "cluster": session.get("cluster"),
         "seconds": round(total, 3), "loop_seconds": round(loop_seconds, 3),
         "frames_per_second": round(computed / loop_seconds, 4) if computed and loop_seconds > 0 else None,
         "timings": timings.as_dict(),
@@ -627,12 +719,12 @@ def _verify_committed(pkg: Package, rec: dict, progress=None) -> None:
                            hint="run 'archivist verify'; restore the files from a copy before resuming")
 
 
-def _parity(model, engine, job, root: Path, threads) -> dict:
-    from archivist.imaging import colour, oiio
+def _parity(model, engine, job, root: Path, threads, read_as: dict | None = None) -> dict:
+    from archivist.imaging import colour, readback
 
     reference = backends.create(backends.REFERENCE, model.data, threads=threads)
     # The tile is the model's real input: a window of the first frame to infer.
-    ycc = colour.rgb_to_planar(oiio.read(root / job.source_path, channels=3), model.kr, model.kb)
+    ycc = colour.rgb_to_planar(readback.read(root / job.source_path, read_as), model.kr, model.kb)
     tile, where = _parity_tile(ycc, model.align)
     where["frame"] = job.number
     return backends.parity(engine, reference, tile, where=where)
@@ -642,14 +734,21 @@ def _new_record(pkg, run_id, model, source, reference, numbers, decision, engine
                 settings_digest, signer, now) -> dict:
     pkg_rec = pkg.record()
     mode = model.mode
-    rtype = provenance.recovery_type(mode, reference is not None)
+    # A hand-made reference is not another copy of the film: the note's "Non-Reference Color".
+    rtype = provenance.recovery_type(mode, reference is not None and not reference.get("hand_made"))
     ml = f"archivist {mode} recovery ({model.architecture})"
+    upstream = upstream_of(pkg, source)
+    if upstream is not None:
+        # The last stage of a chain: its frames carry every stage's recovery.
+        rtype = provenance.recovery_type("combined", reference is not None)
+        ml = (f"archivist combined recovery: {' then '.join(m['mode'] for m in upstream['models'])} then {mode} "
+              f"({model.architecture})")
     backend_short = {"name": engine.info["name"], "engine": engine.info["engine"]["name"],
                      "version": engine.info["engine"]["version"]}
     prov = {
         "package": pkg_rec["identifier"], "mode": mode, "recovery_type": rtype, "ml_processing": ml,
         "source_element": {"id": source["id"], "description": source["description"]},
-        "reference": {"id": reference["id"], "description": reference["description"]} if reference else None,
+        "reference": provenance.reference_entry(reference),
         "model": {"id": model.id, "checkpoint": model.checkpoint, "path": model.onnx["path"], "sha256": model.sha256},
         "processing_date": processing_date(), "archivist_version": __version__, "backend": backend_short,
     }
@@ -674,4 +773,57 @@ def _new_record(pkg, run_id, model, source, reference, numbers, decision, engine
         "frames": [],
         "sessions": [],
     }
+    if upstream is not None:
+        rec["upstream"] = upstream
     return rec
+
+
+# -- chains: combined recovery --------------------------------------------------------------------------
+def infer_chain(root: Path | str, models: list[str], options: InferOptions | None = None, *,
+                progress=None) -> dict:
+    """Run models one after the other, each over the previous one's outputs (combined recovery).
+
+    The first model runs over ``options.element`` (default: its dataset's source); each later model runs over
+    the earlier run's outputs, recorded as a derived element (``archivist.package.derived``; made when the
+    package has none for that run) and read back to the working R'G'B' the first stage started from. A stage
+    the package already holds with the same settings is not run again, so a chain resumes like a run. Only the
+    last stage takes ``options.run``, ``options.source_type`` and the package seal.
+
+    Returns:
+        ``{"ok", "run", "stages": [infer result, ...], "derived": [derived element ids]}``; ``run`` is the last
+        stage's run.
+    """
+    from dataclasses import replace
+
+    from archivist.package import derived
+
+    options = options or InferOptions()
+    models = [m.strip() for m in models if m and m.strip()]
+    if len(models) < 2:
+        raise InputError("INFER-CHAIN", "a chain needs at least two models, first stage first "
+                         "(e.g. --chain spatial-model,chroma-model)")
+    if len(set(models)) != len(models):
+        raise InputError("INFER-CHAIN", f"model {next(m for m in models if models.count(m) > 1)!r} is named twice")
+    if options.model is not None:
+        raise InputError("INFER-CHAIN", "give the models with --chain, not --model as well")
+    pkg = Package.open(root)
+    known = archived.model_ids(pkg)
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise InputError("INFER-CHAIN", f"no model {unknown[0]!r} in the package (models: {', '.join(known) or 'none'})")
+    stages, made = [], []
+    element = options.element
+    for i, model_id in enumerate(models):
+        last = i == len(models) - 1
+        stage = replace(options, model=model_id, element=element, run=options.run if last else None,
+                        source_type=options.source_type if last else None, seal=options.seal and last)
+        result = infer(root, stage, progress=progress)
+        stages.append(result)
+        if not last:
+            pkg = Package.open(root)
+            found = derived.find_for_run(pkg, result["run"])
+            if found is None:
+                found = derived.derive(pkg, result["run"])
+            made.append(found["id"])
+            element = found["id"]
+    return {"ok": True, "run": stages[-1]["run"], "models": models, "stages": stages, "derived": made}

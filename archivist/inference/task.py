@@ -66,6 +66,7 @@ class RunSpec:
     sign: bool = False
     ingredients: tuple = ()  # C2PA inputTo ingredients (model, dataset record)
     c2pa_parameters: dict = field(default_factory=dict)
+    read_as: dict | None = None  # a derived element's outputs are read back to the working R'G'B' (imaging.readback)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,10 @@ def load(spec: RunSpec, job: FrameJob) -> Loaded:
     if rgb.shape[2] < 3:
         raise InputError("INFER-CHANNELS", f"source frame {job.number} has {rgb.shape[2]} channel(s); "
                          "the models work on R'G'B' frames")
+    if spec.read_as is not None:
+        from archivist.imaging import readback
+
+        rgb = readback.to_working(rgb, spec.read_as)
     t2 = time.perf_counter()
     ycc = colour.rgb_to_planar(rgb, spec.kr, spec.kb)
     t3 = time.perf_counter()

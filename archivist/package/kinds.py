@@ -59,9 +59,13 @@ INFERENCE_RUN = Kind("inference-run", 1, "inference", None, "outputs", "inferenc
 QC = Kind("qc", 1, "qc", None, "qc", "QC run")
 OUTPUT_SIDECAR = Kind("output-sidecar", 1, None, None, None, "output sidecar")  # data/outputs/<run>/<name>.json
 METADATA = Kind("metadata", 1, None, "data/records/metadata.json", None, "archive metadata record")
+# An inference run's outputs as an element of a later stage; its frames lie in data/outputs/<run>/.
+DERIVED_ELEMENT = Kind("derived-element", 1, "derived", None, None, "derived element")
+SHOT = Kind("shot", 1, "shots", None, None, "shot")  # a range of one source element's frames
+SCENE = Kind("scene", 1, "scenes", None, None, "scene")  # a named group of shots
 
 ALL: tuple[Kind, ...] = (PACKAGE, ELEMENT, EVENT, DATASET, TRAINING_RUN, MODEL_CARD, INFERENCE_RUN, QC,
-                         OUTPUT_SIDECAR, METADATA)
+                         OUTPUT_SIDECAR, METADATA, SHOT, SCENE, DERIVED_ELEMENT)
 _BY_LABEL = {k.label: k for k in ALL}
 _BY_FOLDER = {k.folder: k for k in ALL if k.folder}
 _BY_STAGE = {k.describes: k for k in ALL if k.describes}
@@ -105,7 +109,7 @@ def of(kind: Kind | str) -> Kind:
     >>> of("outputs")
     Traceback (most recent call last):
     ...
-    ValueError: unknown record kind 'outputs' (kinds: elements, datasets, training, models, inference, qc)
+    ValueError: unknown record kind 'outputs' (kinds: elements, datasets, training, models, inference, qc, shots, scenes, derived)
     """
     if isinstance(kind, Kind):
         return kind

@@ -110,7 +110,21 @@ class Package:
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
     def element(self, element: str) -> dict:
-        return self.read_record(Layout.element_record(element), ELEMENT_LABEL)
+        """An element's record; a derived element (``archivist.package.derived``) when no element has the id."""
+        rel = Layout.element_record(element)
+        if not (self.root / rel).is_file():
+            derived = Layout.record(kinds.DERIVED_ELEMENT, element)
+            if (self.root / derived).is_file():
+                return self.read_record(derived, kinds.DERIVED_ELEMENT.label)
+        return self.read_record(rel, ELEMENT_LABEL)
+
+    def derived_ids(self) -> list[str]:
+        """Ids of the derived elements: inference runs' outputs used as elements of a later stage."""
+        return self.record_ids(kinds.DERIVED_ELEMENT)
+
+    def has_element(self, element: str) -> bool:
+        """Whether ``element`` names an element or a derived element."""
+        return element in self.element_ids() or element in self.derived_ids()
 
     def elements(self) -> list[dict]:
         return [self.element(e) for e in self.element_ids()]
@@ -292,8 +306,12 @@ class Package:
                     authorised_by: str | None = None, scanner: str | None = None, colour_space: str | None = None,
                     frame_rate: str | None = None, notes: str | None = None, link: bool = False,
                     first_frame: int | None = None, progress: Callable | None = None, workers: int | None = None,
-                    allow_duplicate: bool = False) -> dict:
+                    allow_duplicate: bool = False, hand_made: dict | None = None) -> dict:
         """Add one element's frames. Reads every frame before writing anything.
+
+        ``hand_made`` (``{"artwork": {"title", "creator"?, "holding_institution"?, "rights"?}}``) declares a
+        reference made by hand (painted frames, a grade made from artwork); it needs ``source_type``
+        ``digitalCreation`` or ``humanEdits`` and is recorded in the element record.
 
         ``colour_space`` must be a name ``archivist.imaging.colourspaces.resolve`` knows; it is recorded as given.
         Left out, none is recorded and ``infer`` asks for it. Frames whose bytes are already in the package as
@@ -306,6 +324,8 @@ class Package:
             raise InputError("ADD-RIGHTS", f"training use must be one of {', '.join(TRAINING_USE)}")
         if not description.strip():
             raise InputError("ADD-DESCRIPTION", "an element needs a description in the field's own words")
+        if hand_made is not None:
+            hand_made = check_hand_made(role, source_type, hand_made)
         inferred = source_type is None
         if source_type is None:
             source_type = iptc.infer_scan_type(description)
@@ -354,6 +374,8 @@ class Package:
             for key, value in (("gauge", gauge), ("generation", generation), ("notes", notes)):
                 if value:
                     record[key] = value
+            if hand_made is not None:
+                record["hand_made"] = hand_made
             try:
                 data = records.dumps(record, ELEMENT_LABEL)
             except records.RecordError as exc:
@@ -515,6 +537,32 @@ def check_colour_space(name: str, code: str) -> str:
     from archivist.imaging import colourspaces  # OpenColorIO only when a colour space is given
 
     return colourspaces.resolve(name, code=code)
+
+
+HAND_MADE_TYPES = ("digitalCreation", "humanEdits")
+ARTWORK_FIELDS = ("title", "creator", "holding_institution", "rights")
+
+
+def check_hand_made(role: str, source_type: str | None, hand_made: dict) -> dict:
+    """The ``hand_made`` entry of a reference element's record, or ``InputError("ADD-HAND-MADE")``.
+
+    >>> check_hand_made("reference", "humanEdits", {"artwork": {"title": " Poster ", "creator": ""}})
+    {'source_type': 'humanEdits', 'artwork': {'title': 'Poster'}}
+    """
+    if role != "reference":
+        raise InputError("ADD-HAND-MADE", "only a reference element can be hand-made; a source is a scan of the film")
+    bare = (source_type or "").rsplit("/", 1)[-1]
+    if bare not in HAND_MADE_TYPES:
+        raise InputError("ADD-HAND-MADE", "a hand-made reference needs --source-type digitalCreation (painted or drawn) "
+                         "or humanEdits (graded or retouched by a person)" + (f", not {source_type!r}" if source_type else ""))
+    art = {k: str(v).strip() for k, v in (hand_made.get("artwork") or {}).items() if v is not None and str(v).strip()}
+    unknown = sorted(set(art) - set(ARTWORK_FIELDS))
+    if unknown:
+        raise InputError("ADD-HAND-MADE", f"unknown artwork field(s) {', '.join(unknown)}")
+    if not art.get("title"):
+        raise InputError("ADD-HAND-MADE", "a hand-made reference names the artwork it was made from",
+                         hint="give --artwork-title (and --artwork-creator, --artwork-institution, --artwork-rights)")
+    return {"source_type": bare, "artwork": art}
 
 
 def check_authorisation(training_use: str, authorised_by: str | None, code: str) -> None:

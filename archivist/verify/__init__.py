@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from archivist.errors import PackageError
 from archivist.package.layout import BAGIT_TXT, PROFILE_IDENTIFIER, Layout
 from archivist.verify import bag, consistency, credentials, fixity, inventory, lineage, outputs, profile, records, runs, state
+from archivist.verify import derived as derived_elements
 from archivist.verify import models as model_files
 from archivist.verify.archive_metadata import check_files as archive_metadata_check
 from archivist.verify.report import Problem, Report
@@ -55,7 +56,8 @@ def _check_readable(root: Path) -> None:
 
 
 def verify(root: Path | str, *, profile_path: Path | str | None = None, progress: Callable | None = None,
-           workers: int | None = None, trust_anchors_pem: bytes | None = None, require_seal: bool = False) -> Report:
+           workers: int | None = None, trust_anchors_pem: bytes | None = None, require_seal: bool = False,
+           ray: str | None = None) -> Report:
     """Check the bag at ``root``; return a report of every problem found.
 
     ``trust_anchors_pem`` holds the PEM certificates of the authorities
@@ -64,9 +66,21 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
     it is an error (C2PA-008).
     Raises ``PackageError`` when ``root`` is not a bag at all, and
     ``InputError`` when ``profile_path`` is not a valid BagIt profile or
-    the trust anchors are not PEM certificates.
+    the trust anchors are not PEM certificates. ``ray`` (``"local"`` or a
+    cluster's address) spreads the fixity hashing over a Ray cluster that
+    sees the bag at the same path; the report is the same.
     """
     root = Path(root)
+    if ray is not None:
+        from archivist import cluster  # Ray is imported only here, only when asked for
+
+        with cluster.connect(ray):
+            return _verify(root, profile_path, progress, workers, trust_anchors_pem, require_seal, on_ray=True)
+    return _verify(root, profile_path, progress, workers, trust_anchors_pem, require_seal, on_ray=False)
+
+
+def _verify(root: Path, profile_path: Path | str | None, progress: Callable | None, workers: int | None,
+            trust_anchors_pem: bytes | None, require_seal: bool, *, on_ray: bool) -> Report:
     _check_readable(root)
     doc = profile.load(profile_path) if profile_path is not None else None  # a bad profile stops us first
     anchors = credentials.check_anchors(trust_anchors_pem)
@@ -80,7 +94,14 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
         records.read(root, tree, view)
     model_files.read(root, tree, view)
     work = outputs.plan(tree, view)
-    actual = fixity.check(root, tree, view, report, progress=progress, workers=workers, skip=work.claimed)
+    hasher = None
+    if on_ray:
+        from archivist import cluster
+
+        def hasher(jobs: list, update: Callable) -> Iterator:
+            return cluster.hash_files(root, jobs, lambda p: tree.files[p], progress=update)
+    actual = fixity.check(root, tree, view, report, progress=progress, workers=workers, skip=work.claimed,
+                          hasher=hasher)
     facts, unusable = outputs.run_facts(work)
     frames = outputs.read(root, tree, view, work, outputs.checker(root, work, facts, anchors), report,
                           progress=progress, workers=workers) if work.frames else []
@@ -100,6 +121,7 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
         for path, message in unusable:
             report.add("REC-002", path, message)
         lineage.check(work.runs, recs, work.package_id, report)
+        derived_elements.check(recs, view.payload.get("sha256", {}), report)
         runs.check(root, recs, report)
     model_files.check(view, tree, report)
     for outcome in frames:

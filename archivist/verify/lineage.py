@@ -89,6 +89,8 @@ def _sources(rec: dict, where: str, recs: Records, report: Report) -> None:
     element_id = rec["source"]["element"]
     try:
         element = recs.valid.get(Layout.element_record(element_id))
+        if element is None:  # a chain: the outputs of an earlier run, as a derived element
+            element = recs.valid.get(Layout.record(kinds.DERIVED_ELEMENT, element_id))
     except ArchivistError:
         element = None
     if element is None or element.get("role") != "source":

@@ -10,7 +10,8 @@ Families: ``PKG`` package state, ``BAG`` RFC 8493, ``PRO`` BagIt profile,
 ``REC`` records and event log, ``CON`` consistency between records,
 manifests and ``bag-info.txt``, ``OUT`` inference outputs (lineage and the
 agreement of each frame's header, sidecars and credential with its run
-record), ``C2PA`` Content Credentials and the package seal.
+record), ``DER`` derived elements (a run's outputs used by a later stage),
+``C2PA`` Content Credentials and the package seal.
 """
 
 from __future__ import annotations
@@ -600,6 +601,25 @@ _RULES += [
          "An `opset_import` or node domain that is not standard and not a function the model defines itself.",
          "Export the model with standard ONNX operators only.",
          module="archivist.verify.models"),
+    # -- derived elements ----------------------------------------------------------------------------
+    Rule("DER-001", ERROR, "Derived element does not match its run",
+         "A derived element (`data/records/derived/<id>.json`) names the complete inference run whose outputs it "
+         "is, the run record by SHA-256 as it was when the element was derived, and the run's model and source "
+         "element. The run must be in the package, complete and unchanged, and say the same.",
+         "The run record removed, edited or replaced after the element was derived; a derived element copied "
+         "from another package or edited to point at another run.",
+         "Restore the run record and the derived element from a copy of the package, or derive the element "
+         "again from the run (`archivist derive PKG --run RUN`).",
+         module="archivist.verify.derived"),
+    Rule("DER-002", ERROR, "Derived element's frames disagree with its run",
+         "Each frame of a derived element is an output frame of its run: the same package path, SHA-256 and "
+         "size the run record gives it, and the same parent (the frame the run made it from). Every output of "
+         "the run is listed, once. Otherwise a later stage was fed frames the run did not make.",
+         "A derived element's frame list edited (a frame swapped, added or left out), or a run's outputs "
+         "replaced and the run record updated without deriving the element again.",
+         "Restore the derived element and the run's outputs from a copy of the package; a later stage built "
+         "on the changed element must be made again.",
+         module="archivist.verify.derived"),
 ]
 
 RULES: dict[str, Rule] = {r.code: r for r in _RULES}
@@ -610,6 +630,7 @@ FAMILIES = {
     "REC": "Records and event log",
     "CON": "Consistency",
     "OUT": "Inference outputs",
+    "DER": "Derived elements",
     "MOD": "Models",
     "C2PA": "Content Credentials",
 }
@@ -634,6 +655,8 @@ def markdown() -> str:
         "- `OUT` rules run on archivist packages with inference runs, `C2PA` rules on packages with `.c2pa` "
         "credentials or a package seal.",
         "- `MOD` rules run on every `.onnx` file under `data/`, read from its bytes: nothing it names is opened.",
+        "- `DER` rules run on archivist packages with derived elements (an inference run's outputs used as "
+        "the source or reference of a later stage).",
         "",
         "Each layer compares one pair of things, so one fault gives one report per layer that sees it: `BAG` "
         "compares the files on disk with the manifests, `CON` the records with the manifests, `REC` the "
