@@ -46,16 +46,41 @@ _SETTING_PARAMS = ("mode", "tone", "size", "batch", "patch", "lr", "checkpoint_e
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (recorded: changes the weights).")
 @click.option("--run", "run_id", help="Id for the new run (default: <mode>-NN).")
 @click.option("--resume", "resume_id", metavar="RUN", help="Continue RUN from its last checkpoint.")
+@click.option("--shot", help="Train on the latest dataset built for this shot (dataset --shot).")
+@click.option("--scene", help="Train on the latest dataset built for this scene (dataset --scene).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Train on Ray workers (one task per run): the cluster at ADDRESS, or without one a cluster on "
+                   "this machine for this command. The package must be on a filesystem every node shares.")
+@click.option("--all-datasets", is_flag=True, help="With --ray: one run per dataset that has no complete run of "
+              "this mode, trained in parallel, each committed as it finishes.")
 @json_option
 @click.pass_context
 def train(ctx, pkg, mode, dataset, tone, preset, size, steps, batch, patch, lr, checkpoint_every, contact_every, seed,
-          threads, device, channels_last, run_id, resume_id, as_json):
+          threads, device, channels_last, run_id, resume_id, shot, scene, ray_address, all_datasets, as_json):
     """Train a restoration model on PKG's dataset; checkpoints go into the package."""
     from archivist.training import run as training
 
     p = Package.open(pkg)
+    if shot or scene:
+        from archivist.shots import scope as scopes
+
+        scope = scopes.resolve(p, shot, scene)
+        assert scope is not None
+        if dataset or resume_id:
+            raise InputError("SCOPE-USAGE", f"--{scope.kind} chooses the dataset; leave out --dataset and --resume")
+        found = scopes.datasets_for(p, scope)
+        if not found:
+            raise InputError("SCOPE-NOTHING", f"no dataset was built for {scope.kind} {scope.name}",
+                             hint=f"run 'archivist dataset {pkg} --{scope.kind} {scope.name} ...' first")
+        dataset = found[-1]
+        ctx.params["dataset"] = dataset
     progress = progress_for(as_json)
     notify = _notify
+    if all_datasets and ray_address is None:
+        raise InputError("TRAIN-USAGE", "--all-datasets trains the runs in parallel on Ray; give --ray [ADDRESS]")
+    if ray_address is not None and (resume_id or run_id or (all_datasets and dataset)):
+        raise InputError("TRAIN-USAGE", "with --ray, runs are named <mode>-NN and start anew: leave out --run and "
+                         "--resume (and --dataset with --all-datasets)")
     if resume_id:
         if run_id:
             raise InputError("TRAIN-USAGE", "give either --run (a new run) or --resume (an existing one), not both")
@@ -74,8 +99,24 @@ def train(ctx, pkg, mode, dataset, tone, preset, size, steps, batch, patch, lr, 
             tone = mode == "chroma"
         settings = presets.apply(TrainSettings(mode=mode, tone=tone, seed=seed, threads=threads, device=device,
                                                channels_last=channels_last, dataset=dataset), name, explicit)
+        if ray_address is not None:
+            from archivist.training import onray
+
+            chosen = None if all_datasets else [training._dataset_api().load(p, dataset)[0]["id"]]
+            result = onray.train_all(p.root, settings, ray=ray_address, datasets=chosen, notify=notify)
+            emit(as_json, result, _print_ray_runs)
+            return
         rec = training.train(p, settings, run_id=run_id, progress=progress, notify=notify)
     emit(as_json, {"ok": True, "run": rec}, _print_run)
+
+
+def _print_ray_runs(d: dict) -> None:
+    c = d["cluster"]
+    click.echo(f"{len(d['runs'])} run(s) trained on Ray {c['ray_version']} at {c['address']} ({c['nodes']} node(s))")
+    for rec in d["runs"]:
+        _print_run({"run": rec})
+    if d["skipped"]:
+        click.echo(f"skipped, already trained: {', '.join(d['skipped'])}")
 
 
 def _notify(message: str) -> None:

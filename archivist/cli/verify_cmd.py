@@ -48,8 +48,11 @@ def _print(d: dict) -> None:
 @click.option("--require-seal", is_flag=True,
               help="Fail (C2PA-008) unless a seal from a signer a --trust-anchor vouches for covers the package as it "
                    "is: what an auditor needs to rely on the records and the event log, not only on fixity.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Spread the fixity hashing over a Ray cluster: the one at ADDRESS, or without one a cluster on "
+                   "this machine for this command. The bag must be at the same path on every node.")
 @json_option
-def verify(pkg, profile_path, trust_anchors, require_seal, as_json):
+def verify(pkg, profile_path, trust_anchors, require_seal, ray_address, as_json):
     """Check PKG: BagIt structure and fixity, profile, records, consistency, and the lineage, sidecars and
     Content Credentials of inference outputs.
 
@@ -59,7 +62,7 @@ def verify(pkg, profile_path, trust_anchors, require_seal, as_json):
     from archivist.verify.credentials import load_anchors
 
     report = verify_package(pkg, profile_path=profile_path, progress=progress_for(as_json),
-                            trust_anchors_pem=load_anchors(trust_anchors), require_seal=require_seal)
+                            trust_anchors_pem=load_anchors(trust_anchors), require_seal=require_seal, ray=ray_address)
     emit(as_json, report.to_dict(), _print)
     if not report.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)

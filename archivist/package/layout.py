@@ -124,6 +124,11 @@ class Layout:
         return f"{cls.stage_dir('dataset', dataset)}/aligned/{check_element_id(element)}.{int(number):04d}.exr"
 
     @classmethod
+    def dataset_mask(cls, dataset: str, element: str, number: int) -> str:
+        """The region mask of one training pair: ``masks/<source>.<source number>.png``."""
+        return f"{cls.stage_dir('dataset', dataset)}/masks/{check_element_id(element)}.{int(number):04d}.png"
+
+    @classmethod
     def dataset_preview(cls, dataset: str, element: str, number: int) -> str:
         """A PNG contact sheet of one aligned pair: ``previews/<source>.<source number>.png``."""
         return f"{cls.stage_dir('dataset', dataset)}/previews/{check_element_id(element)}.{int(number):04d}.png"
@@ -176,6 +181,11 @@ class Layout:
     def run_scratch(run: str) -> str:
         """Where an inference run's finished-but-uncommitted frames wait: ``.archivist/runs/<run>``."""
         return f"{WORK_DIR}/runs/{check_element_id(run)}"
+
+    @staticmethod
+    def train_scratch(run: str) -> str:
+        """Where a training run made on a Ray worker waits for the driver to commit it: ``.archivist/train/<run>``."""
+        return f"{WORK_DIR}/train/{check_element_id(run)}"
 
     # -- working state ------------------------------------------------------
     LOCK = f"{WORK_DIR}/lock"
@@ -230,7 +240,8 @@ class Place:
             ``"payload"`` for a file directly in ``data/`` or in a folder archivist does not use.
         what: ``"record"``, ``"event-log"``, ``"frame"`` (of an element), ``"output-frame"``,
             ``"sidecar"``, ``"credential"``, ``"checkpoint"``, ``"loss-log"``, ``"contact-sheet"``,
-            ``"model"``, ``"aligned-reference"``, ``"preview"``, ``"seal"``, ``"tag"`` or ``"file"``.
+            ``"model"``, ``"aligned-reference"``, ``"preview"``, ``"mask"`` (a training pair's region), ``"seal"``,
+            ``"tag"`` or ``"file"``.
         kind: the record kind when the file is a record (or an output's JSON sidecar).
         ident: the element, dataset, run, model or QC id the file belongs to.
         record: the package path of the record that describes the file (a record describes itself).
@@ -269,6 +280,7 @@ _STAGE_FILES = {  # (stage, first path part below the id, suffix) -> what
     ("models", None, ".json"): "record",  # the training-run record as it was at export
     ("dataset", "aligned", ".exr"): "aligned-reference",
     ("dataset", "previews", ".png"): "preview",
+    ("dataset", "masks", ".png"): "mask",
 }
 
 

@@ -33,9 +33,10 @@ def expected(view: BagView, tree: Tree) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = defaultdict(dict)
     for group in (view.payload, view.tags):
         for alg, entries in group.items():
-            for path, digest in entries.items():
-                if path in tree.files:
-                    out[path][alg] = digest
+            # The files on disk, not the entries: a manifest may list millions that are not there.
+            for path in tree.files:
+                if path in entries:
+                    out[path][alg] = entries[path]
     return out
 
 
@@ -52,8 +53,13 @@ def compare(report: Report | Findings, path: str, want: dict[str, str], got: dic
 
 def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress: Callable | None = None,
           workers: int | None = None,
-          skip: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
-    """Hash every listed file but those in ``skip``; return {path: sha256 of the file as it is}."""
+          skip: frozenset[str] | set[str] = frozenset(), hasher: Callable | None = None) -> dict[str, str]:
+    """Hash every listed file but those in ``skip``; return {path: sha256 of the file as it is}.
+
+    ``hasher(jobs, progress)``, when given, hashes the ``(path, algorithms)`` jobs elsewhere (on a Ray
+    cluster: ``archivist.cluster.hash_files``) and yields ``(job, Fixity or OSError)`` in job order, as
+    ``map_files`` does here, so the report is the same.
+    """
     want = expected(view, tree)
     actual: dict[str, str | None] = {}
     jobs = []
@@ -61,7 +67,14 @@ def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress: Ca
         if path in skip:
             continue
         algs = tuple(sorted(want[path]))
-        if path in view.blobs:
+        if path in view.hashed:  # a big manifest, hashed as it was parsed
+            names, hashers = view.hashed[path]
+            digests = {a: h.hexdigest() for a, h in zip(names, hashers, strict=True) if a in algs}
+            compare(report, path, want[path], digests)
+            actual[path] = digests.get("sha256")
+            report.files += 1
+            report.bytes += tree.files[path]
+        elif path in view.blobs:
             data = view.blobs[path]
             digests = hash_bytes(data, algorithms=algs).digests
             compare(report, path, want[path], digests)
@@ -76,7 +89,9 @@ def check(root: Path, tree: Tree, view: BagView, report: Report, *, progress: Ca
 
     bar = start(progress, total=sum(tree.files[p] for p, _ in jobs), desc="checking fixity")
     try:
-        for (path, _), result in map_files(one, jobs, workers=workers, progress=bar.update):
+        results = hasher(jobs, bar.update) if hasher is not None else \
+            map_files(one, jobs, workers=workers, progress=bar.update)
+        for (path, _), result in results:
             if isinstance(result, BaseException):
                 report.add("BAG-021", path, f"cannot be read: {result}")
                 continue
