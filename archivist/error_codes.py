@@ -1030,6 +1030,7 @@ FAMILIES = {
     "TRANSFER": "archivist transfer",
     "DEPOSIT": "archivist deposit",
     "VERIFY": "archivist verify",
+    "RAY": "Ray clusters (`--ray` of infer, verify and train)",
     "KEYS": "archivist keys",
     "SIGN": "Signing identities",
     "CREDENTIAL": "Content Credentials",
