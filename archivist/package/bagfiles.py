@@ -65,21 +65,33 @@ class Manifest:
 _LINE = re.compile(r"^([0-9A-Fa-f]+)[ \t]+(.+)$")
 
 
+def parse_line(line: str) -> tuple[str, str, bool, bool] | None:
+    """``(digest, decoded path, binary marker, encoding ok)`` of one non-blank manifest line; None if malformed.
+
+    >>> parse_line("AB  *data/a%25.txt")
+    ('ab', 'data/a%.txt', True, True)
+    """
+    m = _LINE.match(line)
+    if not m:
+        return None
+    digest, raw = m.group(1), m.group(2)
+    marker = raw.startswith("*")
+    if marker:
+        raw = raw[1:]
+    path, ok = decode_path(raw) if "%" in raw else (raw, True)
+    return digest.lower(), path, marker, ok
+
+
 def parse_manifest(text: str) -> Manifest:
     out = Manifest()
     for n, line in enumerate(text.splitlines(), 1):
         if line.strip() == "":
             continue
-        m = _LINE.match(line)
-        if not m:
+        parsed = parse_line(line)
+        if parsed is None:
             out.malformed.append((n, line))
             continue
-        digest, raw = m.group(1), m.group(2)
-        marker = raw.startswith("*")
-        if marker:
-            raw = raw[1:]
-        path, ok = decode_path(raw)
-        out.entries.append(ManifestEntry(n, digest.lower(), path, marker, ok))
+        out.entries.append(ManifestEntry(n, *parsed))
     return out
 
 

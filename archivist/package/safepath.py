@@ -32,6 +32,11 @@ def check_relpath(rel: str) -> PurePosixPath:
     ...
     archivist.errors.UnsafePathError: PATH-001: path 'data/../x' has a '..' or empty component
     """
+    return PurePosixPath(check_relpath_text(rel))
+
+
+def check_relpath_text(rel: str) -> str:
+    """``check_relpath`` without building a path object (``verify`` checks millions of manifest lines)."""
     if not isinstance(rel, str) or rel == "":
         raise UnsafePathError("PATH-001", "empty path")
     if "\x00" in rel or "\\" in rel:
@@ -41,7 +46,7 @@ def check_relpath(rel: str) -> PurePosixPath:
     parts = rel.split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise UnsafePathError("PATH-001", f"path {rel!r} has a '..' or empty component")
-    return PurePosixPath(rel)
+    return rel
 
 
 def check_element_id(element: str) -> str:
@@ -61,6 +66,17 @@ def check_file_name(name: str) -> str:
         raise UnsafePathError("PATH-002", f"file name {name!r} contains '/'")
     check_relpath(name)
     return name
+
+
+# Matches every path that has a reserved part, and a few more: a cheap first test for millions of paths.
+_MAYBE_RESERVED = re.compile(r"(?:^|/)(?:con|prn|aux|nul|com|lpt)|[ .](?:/|$)", re.I)
+
+
+def has_windows_reserved(path: str) -> str | None:
+    """The first part of ``path`` that cannot be a file name on Windows, if any."""
+    if not _MAYBE_RESERVED.search(path):
+        return None
+    return next((part for part in path.split("/") if is_windows_reserved(part)), None)
 
 
 def is_windows_reserved(name: str) -> bool:

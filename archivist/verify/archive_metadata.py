@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
 from archivist.package import events, kinds
@@ -128,7 +129,7 @@ def _premis(data: bytes, where: str, rec: dict, view: BagView, report: Report) -
     n = len(doc.findall(f"{PREMIS}event"))
     if n != rec["events"]:
         report.add("CON-008", where, f"holds {n} events, the metadata record says it describes {rec['events']}")
-    sha256 = view.payload.get("sha256", {})
+    sha256: Mapping[str, str] = view.payload.get("sha256", {})
     wrong = []
     for obj in doc.iter(f"{PREMIS}object"):
         path = obj.findtext(f"{PREMIS}objectIdentifier/{PREMIS}objectIdentifierValue")

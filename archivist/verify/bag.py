@@ -9,16 +9,20 @@ dropped, so no later step can open them.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from archivist.errors import UnsafePathError
-from archivist.package.bagfiles import Manifest, parse_bag_info, parse_manifest
+from archivist.package.bagfiles import parse_bag_info, parse_line
 from archivist.package.layout import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR, Layout
-from archivist.package.safepath import check_relpath, is_windows_reserved, nfc_key
-from archivist.verify.inventory import Tree, read_small
+from archivist.package.safepath import check_relpath_text, has_windows_reserved, nfc_key
+from archivist.verify.entries import Entries, PathTable
+from archivist.verify.inventory import Tree, open_regular, read_small
 from archivist.verify.report import Report
 
 FETCH_TXT = "fetch.txt"
@@ -28,6 +32,7 @@ _MANIFEST = re.compile(r"^(tag)?manifest-([^/]+)\.txt$")
 _VERSION_LINE = re.compile(r"^BagIt-Version: ([0-9]+\.[0-9]+)$")
 _ENCODING_LINE = re.compile(r"^Tag-File-Character-Encoding: (\S+)$")
 MAX_BAG_INFO_BYTES = 1 << 20
+MAX_BLOB_BYTES = 1 << 20  # a manifest up to this size is kept in memory; a bigger one is streamed
 # Digits bounded: no real payload has 10^30 octets, and int() of a 5,000-digit string raises.
 _OXUM = re.compile(r"^([0-9]{1,30})\.([0-9]{1,30})$")
 
@@ -38,10 +43,13 @@ class BagView:
     info: list[tuple[str, str]] = field(default_factory=list)
     manifest_files: list[str] = field(default_factory=list)  # every manifest-*.txt present
     tag_manifest_files: list[str] = field(default_factory=list)
-    payload: dict[str, dict[str, str]] = field(default_factory=dict)  # alg -> {safe path: digest}
-    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    payload: dict[str, Entries] = field(default_factory=dict)  # alg -> {safe path: digest}
+    tags: dict[str, Entries] = field(default_factory=dict)
+    payload_table: PathTable = field(default_factory=PathTable)  # every safe payload entry, once
+    tag_table: PathTable = field(default_factory=PathTable)
     hostile: set[str] = field(default_factory=set)
     blobs: dict[str, bytes] = field(default_factory=dict)  # small files already read: reused for fixity
+    hashed: dict[str, tuple[list[str], list]] = field(default_factory=dict)  # big manifests: hashed as streamed
     schema_problems: dict[str, list[str]] = field(default_factory=dict)  # records already validated: reused
 
     def info_values(self, label: str) -> list[str]:
@@ -139,54 +147,123 @@ def check_bag_info(text: str, tree: Tree, report: Report) -> list[tuple[str, str
 
 # -- manifests -------------------------------------------------------------------------------------
 
-def _safe_entries(name: str, alg: str, manifest: Manifest, tree: Tree, payload_side: bool, report: Report,
-                  hostile: set[str]) -> dict[str, str]:
-    """Report bad entries of one manifest; return {path: digest} of the entries safe to check."""
-    width = hashlib.new(alg).digest_size * 2
-    for n, line in manifest.malformed:
-        report.add("BAG-012", name, f"line {n} is not 'digest path': {line[:80]!r}")
-    marked = [e.line for e in manifest.entries if e.binary_marker]
-    if marked:
-        report.add("BAG-015", name, f"{len(marked)} lines use the md5sum '*' marker (first: line {marked[0]})")
-    out: dict[str, str] = {}
-    for e in manifest.entries:
-        if not e.encoding_ok:
-            report.add("BAG-013", e.path, f"{name} line {e.line}: '%' in the path is not percent-encoded")
+def _lines(f: BinaryIO, hashers: list) -> Iterator[tuple[int, str, int | None]]:
+    """``(line number, text, offset of a byte that is not UTF-8)`` of a manifest, read a line at a time.
+
+    Lines split as ``str.splitlines`` splits the whole text: a chunk of the
+    file ends at LF, which no UTF-8 sequence holds, so decoding chunk by
+    chunk gives the same text and the same replacement characters. Every
+    chunk also feeds ``hashers``, so fixity need not read the file again.
+    """
+    n, offset = 0, 0
+    with f:
+        for raw in f:
+            for h in hashers:
+                h.update(raw)
+            bad = None
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                text = raw.decode("utf-8", "replace")
+            offset += len(raw)
+            for line in text.splitlines():
+                n += 1
+                yield n, line, bad
+                bad = None
+
+
+def _open_manifest(root: Path, tree: Tree, view: BagView, rel: str) -> tuple[BinaryIO, list]:
+    """A small manifest is read whole (the seal check needs a tag manifest's bytes); a big one streamed.
+
+    A streamed one is hashed as it is read, with every algorithm a tag
+    manifest of this bag may check it with (``BagView.hashed``).
+    """
+    if tree.files[rel] <= MAX_BLOB_BYTES:
+        return io.BytesIO(_read(root, tree, view, rel) or b""), []
+    algs = sorted({m.group(2) for p in tree.tags() if (m := _MANIFEST.match(p)) and m.group(1)
+                   and m.group(2) in KNOWN_ALGORITHMS})
+    hashers = [hashlib.new(a) for a in algs]
+    view.hashed[rel] = (algs, hashers)
+    return open_regular(root, rel), hashers
+
+
+def _read_manifest(root: Path, rel: str, entries: Entries, alg: str, tree: Tree, view: BagView,
+                   payload_side: bool, report: Report) -> None:
+    """Stream one manifest into ``entries``: only the entries safe to check; the others reported."""
+    hostile = view.hostile
+    f, hashers = _open_manifest(root, tree, view, rel)
+    width = entries.size * 2
+    undecodable: int | None = None
+    marked, first_marked = 0, 0
+    # Reported in the order a whole-file parse would: encoding, malformed lines, markers, entries.
+    malformed, later = Report(report.root), Report(report.root)
+    for n, line, bad in _lines(f, hashers):
+        if bad is not None and undecodable is None:
+            undecodable = bad
+        if line.strip() == "":
+            continue
+        parsed = parse_line(line)
+        if parsed is None:
+            malformed.add("BAG-012", rel, "" if malformed.full("BAG-012")  # only counted: not phrased
+                          else f"line {n} is not 'digest path': {line[:80]!r}")
+            continue
+        digest, path, marker, encoding_ok = parsed
+        if marker:
+            marked += 1
+            first_marked = first_marked or n
+        if not encoding_ok:
+            later.add("BAG-013", path, f"{rel} line {n}: '%' in the path is not percent-encoded")
         try:
-            check_relpath(e.path)
+            check_relpath_text(path)
         except UnsafePathError as exc:
-            report.add("BAG-016", e.path, f"{name} line {e.line}: {exc.message}; not opened")
-            hostile.add(e.path)
+            later.add("BAG-016", path, f"{rel} line {n}: {exc.message}; not opened")
+            hostile.add(path)
             continue
-        if Layout.is_payload(e.path) != payload_side:
+        if Layout.is_payload(path) != payload_side:
             where = "outside data/" if payload_side else "inside data/ (tag manifests list tag files only)"
-            report.add("BAG-011", e.path, f"{name} line {e.line}: entry {where}")
+            later.add("BAG-011", path, f"{rel} line {n}: entry {where}")
             continue
-        link = tree.link_on_path(e.path)
+        link = tree.link_on_path(path) if tree.links else None
         if link is not None:
-            report.add("BAG-017", e.path, f"{name} line {e.line}: path passes through symbolic link {link}; "
-                                          "not opened")
-            hostile.add(e.path)
+            later.add("BAG-017", path, f"{rel} line {n}: path passes through symbolic link {link}; not opened")
+            hostile.add(path)
             continue
-        if len(e.digest) != width:
-            report.add("BAG-012", e.path, f"{name} line {e.line}: {alg} digest has {len(e.digest)} hex digits, "
-                                          f"expected {width}")
+        if len(digest) != width:
+            later.add("BAG-012", path, f"{rel} line {n}: {alg} digest has {len(digest)} hex digits, "
+                                       f"expected {width}")
             continue
-        if e.path in out:
-            same = "same" if out[e.path] == e.digest else "a different"
-            report.add("BAG-012", e.path, f"{name} line {e.line}: path listed again with {same} digest")
+        binary = bytes.fromhex(digest)
+        before = entries.digest(path)
+        if before is not None:
+            same = "same" if before == binary else "a different"
+            later.add("BAG-012", path, f"{rel} line {n}: path listed again with {same} digest")
             continue
-        out[e.path] = e.digest
-    return out
+        entries.put(path, binary)
+    if undecodable is not None:
+        report.add("BAG-004", rel, f"{rel} is not valid UTF-8 (byte {undecodable}); read with replacement characters")
+    report.merge(malformed)
+    if marked:
+        report.add("BAG-015", rel, f"{marked} lines use the md5sum '*' marker (first: line {first_marked})")
+    report.merge(later)
+
+
+def _nfc(path: str) -> str:
+    return path if path.isascii() else nfc_key(path)  # ASCII is its own NFC; most paths are ASCII
 
 
 def _nfc_collisions(view: BagView, report: Report) -> None:
     """Entries of any manifests that are equal after NFC: ambiguous, so none of them is opened."""
+    tables = (view.payload_table, view.tag_table)
+    # A group of paths equal after NFC holds at least one that NFC changes: look only for those.
+    targets = {k for t in tables for p in t.paths() if not p.isascii() and (k := nfc_key(p)) != p}
     by_nfc: dict[str, set[str]] = defaultdict(set)
-    for group in (view.payload, view.tags):
-        for entries in group.values():
-            for p in entries:
-                by_nfc[nfc_key(p)].add(p)
+    if targets:
+        for t in tables:
+            for p in t.paths():
+                k = _nfc(p)
+                if k in targets:
+                    by_nfc[k].add(p)
     for paths in by_nfc.values():
         if len(paths) > 1:
             for p in sorted(paths):
@@ -206,32 +283,37 @@ def _manifests(root: Path, tree: Tree, view: BagView, report: Report) -> None:
             report.add("BAG-014", rel, f"unknown algorithm {alg!r}; its entries cannot be checked "
                                        f"(known: {', '.join(KNOWN_ALGORITHMS)})")
             continue
-        manifest = parse_manifest(_decode(report, rel, _read(root, tree, view, rel) or b""))
-        safe = _safe_entries(rel, alg, manifest, tree, not is_tag, report, view.hostile)
-        (view.tags if is_tag else view.payload)[alg] = safe
+        entries = Entries(view.tag_table if is_tag else view.payload_table, hashlib.new(alg).digest_size)
+        _read_manifest(root, rel, entries, alg, tree, view, not is_tag, report)
+        (view.tags if is_tag else view.payload)[alg] = entries
     _nfc_collisions(view, report)
-    for group in (view.payload, view.tags):  # a path bad in one manifest is not opened for any
-        for alg, entries in group.items():
-            group[alg] = {p: d for p, d in entries.items() if p not in view.hostile}
+    # A path bad in one manifest is not opened for any.
+    for group in (view.payload, view.tags):
+        for entries in group.values():
+            for p in view.hostile:
+                entries.discard(p)
+    for table in (view.payload_table, view.tag_table):
+        for p in view.hostile:
+            table.rows.pop(p, None)
 
 
 def _completeness(tree: Tree, view: BagView, report: Report) -> None:
     payload = tree.payload()
     by_nfc = {nfc_key(p): p for p in tree.files}
-    listed: dict[str, list[str]] = defaultdict(list)
-    for alg, entries in view.payload.items():
-        for p in entries:
-            listed[p].append(f"manifest-{alg}.txt")
-    for p, names in sorted(listed.items()):
+    for p in sorted(view.payload_table.paths()):
         if p in tree.files:
             continue
         if p in tree.special:
             continue  # reported once, with the other special files
+        names = [f"manifest-{alg}.txt" for alg, entries in view.payload.items() if p in entries]
         if p in tree.dirs:
             report.add("BAG-021", p, f"listed in {', '.join(names)} but is a directory")
             continue
+        if report.full("BAG-007"):
+            report.add("BAG-007", p, "")  # only counted: not phrased
+            continue
         hint = ""
-        twin = by_nfc.get(nfc_key(p))
+        twin = by_nfc.get(_nfc(p))
         if twin is not None and twin != p:
             hint = f" (a file whose name differs only in Unicode normalisation exists: {twin!r})"
         report.add("BAG-007", p, f"listed in {', '.join(names)} but missing{hint}")
@@ -270,10 +352,11 @@ def _completeness(tree: Tree, view: BagView, report: Report) -> None:
 
 def _names(tree: Tree, view: BagView, report: Report) -> None:
     """Collisions and names other systems cannot hold, over files and manifest entries."""
-    names = set(tree.files)
-    for group in (view.payload, view.tags):
-        for entries in group.values():
-            names.update(entries)
+    def names() -> Iterator[str]:  # files and entries, each once, without a set of them all
+        yield from tree.files
+        for table in (view.payload_table, view.tag_table):
+            yield from (p for p in table.paths() if p not in tree.files)
+
     nfc: dict[str, set[str]] = defaultdict(set)
     for p in tree.files:
         nfc[nfc_key(p)].add(p)
@@ -282,17 +365,37 @@ def _names(tree: Tree, view: BagView, report: Report) -> None:
             if p not in view.hostile:  # not reported already as a manifest entry
                 others = ", ".join(repr(o) for o in sorted(same) if o != p)
                 report.add("BAG-018", p, f"file name equal after Unicode normalisation to {others}")
-    folded: dict[str, set[str]] = defaultdict(set)
-    for p in names:
-        folded[nfc_key(p).casefold()].add(nfc_key(p))
-    for same in folded.values():
-        if len(same) > 1:
-            listed = sorted(same)
-            report.add("BAG-019", listed[0], "names differ only in case: " + ", ".join(repr(p) for p in listed))
-    for p in sorted(names):
-        bad = [part for part in p.split("/") if is_windows_reserved(part)]
-        if bad:
-            report.add("BAG-020", p, f"{bad[0]!r} cannot be a file name on Windows")
+    for listed in _case_groups(names):
+        report.add("BAG-019", listed[0], "names differ only in case: " + ", ".join(repr(p) for p in listed))
+    for p in sorted(p for p in names() if has_windows_reserved(p)):
+        report.add("BAG-020", p, f"{has_windows_reserved(p)!r} cannot be a file name on Windows")
+
+
+def _fold(key: str) -> str:
+    return key.lower() if key.isascii() else key.casefold()
+
+
+def _case_groups(names: Callable[[], Iterable[str]]) -> list[list[str]]:
+    """Sorted groups of two or more NFC names that differ only in case.
+
+    Two names of a group cannot both equal their case fold, so each group
+    holds a name that folding changes: those are found in a first pass
+    (few in any real bag) and only the names folding to one of them are
+    kept in the second.
+    """
+    targets = set()
+    for p in names():
+        k = _nfc(p)
+        if (f := _fold(k)) != k:
+            targets.add(f)
+    if not targets:
+        return []
+    groups: dict[str, set[str]] = defaultdict(set)
+    for p in names():
+        k = _nfc(p)
+        if (f := _fold(k)) in targets:
+            groups[f].add(k)
+    return [sorted(same) for same in groups.values() if len(same) > 1]
 
 
 def load(root: Path, tree: Tree, report: Report) -> BagView:

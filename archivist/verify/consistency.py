@@ -47,7 +47,7 @@ def file_refs(value: object) -> Iterator[dict]:
 
 
 def check(tree: Tree, view: BagView, recs: Records, report: Report) -> None:
-    listed = set().union(*view.payload.values()) if view.payload else set()
+    listed = view.payload_table.paths()  # every payload entry, once
     sha256 = view.payload.get("sha256")
     # Records and the event log account for themselves (a missing one is BAG-007, not this).
     accounted = {p for p in listed if is_record(p)} | {Layout.EVENT_LOG}
@@ -66,7 +66,7 @@ def check(tree: Tree, view: BagView, recs: Records, report: Report) -> None:
             size = ref.get("size")
             if isinstance(size, int) and path in tree.files and tree.files[path] != size:
                 report.add("CON-001", path, f"{rec_path} gives size {size}, the file has {tree.files[path]} bytes")
-    for path in sorted(listed - accounted):
+    for path in sorted(p for p in listed if p not in accounted):
         report.add("CON-003", path, "payload file named by no record")
     for rec_path, rec in recs.valid.items():
         if Layout.classify(rec_path).kind is kinds.ELEMENT:

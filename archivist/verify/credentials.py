@@ -225,11 +225,20 @@ def check_seal(root: Path, tree: Tree, blobs: dict[str, bytes], anchors: bytes |
         report.add("BAG-021", seal, f"cannot be read: {exc}")
         return
     names = (tagmanifest_name("sha256"), tagmanifest_name("sha512"), BAG_INFO_TXT)
-    if names[0] not in blobs:
+    if names[0] not in tree.files:
         report.add("C2PA-005", seal, f"there is no {names[0]} for the seal to sign")
         return
-    # Tag files were read by the structure checks; an absent one is empty, so it cannot match.
-    files = {seal: data, **{n: blobs.get(n, b"") for n in names}}
+
+    def tag_file(name: str) -> bytes:
+        # bag-info.txt was read by the structure checks; manifests are streamed, so read here.
+        if name in blobs:
+            return blobs[name]
+        try:
+            return read_small(root, name) if name in tree.files else b""
+        except OSError:
+            return b""  # an absent or unreadable file is empty, so it cannot match
+
+    files = {seal: data, **{n: tag_file(n) for n in names}}
     result = validate_seal(root, trust_anchors_pem=anchors, files=files)
     codes = result.failure_codes
     if result.status == "invalid":

@@ -12,6 +12,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from archivist.package.layout import WORK_DIR, Layout
 
@@ -64,13 +65,19 @@ def walk(root: Path) -> Tree:
     return tree
 
 
-def read_small(root: Path, rel: str) -> bytes:
-    """Read a file the walk found regular, refusing a link or special file swapped in since."""
+def open_regular(root: Path, rel: str) -> BinaryIO:
+    """Open a file the walk found regular, refusing a link or special file swapped in since."""
     fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{rel} is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
-    finally:
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
+        raise
+
+
+def read_small(root: Path, rel: str) -> bytes:
+    """Read a whole file the walk found regular (see ``open_regular``)."""
+    with open_regular(root, rel) as f:
+        return f.read()

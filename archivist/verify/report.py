@@ -46,14 +46,29 @@ class Report:
 
     def add(self, code: str, path: str | None, message: str) -> None:
         rule = RULES[code]  # an unregistered code is a bug, not a finding
-        n = self.listed.get(code, 0)
-        if n >= MAX_LISTED:
+        if self.full(code):
             # Hostile input (a million bogus manifest lines) must not cost a million problems' memory.
             self.unlisted[code] = self.unlisted.get(code, 0) + 1
             return
-        self.listed[code] = n + 1
-        self.problems.append(Problem(code, rule.severity, None if path is None else printable(path),
-                                     printable(message)))
+        self._keep(Problem(code, rule.severity, None if path is None else printable(path), printable(message)))
+
+    def full(self, code: str) -> bool:
+        """True when problems of ``code`` are only counted from now on (a caller may skip phrasing them)."""
+        return self.listed.get(code, 0) >= MAX_LISTED
+
+    def _keep(self, problem: Problem) -> None:
+        if self.full(problem.code):
+            self.unlisted[problem.code] = self.unlisted.get(problem.code, 0) + 1
+            return
+        self.listed[problem.code] = self.listed.get(problem.code, 0) + 1
+        self.problems.append(problem)
+
+    def merge(self, other: Report) -> None:
+        """Add what ``other`` found after what this report holds, as if each had been added here in turn."""
+        for problem in other.problems:
+            self._keep(problem)
+        for code, n in other.unlisted.items():
+            self.unlisted[code] = self.unlisted.get(code, 0) + n
 
     def _unlisted(self, severity: str) -> int:
         return sum(n for code, n in self.unlisted.items() if RULES[code].severity == severity)
