@@ -97,6 +97,9 @@ class Sources:
                        for i in pkg.record_ids("models")]
         self.datasets = {i: pkg.read_record(Layout.record(kinds.DATASET, i), kinds.DATASET.label)
                          for i in pkg.record_ids("datasets")}
+        self.shots = [pkg.read_record(Layout.record(kinds.SHOT, i), kinds.SHOT.label) for i in pkg.record_ids("shots")]
+        self.scenes = [pkg.read_record(Layout.record(kinds.SCENE, i), kinds.SCENE.label)
+                       for i in pkg.record_ids("scenes")]
 
     def objects(self) -> list[str]:
         """Payload files the metadata describes: all but itself and the log it is about to extend."""
@@ -430,7 +433,50 @@ def mets_document(src: Sources, objects: list[str]) -> bytes:
     doc.objid = src.package["identifier"]
     doc.append_file(root)
     tree = doc.serialize(normative_structmap=False)
+    _shot_struct_map(tree, src, objects)
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+METS_NS = "http://www.loc.gov/METS/"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+
+
+def _shot_struct_map(tree, src: Sources, objects: list[str]) -> None:
+    """A second, logical structMap: each element's frames grouped by scene and shot.
+
+    A shot's division points at the element's frames in its range and at the output frames every
+    inference run made of them, so an archive sees the reel as the editor cut it.
+    """
+    if not src.shots:
+        return
+    root = tree.getroot() if hasattr(tree, "getroot") else tree
+    ids = {f.find(f"{{{METS_NS}}}FLocat").get(f"{{{XLINK_NS}}}href"): f.get("ID")
+           for f in root.iter(f"{{{METS_NS}}}file") if f.find(f"{{{METS_NS}}}FLocat") is not None}
+    listed = set(objects)
+    frames: dict[str, list[tuple[int, str]]] = {}
+    for el in src.elements.values():
+        frames.setdefault(el["id"], []).extend((f["number"], f["path"]) for f in el["frames"])
+    for run in src.runs:
+        frames.setdefault(run["source"]["element"], []).extend((f["number"], f["output"]["path"])
+                                                               for f in run["frames"])
+    scene_of = {n: sc for sc in src.scenes for n in sc["shots"]}
+    smap = etree.SubElement(root, f"{{{METS_NS}}}structMap", TYPE="logical", LABEL="Shots", ID="structMap_shots")
+    for element in sorted({s["element"] for s in src.shots}):
+        reel = etree.SubElement(smap, f"{{{METS_NS}}}div", TYPE="reel", LABEL=element)
+        parents: dict[str, object] = {}
+        for s in sorted((s for s in src.shots if s["element"] == element), key=lambda s: (s["first"], s["id"])):
+            sc = scene_of.get(s["id"])
+            parent = reel
+            if sc is not None:
+                if sc["id"] not in parents:
+                    parents[sc["id"]] = etree.SubElement(reel, f"{{{METS_NS}}}div", TYPE="scene", LABEL=sc["id"])
+                parent = parents[sc["id"]]
+            div = etree.SubElement(parent, f"{{{METS_NS}}}div", TYPE="shot", LABEL=s["id"],
+                                   ORDERLABEL=f"{s['first']}-{s['last']}")
+            for _, rel in sorted(f for f in frames.get(element, []) if s["first"] <= f[0] <= s["last"]):
+                fid = ids.get(archive_path(rel))
+                if rel in listed and fid:
+                    etree.SubElement(div, f"{{{METS_NS}}}fptr", FILEID=fid)
 
 
 # -- the command -------------------------------------------------------------------------------------

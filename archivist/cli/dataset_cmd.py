@@ -31,7 +31,14 @@ def _transform_file(path: Path | None):
 @click.option("--id", "dataset_id", help="Dataset id (default: the next free ds-NNN).")
 @click.option("--pairs", help="Explicit SOURCE:REFERENCE frame pairs, e.g. 1001:1,1040:40.")
 @click.option("--frames", help="Source frames to train on, e.g. 1001,1020,1040 (reference by --offset or the default rule).")
-@click.option("--auto", "auto", type=int, help="Pick N source frames spread evenly over the element, ends included.")
+@click.option("--auto", "auto", type=int, is_flag=False, flag_value=0,
+              help="Pick N source frames spread evenly over the element (or scope), ends included; --auto alone: "
+                   "the rule of thumb for the scope (4 per shot, 16 per scene, 33 per element).")
+@click.option("--shot", help="Build the dataset for one shot: pairs and held-out frames from its frames.")
+@click.option("--scene", help="Build the dataset for one scene (a group of shots).")
+@click.option("--region", "regions", multiple=True,
+              help="Limit where training draws patches in a pair: FRAME:X,Y,W,H or FRAME:mask=FILE (source pixels), "
+                   "'all:' for every pair; repeat for more rectangles.")
 @click.option("--offset", type=int, help="Reference frame = source frame + N (with --auto or --frames).")
 @click.option("--preview-frames", help="Held-out frames, never trained on: source numbers or SOURCE:REFERENCE.")
 @click.option("--auto-preview", type=int, help="Hold out K frames midway between training frames (default 3, fewer when the shot has fewer to spare).")
@@ -49,10 +56,15 @@ def _transform_file(path: Path | None):
               help="Y'CbCr coefficients of the working space.")
 @click.option("--preview", is_flag=True, help="Write PNG contact sheets (source | aligned reference | difference).")
 @json_option
-def dataset(pkg, source, reference, dataset_id, pairs, frames, auto, offset, preview_frames, auto_preview, crop, resample,
-            align_mode, transform_file, align_threshold, median_size, working_space, preview, as_json):
+def dataset(pkg, source, reference, dataset_id, pairs, frames, auto, shot, scene, regions, offset, preview_frames,
+            auto_preview, crop, resample, align_mode, transform_file, align_threshold, median_size, working_space,
+            preview, as_json):
     """Build a dataset in PKG: frame pairs, aligned and preprocessed references, one record."""
+    from archivist.dataset.regions import parse as parse_regions
+    from archivist.shots.scope import resolve
+
     p = Package.open(pkg)
+    scope = resolve(p, shot, scene)
     frames_list = parse_frames(frames) if frames else None
     if frames_list and any(isinstance(f, tuple) for f in frames_list):
         raise InputError("DATASET-FRAMES", "--frames takes source frame numbers; use --pairs for SOURCE:REFERENCE")
@@ -62,7 +74,8 @@ def dataset(pkg, source, reference, dataset_id, pairs, frames, auto, offset, pre
         preview_frames=parse_frames(preview_frames) if preview_frames else None, auto_preview=auto_preview,
         crop=parse_crop(crop) if crop else None, resample=resample, align_mode=align_mode,
         transform=_transform_file(transform_file), align_threshold=align_threshold, median_size=median_size,
-        working_space=working_space, preview=preview, progress=progress_for(as_json))
+        working_space=working_space, preview=preview, progress=progress_for(as_json), scope=scope,
+        regions=parse_regions(list(regions)) if regions else None)
     _, sha = load(p, record["id"])
     for w in record["warnings"]:
         click.echo(f"warning: {w}", err=True)
@@ -74,13 +87,15 @@ def _print(rec: dict, sha: str) -> None:
     click.echo(f"dataset {rec['id']}: {len(rec['pairs'])} pairs, {len(rec['holdout'])} held out; "
                f"{rec['reference_element']} aligned to {rec['source_element']} ({rec['alignment']['mode']}, "
                f"{rec['resample']['method']}), crop {c['x']},{c['y']} {c['width']}x{c['height']}, "
-               f"median {rec['preprocessing']['median_size']}")
+               f"median {rec['preprocessing']['median_size']}"
+               + (f"; {rec['scope']['kind']} {rec['scope']['name']} ({rec['scope']['frames']})" if rec.get("scope") else ""))
     for tag, entries in (("pair", rec["pairs"]), ("held out", rec["holdout"])):
         for e in entries:
             t = e["transform"]
             click.echo(f"  {tag:<8} {e['source']['number']:>6} <- {e['reference']['element']} {e['reference']['number']:<6}"
                        f" scale {t['scale']:.4f}  rotation {t['rotation_deg']:+.3f} deg  translation "
-                       f"({t['translation'][0]:+.2f}, {t['translation'][1]:+.2f}) px  residual {e['residual']:.3f}")
+                       f"({t['translation'][0]:+.2f}, {t['translation'][1]:+.2f}) px  residual {e['residual']:.3f}"
+                       + ("  (region-limited)" if e.get("region") else ""))
     if rec.get("previews"):
         click.echo(f"  {len(rec['previews'])} preview sheets in {rec['previews'][0]['path'].rsplit('/', 1)[0]}")
     click.echo(f"  record sha256 {sha}")

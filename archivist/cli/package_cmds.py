@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from archivist.cli.output import emit, json_option, package_argument, progress_for
+from archivist.errors import InputError
 from archivist.package import iptc
 from archivist.package.model import RECOVERY_TYPES, TRAINING_USE, Package, check_authorisation, recover_package
 from archivist.units import count_text, size_text
@@ -55,18 +56,29 @@ def init(pkg, title, organization, identifier, recovery, description, as_json):
 @click.option("--first-frame", type=int, help="Number frames from N in name order instead of parsing names.")
 @click.option("--allow-duplicate", is_flag=True,
               help="Add frames even when another element already holds the same files (byte for byte).")
+@click.option("--hand-made", is_flag=True, help="A reference made by hand (painted frames, a grade made from "
+              "artwork); needs --source-type digitalCreation or humanEdits and --artwork-title.")
+@click.option("--artwork-title", help="Hand-made reference: title of the artwork it was made from.")
+@click.option("--artwork-creator", help="Hand-made reference: who made the artwork.")
+@click.option("--artwork-institution", help="Hand-made reference: the institution holding the artwork.")
+@click.option("--artwork-rights", help="Hand-made reference: the artwork's rights statement.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @json_option
 def add(pkg, role, element, description, source_type, gauge, generation, rights, rights_holder, training_use,
-        authorised_by, scanner, colour_space, frame_rate, notes, link, first_frame, allow_duplicate, paths, as_json):
+        authorised_by, scanner, colour_space, frame_rate, notes, link, first_frame, allow_duplicate, hand_made,
+        artwork_title, artwork_creator, artwork_institution, artwork_rights, paths, as_json):
     """Add an element's frames (EXR, DPX, TIFF, PNG files or directories) to PKG."""
     check_authorisation(training_use, authorised_by, "ADD-AUTHORISED-BY")
+    artwork = {"title": artwork_title, "creator": artwork_creator, "holding_institution": artwork_institution,
+               "rights": artwork_rights}
+    if not hand_made and any(artwork.values()):
+        raise InputError("ADD-HAND-MADE", "--artwork-* options describe a hand-made reference; give --hand-made too")
     record = Package.open(pkg).add_element(
         role=role, element=element, paths=list(paths), description=description, source_type=source_type,
         gauge=gauge, generation=generation, rights=rights, rights_holder=rights_holder, training_use=training_use,
         authorised_by=authorised_by, scanner=scanner, colour_space=colour_space, frame_rate=frame_rate,
         notes=notes, link=link, first_frame=first_frame, progress=progress_for(as_json),
-        allow_duplicate=allow_duplicate)
+        allow_duplicate=allow_duplicate, hand_made={"artwork": artwork} if hand_made else None)
     warnings = []
     if not colour_space:
         warnings.append(f"no colour space recorded for {element}; infer will ask for one. Record it with "

@@ -160,8 +160,12 @@ def reference_numbers(sources: list[int], source_all: list[int], reference_all: 
 
 def plan(source_all: list[int], reference_all: list[int], *, pairs: list[tuple[int, int]] | None = None,
          frames: list[int] | None = None, auto: int | None = None, offset: int | None = None,
-         preview_frames: list[int | tuple[int, int]] | None = None, auto_preview: int | None = None) -> Plan:
+         preview_frames: list[int | tuple[int, int]] | None = None, auto_preview: int | None = None,
+         scope: list[int] | None = None) -> Plan:
     """Decide every pair and held-out frame; refuse what does not exist or overlaps.
+
+    ``scope`` (the source numbers of a shot or scene) limits where pairs and held-out frames are
+    picked and where given ones may lie; reference numbers still follow the whole elements.
 
     >>> p = plan([1001, 1002, 1003, 1004], [1, 2, 3, 4], auto=3)
     >>> p.pairs, p.holdout, p.selection["reference_rule"]
@@ -177,6 +181,7 @@ def plan(source_all: list[int], reference_all: list[int], *, pairs: list[tuple[i
         raise InputError("DATASET-PREVIEW", "give --preview-frames or --auto-preview, not both")
     warnings: list[str] = []
     selection: dict = {}
+    pickable = sorted(scope) if scope is not None else source_all
 
     if pairs is not None:
         train = list(pairs)
@@ -189,7 +194,7 @@ def plan(source_all: list[int], reference_all: list[int], *, pairs: list[tuple[i
             src = list(frames)
             selection["pairs_rule"] = "frames"
         else:
-            src = pick_even(source_all, auto)
+            src = pick_even(pickable, auto)
             selection.update(pairs_rule="auto", auto_count=auto)
         refs, rule = reference_numbers(src, source_all, reference_all, offset)
         train = list(zip(src, refs))
@@ -204,6 +209,7 @@ def plan(source_all: list[int], reference_all: list[int], *, pairs: list[tuple[i
             raise InputError("DATASET-PAIRS", f"source frame {s} is paired twice")
         seen.add(s)
     _check_exist(train, source_all, reference_all, "pair")
+    _check_scope(train, scope)
 
     if preview_frames is not None:
         holdout = []
@@ -216,7 +222,7 @@ def plan(source_all: list[int], reference_all: list[int], *, pairs: list[tuple[i
         k = DEFAULT_HOLDOUT if auto_preview is None else auto_preview
         if k < 0:
             raise InputError("DATASET-PREVIEW", "--auto-preview must be 0 or more")
-        picked = pick_holdout(source_all, [s for s, _ in train], k) if k else []
+        picked = pick_holdout(pickable, [s for s, _ in train], k) if k else []
         if len(picked) < k and auto_preview is not None:
             raise InputError("DATASET-PREVIEW", f"--auto-preview {k}: only {len(picked)} source frames are not trained on")
         refs = _holdout_refs(picked, source_all, reference_all, preview_offset, selection) if picked else []
@@ -231,7 +237,17 @@ def plan(source_all: list[int], reference_all: list[int], *, pairs: list[tuple[i
     if len({s for s, _ in holdout}) != len(holdout):
         raise InputError("DATASET-PREVIEW", "a held-out preview frame is named twice")
     _check_exist(holdout, source_all, reference_all, "held-out preview frame")
+    _check_scope(holdout, scope)
     return Plan(train, holdout, selection, warnings)
+
+
+def _check_scope(pairs, scope) -> None:
+    if scope is None:
+        return
+    outside = sorted({s for s, _ in pairs} - set(scope))
+    if outside:
+        raise InputError("DATASET-SCOPE", f"source frame {outside[0]} is outside the scope ({_span(list(scope))}); a "
+                         "scoped dataset trains and holds out only its own frames")
 
 
 def _holdout_refs(numbers, source_all, reference_all, offset, selection) -> list[int]:

@@ -56,6 +56,39 @@ def recovery_type(mode: str, has_reference: bool) -> str:
     return RECOVERY_TYPES[(mode, has_reference)]
 
 
+def reference_entry(reference: dict | None) -> dict | None:
+    """What the run's provenance says of the reference element: id, description and, when it is
+    hand-made, its IPTC source type and the artwork it was made from.
+
+    >>> reference_entry({"id": "paint", "description": "painted frames", "hand_made": {
+    ...     "source_type": "digitalCreation", "artwork": {"title": "Poster"}}})["hand_made"]["source_type"]
+    'digitalCreation'
+    """
+    if reference is None:
+        return None
+    out = {"id": reference["id"], "description": reference["description"]}
+    if reference.get("hand_made"):
+        out["hand_made"] = dict(reference["hand_made"])
+    return out
+
+
+def colour_statement(reference: dict | None) -> str | None:
+    """The sentence credentials and reports carry when the colour came from a human-made reference.
+
+    >>> colour_statement({"id": "p", "description": "painted frames", "hand_made": {
+    ...     "source_type": "humanEdits", "artwork": {"title": "Poster", "creator": "A. Painter"}}})
+    "the colour came from a human-made reference: painted frames (humanEdits), made from 'Poster' by A. Painter"
+    """
+    hm = (reference or {}).get("hand_made")
+    if not hm:
+        return None
+    art = hm["artwork"]
+    made = f"'{art['title']}'" + (f" by {art['creator']}" if art.get("creator") else "")
+    if art.get("holding_institution"):
+        made += f", held by {art['holding_institution']}"
+    return f"the colour came from a human-made reference: {reference['description']} ({hm['source_type']}), made from {made}"
+
+
 @dataclass(frozen=True)
 class RunProvenance:
     """What is the same for every frame of one run."""

@@ -20,15 +20,17 @@ def default_output(root: Path | str) -> Path:
     return root.parent / f"{root.name}.report.html"
 
 
-def build(root: Path | str, *, trust_anchor: bytes | None = None) -> tuple[str, dict]:
-    """The report's HTML and the data it shows."""
+def build(root: Path | str, *, trust_anchor: bytes | None = None, shot: str | None = None,
+          scene: str | None = None) -> tuple[str, dict]:
+    """The report's HTML and the data it shows (the per-shot table limited to ``shot`` or ``scene``)."""
     from archivist.report import gather, html
 
-    data = gather.gather(root, trust_anchor=trust_anchor)
+    data = gather.gather(root, trust_anchor=trust_anchor, shot=shot, scope_scene=scene)
     return html.render(data), data
 
 
-def write_report(root: Path | str, out: Path | str | None = None, *, trust_anchor: Path | bytes | None = None) -> Path:
+def write_report(root: Path | str, out: Path | str | None = None, *, trust_anchor: Path | bytes | None = None,
+                 shot: str | None = None, scene: str | None = None) -> Path:
     """Write the report for the package at ``root`` to ``out`` (default: beside the package)."""
     root = Path(root)
     out = Path(out) if out is not None else default_output(root)
@@ -43,7 +45,7 @@ def write_report(root: Path | str, out: Path | str | None = None, *, trust_ancho
             trust_anchor = Path(trust_anchor).read_bytes()
         except OSError as exc:
             raise InputError("REPORT-TRUST-ANCHOR", f"cannot read the trust anchor {trust_anchor}: {exc}") from None
-    page, _ = build(root, trust_anchor=trust_anchor)
+    page, _ = build(root, trust_anchor=trust_anchor, shot=shot, scene=scene)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     tmp.write_text(page, "utf-8")

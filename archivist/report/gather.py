@@ -203,6 +203,46 @@ def _plain(value):
     return str(value)
 
 
+def shots_section(pkg: Package, shot: str | None = None, scene: str | None = None) -> dict:
+    """The per-shot table: each shot's model, its pairs, its latest inference run and that run's QC verdict."""
+    from archivist.shots import scope as scopes
+    from archivist.shots import store
+
+    s: dict = {"rows": []}
+    chosen = _guard(s, "scope", lambda: scopes.resolve(pkg, shot, scene))
+    if chosen is not None:
+        s["scope"] = chosen.as_record()
+    found = _guard(s, "shot records", lambda: store.shots(pkg), [])
+    qcs = _records(pkg, kinds.QC, s)
+    for sh in found:
+        if chosen is not None and sh["id"] not in chosen.shots:
+            continue
+        row = {"shot": sh["id"], "element": sh["element"], "first": sh["first"], "last": sh["last"],
+               "frames": sh["frames"], "leave_as_source": sh["leave_as_source"],
+               "scene": _guard(s, "scene records", lambda sh=sh: store.scene_of(pkg, sh["id"]))}
+        if not sh["leave_as_source"]:
+            model = _guard(s, f"model of shot {sh['id']}", lambda sh=sh: scopes.model_for_shot(pkg, sh))
+            if model is not None:
+                row["model"], row["trained_for"] = model
+                card = _guard(s, "model card", lambda m=model[0]: pkg.read_record(
+                    Layout.record(kinds.MODEL_CARD, m), kinds.MODEL_CARD.label), {})
+                ds_id = (card.get("dataset") or {}).get("id")
+                ds = _guard(s, "dataset", lambda d=ds_id: pkg.read_record(Layout.record(kinds.DATASET, d),
+                                                                          kinds.DATASET.label), {}) if ds_id else {}
+                row["dataset"], row["pairs"] = ds_id, len(ds.get("pairs") or [])
+                row["region_limited"] = sum(1 for p in ds.get("pairs") or [] if p.get("region"))
+            own = scopes.Scope("shot", sh["id"], sh["element"], (sh["id"],), ((sh["first"], sh["last"]),))
+            runs = _guard(s, "inference runs", lambda own=own: scopes.runs_for(pkg, own), [])
+            if runs:
+                row["run"] = runs[-1]["id"]
+                judged = [q for q in qcs if q["inference"]["id"] == row["run"]]
+                if judged:
+                    row["qc"] = {"id": judged[-1]["id"], "statement": judged[-1]["verdict"]["statement"],
+                                 "ml_beats_baseline": judged[-1]["verdict"]["ml_beats_baseline"]}
+        s["rows"].append(row)
+    return s
+
+
 def verify_section(root: Path, trust_anchor: bytes | None = None) -> dict:
     from archivist.verify import verify
 
@@ -213,11 +253,17 @@ def verify_section(root: Path, trust_anchor: bytes | None = None) -> dict:
     return s
 
 
-def gather(root: Path | str, *, trust_anchor: bytes | None = None) -> dict:
-    """All the report's data for the package at ``root``."""
+def gather(root: Path | str, *, trust_anchor: bytes | None = None, shot: str | None = None,
+           scope_scene: str | None = None) -> dict:
+    """All the report's data for the package at ``root`` (the per-shot table limited to a shot or scene)."""
     pkg = Package.open(root)
     qc = qc_section(pkg)
+    if shot or scope_scene:
+        from archivist.shots import scope as scopes
+
+        scopes.resolve(pkg, shot, scope_scene)  # an unknown scope is the user's error, not a note in the page
     return {
+        "shots": shots_section(pkg, shot, scope_scene),
         "generated": utcnow(), "archivist_version": __version__, "path": str(pkg.root),
         "package": package_section(pkg), "dataset": dataset_section(pkg), "training": training_section(pkg),
         "qc": qc, "provenance": provenance_section(pkg, qc.get("records") or [], trust_anchor),

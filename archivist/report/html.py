@@ -196,7 +196,7 @@ def package_html(data: dict) -> str:
         use = r["training_use"]
         use_html = status(True, use) if use == "authorised" else (f"<span class='bad'>{e(use)}</span>"
                                                                    if use == "not-authorised" else f"<span class='warn'>{e(use)}</span>")
-        rows.append([f"<b>{e(el['id'])}</b>", e(el["role"]), e(el["description"]),
+        rows.append([f"<b>{e(el['id'])}</b>", e(el["role"]), e(el["description"]) + hand_made_text(el.get("hand_made")),
                      code_html(iptc_term(el['digital_source_type'])),
                      f"{len(el['frames'])} ({el['frames'][0]['number']}&ndash;{el['frames'][-1]['number']})",
                      e(f"{sc['width']}x{sc['height']} {sc['pixel_type']} {sc['file_format']}"),
@@ -228,7 +228,10 @@ def dataset_html(data: dict) -> str:
     for ds in s.get("datasets") or []:
         crop = ds["crop"]
         out.append(f"<h3>Dataset {e(ds['id'])}</h3>")
-        out.append(kv([("Source / reference", f"{e(ds['source_element'])} / {e(ds['reference_element'])}"),
+        out.append(kv([("Source / reference", f"{e(ds['source_element'])} / {e(ds['reference_element'])}"
+                        + hand_made_text(ds.get("reference_hand_made"))),
+                       ("Scope", e(f"{ds['scope']['kind']} {ds['scope']['name']}, frames {ds['scope']['frames']}")
+                        if ds.get("scope") else "the whole element"),
                        ("Crop (source pixels)", e(f"x {crop['x']}, y {crop['y']}, {crop['width']}x{crop['height']}")),
                        ("Alignment", e(f"{ds['alignment']['mode']} ({ds['alignment']['model']}), threshold "
                                        f"{ds['alignment']['threshold']}")),
@@ -398,6 +401,8 @@ def qc_html(data: dict) -> str:
         out.append(f"<p class='verdict'>{e(v['statement'])}</p>")
         if rec.get("verdict_original"):
             out.append(f"<p class='verdict'>{e(rec['verdict_original']['statement'])}</p>")
+        if rec.get("spatial"):
+            out.append(spatial_html(rec["spatial"]))
         for w in rec.get("warnings") or []:
             out.append(f"<p class='warn'>Warning: {e(w)}</p>")
         out.append(f"<p>Held-out frames: {e(', '.join(map(str, rec['dataset']['held_out'])))}; the LUT was "
@@ -428,6 +433,24 @@ def qc_html(data: dict) -> str:
     return "".join(out)
 
 
+def spatial_html(sp: dict) -> str:
+    """A spatial stage's QC against the resize-and-sharpen baseline (``archivist.qc.sharpen``)."""
+    out = ["<h3>Detail: against a plain resize and sharpen</h3>",
+           f"<p class='verdict'>{e(sp['verdict']['statement'])}</p>"]
+    if sp.get("verdict_original"):
+        out.append(f"<p class='verdict'>{e(sp['verdict_original']['statement'])}</p>")
+    names = {"source": "Source as given", "baseline": "Resize and sharpen", "ml": "ML result"}
+    rows = [[e(basis.replace("_", " ")), e(names[c]), num(cands[c]["psnr_luma"]), num(cands[c]["detail_ratio"]),
+             num(cands[c]["grain_ratio"])]
+            for basis, cands in sp["summary"].items() for c in ("source", "baseline", "ml")]
+    out.append(table(["Against", "Candidate", "Luma PSNR (dB)", "Detail ratio", "Grain ratio"], rows, {2, 3, 4}))
+    m = sp["baseline"]["unsharp_mask"]
+    out.append(kv([("Baseline", e(sp["baseline"]["method"]) + f" (radius {num(m['sigma'])} px, amount "
+                                                              f"{num(m['amount'])})"),
+                   *[(k.replace("_", " ").capitalize(), e(v)) for k, v in sp["measures"].items()]]))
+    return "".join(out)
+
+
 def inference_html(data: dict) -> str:
     s = data["provenance"]
     out = ["<h2 id='outputs'>4. The restored frames</h2>",
@@ -442,9 +465,65 @@ def inference_html(data: dict) -> str:
                      e(r["settings"]["colour"]["conversion"]["destination"]), e(signing)])
     if rows:
         out.append(table(["Run", "Status", "Frames", "Model", "Engine", "Output colour", "C2PA"], rows))
+    for r in s.get("runs") or []:
+        up = r.get("upstream")
+        if up:
+            steps = [f"{e(m['mode'])} model {e(m['id'])} (run {e(m['run'])})" for m in up["models"]]
+            steps.append(f"{e(r['provenance']['mode'])} model {e(r['model']['id'])} (run {e(r['id'])})")
+            chain = " &rarr; ".join(steps)
+            out.append(f"<p>Run {e(r['id'])} is the last stage of a combined recovery: {chain}. It read the earlier "
+                       f"run's outputs as derived element {e(up['element'])}, without copies; every frame names the "
+                       "earlier stage's frame as its parent, and every model is an ingredient of its credential.</p>")
     else:
         out.append("<p>No inference run yet.</p>")
     return "".join(out)
+
+
+def shots_html(data: dict) -> str:
+    """The per-shot table: shot, frames, scene, model (and the scope it was trained for), pairs, QC verdict."""
+    s = data.get("shots") or {}
+    if not s.get("rows") and not s.get("scope"):
+        return ""
+    sc = s.get("scope")
+    title = "Shots" + (f": {sc['kind']} {e(sc['name'])} ({e(sc['frames'])})" if sc else "")
+    out = [f"<h2 id='shots'>{title}</h2>",
+           what("The reel divided into shots: each shot is restored with the model trained for it (or for its "
+                "scene), judged by its own quality control. A shot left as source keeps its frames as scanned."),
+           problems(s)]
+    rows = []
+    for r in s.get("rows") or []:
+        frames = f"{r['first']}&ndash;{r['last']} ({r['frames']})"
+        if r["leave_as_source"]:
+            rows.append([f"<b>{e(r['shot'])}</b>", frames, e(r.get("scene") or ""), "left as source", "", "", ""])
+            continue
+        model = e(r["model"]) + (f"<br><span class='small'>trained for {e(r['trained_for'])}</span>"
+                                 if r.get("trained_for") and r["trained_for"] != f"shot {r['shot']}" else "") \
+            if r.get("model") else "<span class='warn'>no model yet</span>"
+        pairs = (e(r["pairs"]) + (f" ({e(r['region_limited'])} region-limited)" if r.get("region_limited") else "")
+                 if r.get("model") else "")
+        qc = r.get("qc")
+        verdict = (status(qc["ml_beats_baseline"], "beats the baseline", "does not beat the baseline")
+                   + f"<br><span class='small'>{e(qc['statement'])}</span>") if qc else "no QC yet"
+        rows.append([f"<b>{e(r['shot'])}</b>", frames, e(r.get("scene") or ""), model, pairs, e(r.get("run") or ""),
+                     verdict])
+    out.append(table(["Shot", "Frames", "Scene", "Model", "Pairs", "Inference run", "QC verdict"], rows))
+    return "".join(out)
+
+
+def hand_made_text(hm: dict | None) -> str:
+    """A hand-made reference in words, for the element and dataset tables."""
+    if not hm:
+        return ""
+    art = hm["artwork"]
+    parts = [f"made from &lsquo;{e(art['title'])}&rsquo;"]
+    if art.get("creator"):
+        parts.append(f"by {e(art['creator'])}")
+    if art.get("holding_institution"):
+        parts.append(f"held by {e(art['holding_institution'])}")
+    if art.get("rights"):
+        parts.append(f"rights: {e(art['rights'])}")
+    return (f"<br><span class='small'>hand-made reference ({e(hm['source_type'])}): the colour comes from a "
+            f"human-made reference, {', '.join(parts)}</span>")
 
 
 def provenance_html(data: dict) -> str:
@@ -572,7 +651,8 @@ def render(data: dict) -> str:
             f"<p class='sub'>{e(rec.get('identifier'))} &middot; {e(rec.get('organization'))} &middot; "
             f"generated {e(data['generated'])} by archivist {e(data['archivist_version'])}</p>",
             toc, *(_section(fn, data) for fn in (at_a_glance, package_html, dataset_html, training_html,
-                                                 inference_html, qc_html, provenance_html, verify_html, events_html)),
+                                                 inference_html, shots_html, qc_html, provenance_html, verify_html,
+                                                 events_html)),
             "<h2 id='glossary'>Glossary</h2>",
             "<dl>" + "".join(f"<dt><b>{e(k)}</b></dt><dd>{e(v)}</dd>" for k, v in GLOSSARY) + "</dl>"]
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

@@ -7,7 +7,7 @@ for the contact sheets and the held-out loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -36,6 +36,8 @@ class TrainingData:
     preview: dict  # what the preview is, for the record
     kr: float
     kb: float
+    # Per pair: (H, W) bool of the pixels a patch may cover (the pair's recorded region), or None for all.
+    regions: list[np.ndarray | None] = field(default_factory=list)
 
     @property
     def sizes(self) -> list[tuple[int, int]]:
@@ -59,7 +61,7 @@ def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, ch
     if not record.get("pairs"):
         raise InputError("TRAIN-DATASET", f"dataset {record.get('id')!r} has no training pairs")
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    inputs, gts = [], []
+    inputs, gts, regions = [], [], []
     for entry in record["pairs"]:
         src, ref = ds.pair_arrays(pkg, record, entry)
         if src.shape != ref.shape or src.ndim != 3 or src.shape[2] != 3:
@@ -67,6 +69,7 @@ def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, ch
                              f"{ref.shape} must be the same (H, W, 3)")
         inputs.append(_chw(targets.to_ycbcr(src, kr, kb)).to(device))
         gts.append(_chw(targets.target(mode, tone, src, ref, kr, kb)).to(device))
+        regions.append(_region(pkg, record, entry, src.shape[:2]))
     holdout = record.get("holdout") or []
     entry = holdout[0] if holdout else record["pairs"][0]
     src, ref = ds.pair_arrays(pkg, record, entry)
@@ -75,4 +78,26 @@ def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, ch
     preview = {"held_out": bool(holdout), "frame": _frame_number(entry),
                "window": {"x": x, "y": y, "width": w, "height": h}}
     pin = _chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt)
-    return TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb)
+    return TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb,
+                        regions)
+
+
+def _region(pkg: Package, record: dict, entry: dict, shape: tuple[int, int]) -> np.ndarray | None:
+    """The pair's usable pixels in crop coordinates, its mask read and hash-checked, or None (no region)."""
+    region = entry.get("region")
+    if not region:
+        return None
+    from archivist.dataset.preprocess import Crop
+    from archivist.dataset.regions import allowed
+    from archivist.imaging import oiio
+
+    mask = None
+    if region.get("mask"):
+        path = pkg.verified_path(region["mask"], "DATASET-HASH", "region mask")
+        pixels = oiio.read(path)
+        mask = np.asarray(pixels if pixels.ndim == 2 else pixels[..., 0]) * 255.0
+    out = allowed(region, mask, Crop(**record["crop"]))
+    if out is None or out.shape != tuple(shape) or not out.any():
+        raise InputError("TRAIN-REGION", f"pair {_frame_number(entry)}: its region marks no pixel of the "
+                         f"{shape[1]}x{shape[0]} crop, or does not match it")
+    return out
