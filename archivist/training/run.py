@@ -41,7 +41,7 @@ from archivist.package.transaction import utcnow
 from archivist.progress import start
 from archivist.training import checkpoints, devices, estimate, models, targets
 from archivist.training.data import TrainingData, _dataset_api, load_data
-from archivist.training.sampling import PatchSampler
+from archivist.training.sampling import PatchSampler, effective_patch, fit_views
 
 LABEL = kinds.TRAINING_RUN.label
 LOSS = "l1-rgb"
@@ -398,7 +398,8 @@ def _check_dataset(pkg: Package, ds_record: dict, mode: str) -> list[dict]:
     return rights
 
 
-def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, progress=None, notify=None) -> dict:
+def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, progress=None, notify=None,
+          run_class=None) -> dict:
     """Train a new run; returns its final record.
 
     Args:
@@ -407,6 +408,8 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
         run_id: the new run's id (default: ``<mode>-NN``).
         progress: a progress-bar factory (``archivist.progress``).
         notify: called with one-line messages for the user, such as the time estimate.
+        run_class: what keeps the run (default: commits into the package; ``training.onray`` keeps it in a
+            staging folder for the driver of a Ray job to commit).
     """
     settings.check()
     device = devices.resolve(settings.device)
@@ -424,13 +427,14 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
                          hint=f"use --resume {run_id} to continue it, or choose another --run")
     with devices.pinned(threads, device) as flags:
         data = load_data(pkg, ds_record, settings.mode, settings.tone, device, settings.channels_last)
-        patch = min([settings.patch] + [min(hw) for hw in data.sizes])
+        patch = effective_patch(data, settings.patch)  # the crop's and every pair's region's limit
         if patch < MIN_PATCH:
-            raise InputError("TRAIN-PATCH", f"the dataset's crop ({data.sizes[0][1]}x{data.sizes[0][0]}) is too small "
-                             f"for training patches of at least {MIN_PATCH} px")
+            raise InputError("TRAIN-PATCH", f"the dataset's crop ({data.sizes[0][1]}x{data.sizes[0][0]}) "
+                             + ("or a pair's region " if any(r is not None for r in data.regions) else "")
+                             + f"is too small for training patches of at least {MIN_PATCH} px")
         arch = models.architecture(settings.mode, settings.size, settings.tone)
         model = build_model(arch, settings.seed, device, settings.channels_last)
-        models.fit_lattice(model, data.inputs, data.targets, data.kr, data.kb)  # the model starts as the LUT
+        models.fit_lattice(model, *fit_views(data), data.kr, data.kb)  # the model starts as the LUT
         sigma = None
         if settings.mode == "spatial":
             sigma = targets.SPATIAL_SIGMA
@@ -474,9 +478,9 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
             rec["settings"]["preset"] = {"name": settings.preset, "overrides": list(settings.preset_overrides)}
         rec["settings_digest"] = checkpoints.settings_digest(_weight_settings(rec))
         optimizer = build_optimizer(model, rec["settings"]["optimizer"])
-        sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch)
-        run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[], holdout=[],
-                   notify=notify)
+        sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch, data.regions)
+        run = (run_class or _Run)(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[],
+                                  holdout=[], notify=notify)
         run.commit(0, checkpoint=False, final=False, first=True)
         run.loop(0, settings.steps, progress)
         return rec
@@ -540,9 +544,9 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
     with devices.pinned(s["threads"], device) as flags:
         data = load_data(pkg, ds_record, rec["mode"], rec["tone"], device, s["channels_last"])
         model = build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
-        models.fit_lattice(model, data.inputs, data.targets, data.kr, data.kb)  # as at the start (no checkpoint yet)
+        models.fit_lattice(model, *fit_views(data), data.kr, data.kb)  # as at the start (no checkpoint yet)
         optimizer = build_optimizer(model, s["optimizer"])
-        sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
+        sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"], data.regions)
         if ckpt is not None:
             meta, tensors = checkpoints.unpack(ckpt)
             checkpoints.restore(model, optimizer, sampler.generator, meta, {k: v.to(device) if k.startswith("model/")
