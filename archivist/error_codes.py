@@ -743,6 +743,10 @@ _CODES = [
     ErrorCode("DESCRIBE-INTERRUPTED", "An earlier command was interrupted",
               "A command was killed inside a commit and left its journal or staging directory in `.archivist/`.",
               _RECOVER + "."),
+    ErrorCode("DESCRIBE-RESOLVE-PLACE", "The Resolve metadata CSV cannot be written there",
+              "`--resolve-csv FILE` names a file inside the package (where it would be in no manifest), a directory, "
+              "or a file in a directory that does not exist.",
+              "Give a file name outside the package, such as `resolve-metadata.csv`."),
     # -- transfer ---------------------------------------------------------------------------------
     ErrorCode("TRANSFER-FORMAT", "Not a transfer file name",
               "`archivist transfer PKG OUT` where OUT does not end in `.tar.gz`, `.tgz` or `.zip`.",

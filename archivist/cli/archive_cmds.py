@@ -14,18 +14,29 @@ pkg_arg = click.argument("pkg", type=click.Path(path_type=Path, file_okay=False,
 
 @click.command()
 @pkg_arg
+@click.option("--resolve-csv", "resolve_csv", type=click.Path(path_type=Path),
+              help="Also write a DaVinci Resolve metadata CSV of the output frames to this file (outside PKG).")
 @json_option
-def describe(pkg, as_json):
+def describe(pkg, resolve_csv, as_json):
     """Write data/metadata/ for archives (metadata.csv, rights.csv, premis.xml, mets.xml) from PKG's records."""
     from archivist.archive.describe import describe as run
+    from archivist.archive.resolve import check_place, write_csv
 
-    result = run(Package.open(pkg))
+    package = Package.open(pkg)
+    if resolve_csv is not None:
+        check_place(package, resolve_csv)  # before the package is touched
+    result = run(package)
+    if resolve_csv is not None:
+        result["resolve_csv"] = write_csv(package, resolve_csv)
 
     def human(d):
         c = d["counts"]
         click.echo(f"wrote {', '.join(f['path'] for f in d['files'])} in {pkg}: {c['metadata_rows']} "
                    f"descriptions, {c['rights_rows']} rights statements, {c['objects']} objects, "
                    f"{c['events']} events")
+        if d.get("resolve_csv"):
+            click.echo(f"wrote {d['resolve_csv']['path']}: {d['resolve_csv']['rows']} clips for Resolve's "
+                       "Import Metadata")
     emit(as_json, result, human)
 
 
