@@ -146,11 +146,14 @@ def _check_parameters(parameters: dict) -> dict:
 
 
 def frame_definition(*, title: str, asset_format: str, source: dict, inputs: list[dict],
-                     digital_source_type: str, agent: dict | None, parameters: dict) -> dict:
+                     digital_source_type: str, agent: dict | None, parameters: dict,
+                     training_mining: dict | None = None) -> dict:
     """The manifest definition for one output frame.
 
     ``source`` and each of ``inputs`` are ``{"title", "format", "sha256",
     "path"}`` (``inputs`` may add ``"relationship"``, default ``inputTo``).
+    ``training_mining`` is the data of a ``cawg.training-mining`` assertion
+    (``archivist.package.rights.training_mining``), added when given.
     """
     agent = software_agent(agent)
     parent = ingredient(title=source["title"], format=source["format"], sha256=source["sha256"],
@@ -169,12 +172,17 @@ def frame_definition(*, title: str, asset_format: str, source: dict, inputs: lis
     ]
     if not others:
         del actions[1]["parameters"]["ingredientIds"]
+    assertions = [{"label": "c2pa.actions.v2", "data": {"actions": actions}}]
+    if training_mining is not None:
+        if not isinstance(training_mining, dict) or not isinstance(training_mining.get("entries"), dict):
+            raise InputError("CREDENTIAL-PARAMETERS", "the training-mining assertion needs an 'entries' object")
+        assertions.append({"label": "cawg.training-mining", "data": json.loads(_canonical(training_mining))})
     return {
         "claim_generator_info": [agent],
         "title": title,
         "format": asset_format,
         "ingredients": [parent, *others],
-        "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": actions}}],
+        "assertions": assertions,
     }
 
 

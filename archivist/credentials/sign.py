@@ -186,7 +186,7 @@ def _ingredient_spec(value, what: str) -> dict:
 def sign_frame(signer: Signer, asset_path: Path, *, source_frame, ingredients: list[dict], digital_source_type: str,
                software_agent: dict | None, parameters: dict, out_manifest_path: Path,
                asset_format: str | None = None, asset_sha256: str | None = None, title: str | None = None,
-               overwrite: bool = False) -> SignedManifest:
+               overwrite: bool = False, training_mining: dict | None = None) -> SignedManifest:
     """Sign one output frame with a detached manifest (``<frame>.c2pa``).
 
     ``source_frame`` is ``(package path, sha256, title)`` (or a dict with
@@ -199,7 +199,8 @@ def sign_frame(signer: Signer, asset_path: Path, *, source_frame, ingredients: l
         title=title or asset_path.name, asset_format=asset_format or mf.mime_type(asset_path.name),
         source=_ingredient_spec(source_frame, "source_frame"),
         inputs=[_ingredient_spec(i, f"ingredient {n}") for n, i in enumerate(ingredients)],
-        digital_source_type=digital_source_type, agent=software_agent, parameters=parameters)
+        digital_source_type=digital_source_type, agent=software_agent, parameters=parameters,
+        training_mining=training_mining)
     return sign_asset(signer, asset_path, definition, asset_format=definition["format"], out_path=out_manifest_path,
                       asset_sha256=asset_sha256, overwrite=overwrite)
 

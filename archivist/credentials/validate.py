@@ -62,6 +62,7 @@ class ValidationResult:
     ingredients: list[dict] = field(default_factory=list)  # {"title", "format", "relationship", "sha256", "path"}
     data_hash: dict | None = None                           # {"alg", "hex", "exclusions"}
     asset_sha256: str | None = None
+    training_mining: list[dict] = field(default_factory=list)  # cawg. / c2pa.training-mining assertions, as read
 
     @property
     def ok(self) -> bool:
@@ -163,6 +164,8 @@ def _read_assertions(result: ValidationResult, manifest: dict) -> None:
     for assertion in manifest.get("assertions") or []:
         if str(assertion.get("label", "")).startswith("c2pa.actions"):
             result.actions.extend((assertion.get("data") or {}).get("actions") or [])
+        elif assertion.get("label") in ("cawg.training-mining", "c2pa.training-mining"):
+            result.training_mining.append({"label": assertion["label"], "data": assertion.get("data")})
     for action in result.actions:
         if action.get("action") in ("c2pa.edited", "c2pa.created") and result.digital_source_type is None:
             result.digital_source_type = action.get("digitalSourceType")

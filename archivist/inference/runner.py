@@ -47,7 +47,7 @@ from archivist.inference import (
     task,
 )
 from archivist.inference import frames as framesel
-from archivist.package import Package, events, kinds, ranges, records
+from archivist.package import Package, events, kinds, ranges, records, rights
 from archivist.package.hashing import hash_file, map_files
 from archivist.package.layout import WORK_DIR, Layout
 from archivist.package.locking import ScratchLock, when_unlocked
@@ -275,18 +275,37 @@ def _remove_scratch(root: Path, scratch: Path) -> None:
 
 
 # -- the record -----------------------------------------------------------------------------------
+def training_rights(root: Path, rec: dict) -> list[dict]:
+    """The rights of every element a run's outputs are made from: its source and what its model was trained on."""
+    pkg = Package.open(root)
+    out = []
+    try:
+        out.append(pkg.element_rights(rec["source"]["element"]))
+    except (ArchivistError, KeyError):
+        pass  # a derived element (an earlier run's outputs): its rights are those of what that run was made from
+    card = pkg.read_record(rec["model"]["card"]["path"], kinds.MODEL_CARD.label)
+    seen = {r["element"] for r in out}
+    for r in card.get("training_data_rights", []):
+        if r["element"] not in seen:
+            seen.add(r["element"])
+            out.append(r)
+    return out
+
+
 def spec_from_record(root: Path, rec: dict, scratch: Path, *, sign: bool | None = None) -> task.RunSpec:
     s = rec["settings"]
     model = rec["model"]
     sign = bool(rec.get("signing")) if sign is None else sign
     claim = recorded.claim_from_record(rec)
+    # Rights travel with the work: every signed frame carries the training permission its inputs allow.
+    mining = rights.training_mining(training_rights(root, rec)) if sign else None
     return task.RunSpec(
         root=str(root), scratch=str(scratch), run=rec["id"], prefix=s["output_prefix"],
         kr=model["luma_coefficients"]["kr"], kb=model["luma_coefficients"]["kb"],
         colour_source=s["colour"]["conversion"]["source"], tile=s["tiling"]["tile"], overlap=s["tiling"]["overlap"],
         align=s["tiling"]["align"], margin=s["tiling"]["margin"] if s["tiling"]["tile"] else None, tile_batch=s["tiling"]["batch"], compression=s["compression"],
         provenance=recorded.provenance_from_record(rec), sign=sign, ingredients=claim.ingredients,
-        c2pa_parameters=claim.parameters, read_as=s["colour"].get("input"))
+        c2pa_parameters=claim.parameters, read_as=s["colour"].get("input"), training_mining=mining)
 
 
 def frame_jobs(source: dict, numbers: list[int]) -> list[task.FrameJob]:

@@ -67,6 +67,7 @@ class RunSpec:
     ingredients: tuple = ()  # C2PA inputTo ingredients (model, dataset record)
     c2pa_parameters: dict = field(default_factory=dict)
     read_as: dict | None = None  # a derived element's outputs are read back to the working R'G'B' (imaging.readback)
+    training_mining: dict | None = None  # the cawg.training-mining assertion of every frame's credential
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,8 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
             ingredients=[dict(i) for i in spec.ingredients], digital_source_type=prov.source_type["uri"],
             software_agent={"name": "archivist", "version": prov.archivist_version},
             parameters={**spec.c2pa_parameters, "frame": job.number},
-            out_manifest_path=out_dir / files["c2pa"], asset_sha256=refs["exr"]["sha256"], overwrite=True)
+            out_manifest_path=out_dir / files["c2pa"], asset_sha256=refs["exr"]["sha256"], overwrite=True,
+            training_mining=spec.training_mining)
         refs["c2pa"] = {"name": files["c2pa"], "sha256": signed.sha256, "size": signed.size}
     t4 = time.perf_counter()
     marker = {"frame": job.number, "source": {"path": job.source_path, "sha256": job.source_sha256},

@@ -75,3 +75,73 @@ def check(rights: Iterable[dict], code: str, doing: str) -> list[str]:
                          hint="only the rights holder can change that; record their authorisation on the element "
                               "when they give it")
     return [w for r in rights if (w := warning(r["role"], r["element"], r["training_use"]))]
+
+
+# -- the CAWG training and data mining assertion -----------------------------------------------------
+TRAINING_MINING = "cawg.training-mining"  # CAWG Training and Data Mining Assertion 1.1
+LEGACY_TRAINING_MINING = "c2pa.training-mining"  # C2PA 1.x; readers still look for it
+TRAINING_ENTRIES = ("cawg.ai_training", "cawg.ai_generative_training", "cawg.data_mining")
+
+
+def training_mining(rights: Iterable[dict]) -> dict:
+    """The ``cawg.training-mining`` assertion data for a file made from elements with these rights.
+
+    The most restrictive element decides, for AI training, generative AI
+    training and data mining alike: one ``not-authorised`` element makes
+    every entry ``notAllowed``; otherwise every entry is ``constrained``
+    (CAWG: permission not unconditionally granted; ask the rights holder),
+    since what a package records is an authorisation to train a restoration
+    model on the work, not a licence to anyone to train on its copies.
+
+    Args:
+        rights: ``{"element", "training_use", ...}`` summaries (``Package.element_rights``).
+
+    Returns:
+        ``{"entries": {label: {"use", "constraint_info"?}}}``, the assertion's data.
+
+    >>> training_mining([{"element": "p", "training_use": "not-authorised"}])["entries"]["cawg.ai_training"]
+    {'use': 'notAllowed'}
+    >>> training_mining([{"element": "p", "training_use": "unknown"}])["entries"]["cawg.data_mining"]["use"]
+    'constrained'
+    """
+    rights = list(rights)
+    no = refused(rights)
+    if no:
+        entry: dict = {"use": "notAllowed"}
+    else:
+        unknown = [r["element"] for r in rights if r["training_use"] != AUTHORISED]
+        if unknown:
+            why = f"no authorisation for training is recorded for element(s) {', '.join(unknown)}"
+        else:
+            who = sorted({r["authorised_by"] for r in rights if r.get("authorised_by")})
+            why = ("training a restoration model on element(s) " + ", ".join(r["element"] for r in rights)
+                   + " was authorised" + (f" by {', '.join(who)}" if who else "") + "; no other use is granted")
+        entry = {"use": "constrained", "constraint_info": f"{why}; ask the rights holder"}
+    return {"entries": {label: dict(entry) for label in TRAINING_ENTRIES}}
+
+
+def training_use_of(assertions: Iterable[dict]) -> str | None:
+    """What a file's own Content Credentials say about AI training: ``allowed``, ``notAllowed``, ``constrained``.
+
+    Reads ``cawg.training-mining`` and the older ``c2pa.training-mining``
+    (whose entry is ``c2pa.ai_training``); None when neither says.
+
+    >>> training_use_of([{"label": "c2pa.training-mining",
+    ...                   "data": {"entries": {"c2pa.ai_training": {"use": "notAllowed"}}}}])
+    'notAllowed'
+    """
+    found = []
+    for a in assertions:
+        label = a.get("label") if isinstance(a, dict) else None
+        if label not in (TRAINING_MINING, LEGACY_TRAINING_MINING):
+            continue
+        entries = (a.get("data") or {}).get("entries") or {}
+        prefix = label.split(".", 1)[0]
+        for key in (f"{prefix}.ai_training", f"{prefix}.ai_generative_training"):
+            use = (entries.get(key) or {}).get("use") if isinstance(entries, dict) else None
+            if isinstance(use, str):
+                found.append(use)
+    for use in ("notAllowed", "constrained", "allowed"):  # the most restrictive wins
+        if use in found:
+            return use
+    return None
