@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
 import pytest
 from support.common import run_cli, write_shot
@@ -18,7 +18,6 @@ from archivist.errors import InputError
 from archivist.imaging import oiio
 from archivist.inference import runner, scoped
 from archivist.package import Package, kinds
-from archivist.package.layout import Layout
 from archivist.shots import scope as scopes
 from archivist.shots import store
 
@@ -196,67 +195,110 @@ def test_scoped_dataset_takes_the_rule_of_thumb_inside_its_shot(tmp_path):
 
 # -- a reel inferred shot by shot ---------------------------------------------------------------------------
 
+def _painted(tmp_path: Path) -> Path:
+    """Three "painted" frames of the third shot: its pictures warmed and flattened, as a hand grade from artwork."""
+    from scipy import ndimage
+
+    folder = tmp_path / "painted"
+    folder.mkdir()
+    ref_dir = tmp_path / "reel-dvd"
+    for n in (11, 13, 15):
+        rgb = oiio.read(ref_dir / f"dvd.{n:04d}.png")
+        warm = np.clip(ndimage.uniform_filter(rgb, size=(3, 3, 1)) * np.array([1.08, 1.0, 0.9]), 0, 1)
+        oiio.write(folder / f"paint.{n:04d}.png", warm.astype(np.float32), pixel_type="uint8")
+    return folder
+
+
 def test_a_three_shot_reel_is_inferred_shot_by_shot_with_its_own_models(tmp_path):
+    from archivist import credentials
+    from archivist.report import write_report
+    from archivist.verify import verify
+
     pkg = _reel(tmp_path)
     edl = tmp_path / "reel1.edl"
     edl.write_text(EDL)
     store.import_list(pkg, edl, start="01:00:00:00", scene_name="sc1")
+    # The third shot's colour comes from painted frames, a reference made by hand.
+    add = run_cli("add", pkg.root, "--role", "reference", "--element", "paint", "--description", "painted frames",
+                  "--hand-made", "--source-type", "humanEdits", "--artwork-title", "Lobby card, reel 1",
+                  "--artwork-creator", "Studio art department", "--artwork-institution", "Test Archive",
+                  "--artwork-rights", "Public domain", "--training-use", "authorised", "--authorised-by", "Test Archive",
+                  "--colour-space", "Rec.709", _painted(tmp_path))
+    assert add.returncode == 0, add.stderr
+    assert pkg.element("paint")["hand_made"]["artwork"]["creator"] == "Studio art department"
     models = {}
     for shot in ("sh010", "sh020"):
         ds = dataset.build(pkg, source="print16", reference="dvd", auto=0, scope=scopes.resolve(pkg, shot=shot),
                            align_mode="none", median_size=2)
         models[shot] = _train_export(pkg, ds["id"])
-    # The third shot has no model of its own: its scene's model stands in, and is named as such.
-    ds = dataset.build(pkg, source="print16", reference="dvd", auto=0, scope=scopes.resolve(pkg, scene="sc1"),
-                       align_mode="none", median_size=2)
-    models["sc1"] = _train_export(pkg, ds["id"])
+    ds = dataset.build(pkg, source="print16", reference="paint", pairs=[(1011, 11), (1015, 15)],
+                       preview_frames=[(1013, 13)], scope=scopes.resolve(pkg, shot="sh030"), align_mode="none",
+                       median_size=2)
+    assert ds["reference_hand_made"]["source_type"] == "humanEdits"
+    models["sh030"] = _train_export(pkg, ds["id"])
     assert len(set(models.values())) == 3
 
-    done = json.loads(run_cli("infer", pkg.root, "--all-shots", "--json", check=True).stdout)
+    credentials.init_test_identity(tmp_path / "keys")
+    done = json.loads(run_cli("infer", pkg.root, "--all-shots", "--sign", "--cert", tmp_path / "keys/chain.pem",
+                              "--key", tmp_path / "keys/key.pem", "--json", check=True).stdout)
     by_shot = {s["shot"]: s for s in done["shots"]}
-    assert [by_shot[s]["model"] for s in ("sh010", "sh020", "sh030")] == [models["sh010"], models["sh020"],
-                                                                         models["sc1"]]
-    assert by_shot["sh030"]["trained_for"] == "scene sc1"
+    assert {s: by_shot[s]["model"] for s in models} == models
     runs = {s: runner.read_run(pkg, by_shot[s]["run"]) for s in by_shot}
     for s, rec in runs.items():
         sh = store.shot(pkg, s)
-        assert rec["planned_frames"] == list(range(sh["first"], sh["last"] + 1))
-        assert rec["scope"]["name"] == s and rec["model"]["id"] == by_shot[s]["model"]
-    assert runs["sh030"]["scope"]["trained_for"] == "scene sc1"
+        assert rec["planned_frames"] == list(range(sh["first"], sh["last"] + 1)) and rec["status"] == "complete"
+        assert rec["scope"]["name"] == s and rec["model"]["id"] == models[s]
+    # The credential and the sidecar say where the colour of the third shot came from; the others do not.
+    ca = (tmp_path / "keys/ca.pem").read_bytes()
+    checks = {}
+    for s in ("sh010", "sh030"):
+        f = runs[s]["frames"][0]
+        checks[s] = credentials.validate_manifest(pkg.root / f["output"]["path"], pkg.root / f["credential"]["path"],
+                                                  trust_anchors_pem=ca)
+        assert checks[s].status == credentials.VALID
+    said = checks["sh030"].parameters
+    assert said["colour_source"].startswith("the colour came from a human-made reference: painted frames (humanEdits)")
+    assert said["reference"]["artwork"]["title"] == "Lobby card, reel 1" and said["recovery_type"] == "Non-Reference Color"
+    assert "colour_source" not in checks["sh010"].parameters
+    assert checks["sh010"].parameters["recovery_type"] == "Reference-Based Color"
+    side = json.loads((pkg.root / runs["sh030"]["frames"][0]["sidecars"]["json"]["path"]).read_text())
+    assert side["exr_header"]["RecoveryType"] == "Non-Reference Color"
+
     # Each shot's QC judges its own run on its own held-out frames.
     qc = json.loads(run_cli("qc", pkg.root, "--shot", "sh020", "--json", check=True).stdout)
     assert qc["inference"]["id"] == by_shot["sh020"]["run"]
     assert set(qc["dataset"]["held_out"]) <= set(range(1006, 1011))
-    report = tmp_path / "r.html"
-    assert run_cli("report", pkg.root, "-o", report, "--scene", "sc1").returncode == 0
-    html = report.read_text()
-    assert "id='shots'" in html and "scene sc1" in html and models["sh020"] in html and "trained for scene sc1" in html
+    html = write_report(pkg.root, tmp_path / "r.html", scene="sc1").read_text()
+    assert "id='shots'" in html and "Shots: scene sc1" in html and all(m in html for m in models.values())
     assert html.count("no QC yet") == 2 and escape(qc["verdict"]["statement"], quote=True) in html
-    assert run_cli("describe", pkg.root).returncode == 0
-    mets = (pkg.root / "data/metadata/mets.xml").read_text()
-    assert "structMap_shots" in mets and mets.count('TYPE="shot"') == 3
+    assert "the colour comes from a human-made reference" in html and "Studio art department" in html
+    from archivist.archive import describe
+
+    describe.describe(pkg)
     from lxml import etree
 
     ns = {"m": "http://www.loc.gov/METS/"}
     tree = etree.parse(str(pkg.root / "data/metadata/mets.xml"))
-    second = tree.xpath("//m:structMap[@ID='structMap_shots']//m:div[@LABEL='sh020']/m:fptr", namespaces=ns)
+    shots_map = tree.xpath("//m:structMap[@ID='structMap_shots']", namespaces=ns)[0]
+    assert [d.get("LABEL") for d in shots_map.xpath(".//m:div[@TYPE='shot']", namespaces=ns)] == list(by_shot)
+    second = shots_map.xpath(".//m:div[@LABEL='sh020']/m:fptr", namespaces=ns)
     assert len(second) == 2 * PER_SHOT  # the scan's frames and the run's output frames of the shot
-    assert run_cli("verify", pkg.root).returncode == 0
+    report = verify(pkg.root, trust_anchors_pem=ca)
+    assert report.ok, report.to_dict()
 
-    # Overlaps and gaps are refused before anything is inferred.
-    over = tmp_path / "over"
-    shutil.copytree(pkg.root, over)
-    opkg = Package.open(over)
-    store.write(opkg, [store.ShotSpec("extra", 1005, 1006)], element="print16", origin={"kind": "manual"})
-    before = snapshot(over)
-    bad = run_cli("infer", over, "--all-shots")
-    assert bad.returncode == 2 and "INFER-SHOTS-OVERLAP" in bad.stderr and snapshot(over) == before
+    # An overlap is refused before anything is inferred.
+    store.write(pkg, [store.ShotSpec("extra", 1005, 1006)], element="print16", origin={"kind": "manual"})
+    before = snapshot(pkg.root)
+    with pytest.raises(InputError, match="INFER-SHOTS-OVERLAP"):
+        scoped.infer_all_shots(pkg.root, runner.InferOptions())
+    assert snapshot(pkg.root) == before
 
 
 def test_frames_in_no_shot_are_refused_unless_left_as_source(tmp_path):
     pkg = _reel(tmp_path, shots=2)
-    store.write(pkg, [store.ShotSpec("a", 1001, 1005)], element="print16", origin={"kind": "manual"})
-    ds = dataset.build(pkg, source="print16", reference="dvd", auto=0, scope=scopes.resolve(pkg, shot="a"),
+    store.write(pkg, [store.ShotSpec("a", 1001, 1005)], element="print16", origin={"kind": "manual"},
+                scene_name="s1")
+    ds = dataset.build(pkg, source="print16", reference="dvd", auto=0, scope=scopes.resolve(pkg, scene="s1"),
                        align_mode="none", median_size=2)
     model = _train_export(pkg, ds["id"])
     before = snapshot(pkg.root)
@@ -266,9 +308,29 @@ def test_frames_in_no_shot_are_refused_unless_left_as_source(tmp_path):
     store.write(pkg, [store.ShotSpec("rest", 1006, 1010, leave_as_source=True)], element="print16",
                 origin={"kind": "manual"})
     out = scoped.infer_all_shots(pkg.root, runner.InferOptions())
-    assert [(s["shot"], s.get("model"), s.get("leave_as_source", False)) for s in out["shots"]] == \
-        [("a", model, False), ("rest", None, True)]
+    # A shot without a model of its own takes its scene's, and says so.
+    assert [(s["shot"], s.get("model"), s.get("trained_for"), s.get("leave_as_source", False))
+            for s in out["shots"]] == [("a", model, "scene s1", False), ("rest", None, None, True)]
+    assert runner.read_run(pkg, out["shots"][0]["run"])["scope"]["trained_for"] == "scene s1"
     assert len(pkg.record_ids(kinds.INFERENCE_RUN)) == 1
     with pytest.raises(InputError, match="SCOPE-USAGE"):
         scoped.infer_scope(pkg.root, runner.InferOptions(frames="1001-1002"), shot="a")
-    assert Layout.record(kinds.SHOT, "a") == "data/records/shots/a.json"
+
+
+# -- hand-made references: what add refuses ---------------------------------------------------------------------
+
+def test_a_hand_made_reference_needs_its_source_type_and_artwork(tmp_path):
+    pkg = Package.create(tmp_path / "p", title="t", organization="o")
+    write_shot(tmp_path / "paint", n=2, size=(32, 48), ext="png")
+    before = snapshot(pkg.root)
+    base = ["add", pkg.root, "--element", "paint", "--description", "painted frames"]
+    for extra, needle in ((["--role", "source", "--hand-made", "--source-type", "digitalCreation",
+                            "--artwork-title", "T"], "only a reference"),
+                          (["--role", "reference", "--hand-made", "--source-type", "positiveFilm",
+                            "--artwork-title", "T"], "digitalCreation"),
+                          (["--role", "reference", "--hand-made", "--source-type", "digitalCreation"], "artwork"),
+                          (["--role", "reference", "--source-type", "digitalCreation", "--artwork-title", "T"],
+                           "--hand-made")):
+        bad = run_cli(*base, *extra, tmp_path / "paint")
+        assert bad.returncode == 2 and "ADD-HAND-MADE" in bad.stderr and needle in bad.stderr, (extra, bad.stderr)
+    assert snapshot(pkg.root) == before
