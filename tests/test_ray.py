@@ -95,7 +95,8 @@ def test_a_two_worker_ray_run_makes_the_local_run_s_frames(cluster, tmp_path_fac
     assert again["ok"] and all(f["bytes_identical"] for f in again["frames"]) and again["checked"] == 4
 
 
-def test_a_killed_driver_leaves_a_run_that_resumes(cluster, tmp_path_factory, tmp_path, local_outputs):
+def test_a_killed_driver_leaves_a_run_that_resumes(cluster, tmp_path_factory, tmp_path, local_outputs,
+                                                    monkeypatch):
     root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
     args = ["infer", root, "--ray", cluster, "--workers", "2", "--commit-every", "1", "--json"]
     p = run_cli(*args, env={**EPOCH, FAULT_ENV: "infer-ray-received-1003"})
@@ -104,14 +105,14 @@ def test_a_killed_driver_leaves_a_run_that_resumes(cluster, tmp_path_factory, tm
     assert 1003 not in done and len(done) < 4
     bagit.Bag(str(root)).validate()  # valid at the moment the driver died
 
-    p = run_cli(*args, env=EPOCH)
-    assert p.returncode == 0, p.stderr
-    out = json.loads(p.stdout)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH["SOURCE_DATE_EPOCH"])
+    out = runner.infer(root, runner.InferOptions(ray=cluster, workers=2, commit_every=1))  # the same command, here
     assert out["resumed"] and out["status"] == "complete" and out["skipped_frames"] == done
     assert out["frames"]["computed"] + out["frames"]["reused"] == 4 - len(done)
     assert not (root / ".archivist").exists()
     assert package_files(root / "data" / "outputs") == local_outputs
-    assert run_cli("verify", root).returncode == 0
+    assert [s["resumed"] for s in _record(root)["sessions"]] == [False, True]
+    assert verify(root).ok
 
 
 def test_a_killed_worker_s_frames_are_made_again(cluster, tmp_path_factory, tmp_path, local_outputs, monkeypatch):
