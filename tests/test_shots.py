@@ -6,14 +6,17 @@ import json
 from html import escape
 from pathlib import Path
 
+import metsrw
 import numpy as np
 import opentimelineio as otio
 import pytest
+from lxml import etree
 from support.common import run_cli, write_shot
 from support.package import snapshot
 from support.train import fade
 
 from archivist import dataset
+from archivist.archive import describe
 from archivist.errors import InputError
 from archivist.imaging import oiio
 from archivist.inference import runner, scoped
@@ -164,6 +167,30 @@ def test_otio_timeline_with_a_gap_and_csv_and_hand_made_ranges(tmp_path):
     # Every frame is in one shot now: --all-shots would ask only for models.
     with pytest.raises(InputError, match="INFER-SHOT-MODEL"):
         scopes.plan_all_shots(pkg)
+    # The archive's METS groups the frames by scene and shot, and stays valid against mets.xsd and Archivematica's rules.
+    describe.describe(pkg)
+    tree = etree.parse(str(pkg.root / "data/metadata/mets.xml"))
+    ok, rep = metsrw.validate(tree, xmlschema=_mets_xsd(tmp_path))
+    assert ok, metsrw.report_string(rep) if hasattr(metsrw, "report_string") else rep
+    ns = {"m": "http://www.loc.gov/METS/"}
+    scene = tree.xpath("//m:structMap[@ID='structMap_shots']/m:div[@LABEL='print16']/m:div[@TYPE='scene']",
+                       namespaces=ns)
+    assert [d.get("LABEL") for d in scene] == ["sc2"]
+    assert len(scene[0].xpath("m:div[@LABEL='c1']/m:fptr", namespaces=ns)) == 4
+
+
+def _mets_xsd(tmp_path: Path) -> str:
+    """metsrw's mets.xsd with its XLink and PREMIS imports resolved to the local copies (as test_archive does)."""
+    data = Path(__file__).resolve().parent / "data"
+    text = (Path(metsrw.__file__).parent / "resources" / "mets.xsd").read_text("utf-8")
+    text = text.replace("http://www.loc.gov/standards/xlink/xlink.xsd", str(data / "xlink.xsd"))
+    text = text.replace('<xsd:import namespace="http://www.w3.org/1999/xlink"',
+                        f'<xsd:import namespace="http://www.loc.gov/premis/v3" '
+                        f'schemaLocation="{data / "premis-3-subset.xsd"}"/>\n'
+                        '<xsd:import namespace="http://www.w3.org/1999/xlink"', 1)
+    path = tmp_path / "mets.xsd"
+    path.write_text(text, "utf-8")
+    return str(path)
 
 
 # -- scoped datasets and the rule of thumb ------------------------------------------------------------------
@@ -272,11 +299,7 @@ def test_a_three_shot_reel_is_inferred_shot_by_shot_with_its_own_models(tmp_path
     assert "id='shots'" in html and "Shots: scene sc1" in html and all(m in html for m in models.values())
     assert html.count("no QC yet") == 2 and escape(qc["verdict"]["statement"], quote=True) in html
     assert "the colour comes from a human-made reference" in html and "Studio art department" in html
-    from archivist.archive import describe
-
     describe.describe(pkg)
-    from lxml import etree
-
     ns = {"m": "http://www.loc.gov/METS/"}
     tree = etree.parse(str(pkg.root / "data/metadata/mets.xml"))
     shots_map = tree.xpath("//m:structMap[@ID='structMap_shots']", namespaces=ns)[0]
