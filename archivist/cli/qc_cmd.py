@@ -44,8 +44,11 @@ def _print_qc(rec: dict) -> None:
 @click.option("--lut-luma/--source-luma", "lut_luma", default=False, show_default=True,
               help="Chroma mode: keep the LUT's luma, or give the baseline the scan's luma as the model keeps it.")
 @click.option("--fail-if-worse", is_flag=True, help="Exit with status 1 when the ML result does not beat the baseline.")
+@click.option("--shot", help="Judge the latest complete inference run made for this shot.")
+@click.option("--scene", help="Judge the latest complete inference run made for this scene.")
 @json_option
-def qc(pkg, run_id, qc_id, original, lut_size, smoothness, interpolation, lut_luma, fail_if_worse, as_json):
+def qc(pkg, run_id, qc_id, original, lut_size, smoothness, interpolation, lut_luma, fail_if_worse, as_json, shot=None,
+       scene=None):
     """Judge an inference run of PKG against a 3D LUT baseline on held-out frames.
 
     Fits the baseline on the training pairs, applies it to the frames the model never trained on, measures
@@ -57,11 +60,29 @@ def qc(pkg, run_id, qc_id, original, lut_size, smoothness, interpolation, lut_lu
 
     settings = compare.BaselineSettings(size=lut_size, smoothness=smoothness, interpolation=interpolation,
                                         keep_source_luma=not lut_luma)
+    if shot or scene:
+        run_id = _scoped_run(Package.open(pkg), run_id, shot, scene)
     rec = run.run_qc(Package.open(pkg), run.QCOptions(run=run_id, qc_id=qc_id, original=original, baseline=settings),
                      progress=progress_for(as_json))
     emit(as_json, rec, _print_qc)
     if fail_if_worse and not rec["verdict"]["ml_beats_baseline"]:
         click.get_current_context().exit(EXIT_CHECK_FAILED)
+
+
+def _scoped_run(pkg, run_id: str | None, shot: str | None, scene: str | None) -> str:
+    """The latest complete inference run made for a shot or scene."""
+    from archivist.errors import InputError
+    from archivist.shots import scope as scopes
+
+    scope = scopes.resolve(pkg, shot, scene)
+    assert scope is not None
+    if run_id:
+        raise InputError("SCOPE-USAGE", f"--{scope.kind} chooses the run; leave out --run")
+    found = scopes.runs_for(pkg, scope)
+    if not found:
+        raise InputError("SCOPE-NOTHING", f"no complete inference run was made for {scope.kind} {scope.name}",
+                         hint=f"run 'archivist infer PKG --{scope.kind} {scope.name}' first")
+    return found[-1]["id"]
 
 
 @click.command()
@@ -70,12 +91,14 @@ def qc(pkg, run_id, qc_id, original, lut_size, smoothness, interpolation, lut_lu
               help="HTML file to write (default: <PKG>.report.html beside the package).")
 @click.option("--trust-anchor", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="PEM certificate(s) to trust when validating Content Credentials.")
+@click.option("--shot", help="Limit the per-shot table to this shot, and say so in the title.")
+@click.option("--scene", help="Limit the per-shot table to this scene's shots, and say so in the title.")
 @json_option
-def report(pkg, output, trust_anchor, as_json):
+def report(pkg, output, trust_anchor, as_json, shot=None, scene=None):
     """Write one self-contained HTML report about PKG (images embedded, no network requests)."""
     from archivist.report import write_report
 
-    out = write_report(pkg, output, trust_anchor=trust_anchor)
+    out = write_report(pkg, output, trust_anchor=trust_anchor, **({"shot": shot, "scene": scene} if shot or scene else {}))
     emit(as_json, {"ok": True, "report": str(out)}, lambda d: click.echo(f"report written to {d['report']}"))
 
 
@@ -86,8 +109,10 @@ def report(pkg, output, trust_anchor, as_json):
 @click.option("--uniform-fade", is_flag=True, help="Fade the print evenly, the case a LUT handles well.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip the HTML report.")
+@click.option("--combined", is_flag=True, help="The second story: combined recovery of a reel of three shots, a "
+              "spatial model (16mm print to 35mm internegative detail) then a chroma model (colour from a DVD).")
 @json_option
-def demo(directory, quick, uniform_fade, device, no_report, as_json):
+def demo(directory, quick, uniform_fade, device, no_report, as_json, combined=False):
     """Run the whole restoration on bundled photographs into DIRECTORY (new or empty).
 
     Makes a faded print and a DVD reference from a scikit-image photograph, then init, add, dataset, train,
@@ -96,6 +121,9 @@ def demo(directory, quick, uniform_fade, device, no_report, as_json):
     """
     from archivist.demo import run as demo_run
 
+    if combined:
+        _demo_combined(directory, quick, device, no_report, as_json)
+        return
     config = demo_run.quick(uniform_fade) if quick else demo_run.full(uniform_fade)
     config = demo_run.with_device(config, device)
     echo = (lambda _msg: None) if as_json else (lambda msg: click.echo(msg, err=True))
@@ -119,6 +147,43 @@ def demo(directory, quick, uniform_fade, device, no_report, as_json):
                    + f"; total {d['total_seconds']:.0f} s")
 
     emit(as_json, summary, human)
+    if not result.verify_ok:
+        click.echo("error: the demo package did not verify; see the report", err=True)
+        click.get_current_context().exit(EXIT_CHECK_FAILED)
+
+
+def _demo_combined(directory, quick, device, no_report, as_json) -> None:
+    from archivist.demo import combined as story
+
+    config = story.with_device(story.quick() if quick else story.full(), device)
+    echo = (lambda _msg: None) if as_json else (lambda msg: click.echo(msg, err=True))
+    result = story.run_combined(directory, config, echo=echo, progress=progress_for(as_json), report=not no_report)
+
+    def human(d: dict) -> None:
+        click.echo("")
+        click.echo(f"package:  {d['package']}")
+        if not no_report:
+            click.echo(f"report:   {d['report']}")
+        click.echo(f"identity: {d['identity']}  (a TEST signing identity; its ca.pem is the trust anchor)")
+        click.echo(f"verify:   {'valid' if d['verify_ok'] else 'NOT valid'}")
+        for stage, q in d["qc"].items():
+            click.echo(f"{stage} stage (run {q['run']}, QC {q['qc_id']}):")
+            if "sharpen_verdict" in q:
+                click.echo(f"{'':<34}luma PSNR  detail  grain")
+                for row in q["sharpen_table"]:
+                    click.echo(f"  {row['basis'].replace('_', ' '):<12} {row['candidate']:<19} "
+                               f"{row['psnr_luma']:>8.2f} {row['detail_ratio']:>7.2f} {row['grain_ratio']:>6.2f}")
+                click.echo("  verdict: " + q["sharpen_verdict"]["statement"])
+            else:
+                click.echo(f"{'':<34}CIEDE2000 mean    p95")
+                for row in q["lut_table"]:
+                    click.echo(f"  {row['basis'].replace('_', ' '):<12} {row['candidate']:<19} {row['mean']:>6.2f} "
+                               f"{row['p95']:>6.2f}")
+                click.echo("  verdict: " + q["lut_verdict"]["statement"])
+        click.echo("time per stage: " + ", ".join(f"{k} {v:.0f} s" for k, v in d["timings"].items())
+                   + f"; total {d['total_seconds']:.0f} s")
+
+    emit(as_json, result.summary(), human)
     if not result.verify_ok:
         click.echo("error: the demo package did not verify; see the report", err=True)
         click.get_current_context().exit(EXIT_CHECK_FAILED)

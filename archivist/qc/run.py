@@ -35,7 +35,7 @@ from archivist.package.hashing import hash_file
 from archivist.package.layout import Layout
 from archivist.package.transaction import utcnow
 from archivist.progress import start
-from archivist.qc import compare, figures, inputs, logspace, lut, metrics
+from archivist.qc import compare, figures, inputs, logspace, lut, metrics, sharpen
 
 LABEL = kinds.QC.label
 KIND = kinds.QC.folder
@@ -237,6 +237,8 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
         warnings.append("the ML output's luma differs from the source's by more than "
                         f"{metrics.LUMA_TOLERANCE:g}; a chroma-mode model should keep it")
     plot = loss_curve(pkg, ctx.training)
+    # A spatial stage is judged against plain resizing and sharpening too (qc.sharpen).
+    spatial = sharpen.judge(pairs, held, ctx.kr, ctx.kb) if ctx.mode == "spatial" else None
     bar.update(1)
 
     table.title = f"archivist {qc_id} baseline (ACEScct in, ACEScct out)"
@@ -324,6 +326,8 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
                                "synthetic material); identified here by name and SHA-256, not stored",
                 "frames": [{"number": h.number, "name": h.original_name, "sha256": h.original_sha256} for h in held],
             }
+        if spatial is not None:
+            record["spatial"] = spatial
         record = compare.finite(record)
         try:
             data = records.dumps(record, LABEL)
@@ -334,6 +338,8 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
         objects.append({"path": Layout.stage_dir("qc", qc_id), "role": "created"})
         objects.append({"path": Layout.record("inference", inf["id"]), "role": "source"})
         ok = verdict["ml_beats_baseline"] and verdict.get("ml_beats_baseline_rgb", True) and not warnings
+        if spatial is not None:
+            ok = ok and spatial["verdict"]["ml_beats_baseline"]
         events.append(txn, events.new_event(
             "qc", "validation", now, objects,
             detail=f"QC {qc_id} of inference run {inf['id']} on {len(held)} held-out frames against a "
