@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from archivist.errors import InputError
 from archivist.inference import runner
@@ -47,7 +48,7 @@ def scoped_options(pkg: Package, options: runner.InferOptions, scope: scopes.Sco
 
 
 def infer_scope(root: Path | str, options: runner.InferOptions, *, shot: str | None = None,
-                scene: str | None = None, progress=None) -> dict:
+                scene: str | None = None, progress: Any = None) -> dict:
     """``infer --shot`` / ``--scene``: one run over the scope's frames with its model."""
     pkg = Package.open(root)
     scope = scopes.resolve(pkg, shot, scene)
@@ -55,7 +56,7 @@ def infer_scope(root: Path | str, options: runner.InferOptions, *, shot: str | N
     return runner.infer(root, scoped_options(pkg, options, scope), progress=progress)
 
 
-def infer_all_shots(root: Path | str, options: runner.InferOptions, *, progress=None) -> dict:
+def infer_all_shots(root: Path | str, options: runner.InferOptions, *, progress: Any = None) -> dict:
     """``infer --all-shots``: each shot's model over its own range, the ranges left as source untouched.
 
     Returns:

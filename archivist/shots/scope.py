@@ -49,7 +49,7 @@ class Scope:
                 "frames": ranges.show([n for lo, hi in self.spans for n in range(lo, hi + 1)])}
 
     def matches(self, recorded: dict | None) -> bool:
-        return bool(recorded) and recorded.get("kind") == self.kind and recorded.get("name") == self.name
+        return recorded is not None and recorded.get("kind") == self.kind and recorded.get("name") == self.name
 
 
 def resolve(pkg: Package, shot: str | None = None, scene: str | None = None) -> Scope | None:

@@ -23,6 +23,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archivist.errors import InputError
 
@@ -210,11 +211,11 @@ def _timeline(text: str, kind: str, name: str, rate: float | None, side: str, st
     return shots, warnings
 
 
-def _frames(t, fps: float) -> int:
+def _frames(t: Any, fps: float) -> int:
     return int(round(t.rescaled_to(fps).value))
 
 
-def _timecode(t, fps: float) -> str:
+def _timecode(t: Any, fps: float) -> str:
     import opentimelineio as otio
 
     return otio.opentime.to_timecode(t, fps)

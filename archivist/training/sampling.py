@@ -101,7 +101,7 @@ class PatchSampler:
             out.append((i, self._int(h - self.patch + 1), self._int(w - self.patch + 1)))
         return out
 
-    def batch_of(self, data: TrainingData, fmt) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_of(self, data: TrainingData, fmt: torch.memory_format) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.patch
         picks = self.draw()
         xb = torch.stack([data.inputs[i][:, y:y + p, x:x + p] for i, y, x in picks])
