@@ -14,11 +14,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archivist import __version__
 from archivist.errors import InputError, InterruptedTransactionError, PackageError, UnsafePathError
-from archivist.imaging import oiio
 from archivist.package import events, frames, iptc, kinds, locking, records
 from archivist.package.bagfiles import parse_bag_info, parse_manifest
 from archivist.package.hashing import default_workers, hash_bytes, hash_file
@@ -28,6 +27,9 @@ from archivist.package.rights import TRAINING_USE
 from archivist.package.safepath import check_element_id, read_inside
 from archivist.package.transaction import MAX_MANIFEST_BYTES, MAX_TAG_FILE_BYTES, Transaction, recover, utcnow
 from archivist.progress import start
+
+if TYPE_CHECKING:
+    from archivist.imaging import oiio
 
 PACKAGE_LABEL = kinds.PACKAGE.label
 MAX_RECORD_BYTES = 256 << 20  # as verify: past this a "record" is not parsed
@@ -278,6 +280,11 @@ class Package:
             }
             for e in self.elements()
         ]
+        out["derived_elements"] = [
+            {"id": d["id"], "role": d["role"], "description": d["description"], "run": d["derived_from"]["run"],
+             "model": d["derived_from"]["model"]["id"], "frames": len(d["frames"])}
+            for d in (self.element(i) for i in self.derived_ids())
+        ]
         out["datasets"] = [
             {"id": d["id"], "source": d["source_element"], "reference": d["reference_element"],
              "pairs": len(d["pairs"]), "held_out": len(d["holdout"])}
@@ -338,7 +345,7 @@ class Package:
         if self.interrupted():
             raise InterruptedTransactionError("PACKAGE-INTERRUPTED", f"an earlier command on {self.root} was interrupted",
                                               hint=f"run 'archivist recover {self.root}' first")
-        if (self.root / Layout.element_record(element)).exists():
+        if (self.root / Layout.element_record(element)).exists() or element in self.derived_ids():
             raise InputError("ADD-EXISTS", f"element {element!r} is already in the package")
 
         found = frames.collect(paths, first_frame)
@@ -459,6 +466,8 @@ class Package:
 
     def _probe_all(self, found: list[frames.FrameFile], progress: Callable | None,
                    workers: int | None) -> list[oiio.FrameInfo]:
+        from archivist.imaging import oiio  # loaded when frames are read, not by every command (30 MB)
+
         bar = start(progress, total=len(found), desc="reading frames", unit="frame")
         errors: list[str] = []
 
