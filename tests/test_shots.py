@@ -357,3 +357,22 @@ def test_a_hand_made_reference_needs_its_source_type_and_artwork(tmp_path):
         bad = run_cli(*base, *extra, tmp_path / "paint")
         assert bad.returncode == 2 and "ADD-HAND-MADE" in bad.stderr and needle in bad.stderr, (extra, bad.stderr)
     assert snapshot(pkg.root) == before
+
+    # Declared properly, it pairs and aligns like any reference: a stated transform, or none.
+    write_shot(tmp_path / "scan", n=4, size=(32, 48))
+    pkg.add_element(role="source", element="print16", paths=[tmp_path / "scan"], description="16mm print",
+                    training_use="authorised", authorised_by="o")
+    ref = pkg.add_element(role="reference", element="paint", paths=[tmp_path / "paint"], description="painted frames",
+                          source_type="digitalCreation", training_use="authorised", authorised_by="o",
+                          hand_made={"artwork": {"title": "Poster", "holding_institution": "Museum"}})
+    assert ref["digital_source_type"].endswith("/digitalCreation") and ref["digital_source_type_inferred"] is False
+    (tmp_path / "t.json").write_text(json.dumps({"scale": 1.0, "rotation_deg": 0.0, "translation": [0.5, 0.0]}))
+    out = json.loads(run_cli("dataset", pkg.root, "--source", "print16", "--reference", "paint", "--pairs",
+                             "1001:1001", "--preview-frames", "1002:1002", "--align", "manual", "--transform",
+                             tmp_path / "t.json", "--median", "0", "--json", check=True).stdout)["dataset"]
+    assert out["alignment"]["mode"] == "manual" and out["pairs"][0]["transform"]["translation"] == [0.5, 0.0]
+    assert out["reference_hand_made"] == {"source_type": "digitalCreation",
+                                          "artwork": {"title": "Poster", "holding_institution": "Museum"}}
+    auto = dataset.build(pkg, source="print16", reference="paint", pairs=[(1001, 1001)], preview_frames=[1002],
+                         median_size=0)
+    assert any("hand-made" in w and "--align manual or none" in w for w in auto["warnings"])
