@@ -164,6 +164,11 @@ def test_otio_timeline_with_a_gap_and_csv_and_hand_made_ranges(tmp_path):
     assert snapshot(pkg.root) == before
     listed = json.loads(run_cli("shots", pkg.root, "list", "--json", check=True).stdout)
     assert [s["id"] for s in listed["shots"]] == ["sh010", "gap1", "sh020", "c1", "c2"]
+    grouped = json.loads(run_cli("shots", pkg.root, "scene", "sc3", "--shots", "sh010,sh020", "--json",
+                                 check=True).stdout)
+    assert grouped["scene"]["shots"] == ["sh010", "sh020"] and store.scene_of(pkg, "sh020") == "sc3"
+    again = run_cli("shots", pkg.root, "scene", "sc4", "--shots", "sh020")
+    assert again.returncode == 2 and "SHOTS-SCENE" in again.stderr
     # Every frame is in one shot now: --all-shots would ask only for models.
     with pytest.raises(InputError, match="INFER-SHOT-MODEL"):
         scopes.plan_all_shots(pkg)
@@ -175,7 +180,7 @@ def test_otio_timeline_with_a_gap_and_csv_and_hand_made_ranges(tmp_path):
     ns = {"m": "http://www.loc.gov/METS/"}
     scene = tree.xpath("//m:structMap[@ID='structMap_shots']/m:div[@LABEL='print16']/m:div[@TYPE='scene']",
                        namespaces=ns)
-    assert [d.get("LABEL") for d in scene] == ["sc2"]
+    assert [d.get("LABEL") for d in scene] == ["sc3", "sc2"]
     assert len(scene[0].xpath("m:div[@LABEL='c1']/m:fptr", namespaces=ns)) == 4
 
 
