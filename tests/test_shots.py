@@ -181,7 +181,7 @@ def test_otio_timeline_with_a_gap_and_csv_and_hand_made_ranges(tmp_path):
     scene = tree.xpath("//m:structMap[@ID='structMap_shots']/m:div[@LABEL='print16']/m:div[@TYPE='scene']",
                        namespaces=ns)
     assert [d.get("LABEL") for d in scene] == ["sc3", "sc2"]
-    assert len(scene[0].xpath("m:div[@LABEL='c1']/m:fptr", namespaces=ns)) == 4
+    assert len(scene[1].xpath("m:div[@LABEL='c1']/m:fptr", namespaces=ns)) == 4
 
 
 def _mets_xsd(tmp_path: Path) -> str:
