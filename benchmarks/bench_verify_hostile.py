@@ -5,7 +5,9 @@ in each of ``manifest-sha256.txt`` and ``manifest-sha512.txt`` (tag
 manifests correct, so the damage is only the missing files), then runs
 ``archivist verify --json`` in a fresh process and reports its peak RSS per
 manifest line, its time, and that it ended with exit 1, JSON output and the
-right counts (BAG-007 listed up to the report's cap, the rest counted).
+right counts (BAG-007 listed up to the report's cap, the rest counted). The
+baseline, measured first in the same way, is the same bag without the bogus
+lines: what the process costs before any manifest line.
 
 Usage::
 
@@ -51,9 +53,17 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path)
     args = ap.parse_args()
-    root = (args.dir or Path(tempfile.mkdtemp(prefix="archivist-hostile-"))) / "bag"
+    work = args.dir or Path(tempfile.mkdtemp(prefix="archivist-hostile-"))
+    root, empty = work / "bag", work / "baseline"
     if not root.exists():
         build(root, args.lines)
+    if not empty.exists():
+        build(empty, 0)
+    # Baseline first: RUSAGE_CHILDREN keeps the largest child's peak, so the order matters.
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "archivist", "verify", str(empty), "--json"], capture_output=True)
+    base_seconds = time.perf_counter() - t0
+    base_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "archivist", "verify", str(root), "--json"], capture_output=True,
                           text=True)
@@ -63,7 +73,11 @@ def main() -> int:
     result = {"lines": args.lines, "exit": proc.returncode, "traceback": "Traceback" in proc.stderr,
               "errors": doc["counts"]["errors"], "listed": len(doc["problems"]), "unlisted": doc.get("unlisted"),
               "seconds": round(seconds, 1), "peak_rss_mb": round(peak_kb / 1024, 1),
-              "kb_per_line": round(peak_kb / max(args.lines, 1), 3)}
+              "kb_per_line": round(peak_kb / max(args.lines, 1), 3),
+              "baseline": {"seconds": round(base_seconds, 1), "peak_rss_mb": round(base_kb / 1024, 1)},
+              "peak_vs_baseline": round(peak_kb / base_kb, 1),
+              "kb_per_line_above_baseline": round((peak_kb - base_kb) / max(args.lines, 1), 3),
+              "kb_per_manifest_line": round(peak_kb / max(2 * args.lines, 1), 3)}  # two manifests list each file
     print(json.dumps(result, indent=2))
     return 0 if proc.returncode == 1 and not result["traceback"] else 1
 

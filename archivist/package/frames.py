@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archivist.errors import InputError
-from archivist.imaging.oiio import FRAME_EXTENSIONS
 from archivist.package.safepath import check_file_name, nfc_key
 
 _NUMBERED = re.compile(r"^(?P<stem>.*?)[._](?P<num>[0-9]+)(?P<ext>\.[A-Za-z]+)$", re.DOTALL)
@@ -41,6 +40,8 @@ def frame_number(name: str) -> int | None:
 
 def collect(paths: list[Path], first_frame: int | None = None) -> list[FrameFile]:
     """Expand files and directories into frames, sorted by frame number."""
+    from archivist.imaging.oiio import FRAME_EXTENSIONS  # here: loading OpenImageIO costs 30 MB that verify need not pay
+
     files: list[Path] = []
     for p in paths:
         p = Path(p)
