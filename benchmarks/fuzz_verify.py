@@ -13,6 +13,9 @@ Usage::
     python benchmarks/fuzz_verify.py                    # 10,000 cases
     python benchmarks/fuzz_verify.py --cases 500 --dir /scratch/fuzz
     python benchmarks/fuzz_verify.py --minutes 30       # as many cases as fit
+
+A ``--dir`` that holds the package of an earlier run is reused (delete its
+``base`` folder to rebuild after the package format changes).
 """
 
 from __future__ import annotations
@@ -56,11 +59,13 @@ def main() -> int:
     work = args.dir or Path(tempfile.mkdtemp(prefix="archivist-fuzz-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    signed = signed_package(_Temp(work / "build"))
     base = work / "base"
-    if not base.exists():
+    if not base.exists():  # a work directory of an earlier run keeps its package: the build takes minutes
+        signed = signed_package(_Temp(work / "build"))
         copy_signed(signed, base, seal=True)
-    print(f"signed package built in {time.perf_counter() - t0:.0f} s; fuzzing", flush=True)
+        print(f"signed package built in {time.perf_counter() - t0:.0f} s; fuzzing", flush=True)
+    else:
+        print(f"reusing the signed package in {base}; fuzzing", flush=True)
     tally = Tally()
     start = time.perf_counter()
     for seed in range(args.first, args.first + args.cases):

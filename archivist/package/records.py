@@ -9,6 +9,7 @@ has the same bytes and the same hash.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from functools import cache
@@ -120,8 +121,30 @@ def validator(label: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=_registry())
 
 
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Only what JSON parsing makes (dict with str keys, list, str, int, float, bool, None): safe to key by its text."""
+    if value is None or isinstance(value, (str, int, float)):  # bool is an int
+        return True
+    if depth > 200:
+        return False
+    if isinstance(value, list):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False  # a tuple, say, is no JSON array to the validator, though it prints as one
+
+
+_SEEN: dict[tuple[str, bytes], tuple[str, ...]] = {}  # (label, digest of the record's text) -> its problems
+_SEEN_MAX = 512
+
+
 def problems(record: Any, expected: str | None = None) -> list[str]:
-    """Every way ``record`` fails its schema, as readable strings (empty when valid)."""
+    """Every way ``record`` fails its schema, as readable strings (empty when valid).
+
+    A record validated before (the same label and the same JSON text) is
+    not validated again: verify, info and report each check the same
+    records, and schema validation is most of their time.
+    """
     if not isinstance(record, dict):
         return ["record is not a JSON object"]
     label = record.get("schema")
@@ -131,10 +154,20 @@ def problems(record: Any, expected: str | None = None) -> list[str]:
         v = validator(label)
     except RecordError as exc:
         return [exc.message]
+    key = None
+    if _plain(record):
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+        key = (str(label), hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+        if key in _SEEN:
+            return list(_SEEN[key])
     out = []
     for err in sorted(v.iter_errors(record), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
         out.append(f"{where}: {err.message}")
+    if key is not None:
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.pop(next(iter(_SEEN)))  # the oldest
+        _SEEN[key] = tuple(out)
     return out
 
 
