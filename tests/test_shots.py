@@ -211,7 +211,7 @@ def test_scoped_dataset_takes_the_rule_of_thumb_inside_its_shot(tmp_path):
     assert out["selection"]["auto_rule"] == "rule-of-thumb" and out["selection"]["auto_count"] == 4
     assert out["scope"] == {"kind": "shot", "name": "b", "element": "print16", "shots": ["b"], "frames": "1006-1010"}
     assert [p["reference"]["number"] for p in out["pairs"]] == [6, 7, 9, 10]
-    scene = dataset.build(pkg, source="print16", reference="dvd", auto=0, scope=scopes.resolve(pkg, scene="both"),
+    scene = dataset.build(pkg, source="print16", reference="dvd", scope=scopes.resolve(pkg, scene="both"),
                           align_mode="none", median_size=0)
     assert scene["selection"]["auto_count"] == 9 and scene["scope"]["frames"] == "1001-1010"  # 16, less one held out
     before = snapshot(pkg.root)

@@ -157,6 +157,8 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
             raise InputError("SCOPE-USAGE", f"{scope.kind} {scope.name} is a range of element {scope.element}, "
                              f"not of {source!r}")
         in_scope = scope.numbers(sorted(src_frames))
+    if scope is not None and pairs is None and frames is None and auto is None:
+        auto = 0  # a scope without a frame choice takes the rule of thumb
     rule_of_thumb = auto == 0
     if rule_of_thumb:
         from archivist.shots.scope import auto_count
