@@ -27,6 +27,7 @@ from archivist.inference.reproduce import reproduce
 from archivist.package import Package
 from archivist.package.faults import FAULT_ENV, FAULT_WORKER_ENV
 from archivist.package.layout import Layout
+from archivist.package.transaction import recover
 from archivist.verify import verify
 
 EPOCH = {"SOURCE_DATE_EPOCH": "1767225600"}
@@ -180,6 +181,14 @@ def test_refusals_leave_the_package_as_it_was(cluster, tmp_path_factory, tmp_pat
     with pytest.raises(ArchivistError) as exc:
         runner.infer(root, runner.InferOptions(ray=cluster, signer=object(), sign=True))
     assert exc.value.code == "INFER-RAY-SIGNER"
+    from click.testing import CliRunner
+
+    from archivist.cli import cli
+
+    for args in (["train", str(root), "--mode", "chroma", "--all-datasets"],
+                 ["train", str(root), "--mode", "chroma", "--ray", cluster, "--run", "mine"]):
+        got = CliRunner().invoke(cli, args)
+        assert isinstance(got.exception, ArchivistError) and got.exception.code == "TRAIN-USAGE", got.output
     assert package_files(root) == before
 
 
@@ -216,3 +225,12 @@ def test_train_all_datasets_on_ray_commits_one_run_per_dataset(cluster, tmp_path
     files = package_files(root)
     again = onray.train_all(root, settings, ray=cluster)
     assert again["runs"] == [] and sorted(again["skipped"]) == before and package_files(root) == files
+
+    # What a killed 'train --ray' leaves uncommitted is stale work that recover clears.
+    left = root / Layout.train_scratch("chroma-09")
+    left.mkdir(parents=True)
+    (left / "half.safetensors").write_bytes(b"x")
+    assert {p.code for p in verify(root).problems} == {"PKG-003"}
+    recover(root)
+    assert not (root / ".archivist").exists() or not (root / ".archivist" / "train").exists()
+    assert verify(root).ok

@@ -327,9 +327,10 @@ def _missing_parents(root: Path, rel: str) -> list[str]:
 
 
 def _cleanup_work(root: Path) -> None:
-    """Remove everything under .archivist except the lock (released by its owner)."""
+    """Remove everything under .archivist except the lock (released by its owner) and unfinished inference runs."""
     work = root / WORK_DIR
-    for name in ("staging", "tags", "backup"):
+    # "train": runs a killed 'train --ray' left uncommitted; they are trained anew, never resumed.
+    for name in ("staging", "tags", "backup", "train"):
         shutil.rmtree(work / name, ignore_errors=True)
     try:
         (work / "journal.json").unlink()
