@@ -35,6 +35,7 @@ from archivist.inference import backends, task
 from archivist.package.faults import fault, scope_to_worker
 
 MACHINE_KEYS = ("torch", "level")  # the instruction-set facts that change an output's bits
+START_TIMEOUT = 600.0  # seconds for a worker to start and answer (a runtime_env may be installed first)
 
 
 def _error(exc: ArchivistError) -> dict:
@@ -119,6 +120,9 @@ class Pool:
         self.in_flight = max(1, in_flight)
         self.gpu = backend.endswith("cuda")
         res = cluster.resources()
+        if self.gpu and res.get("GPU", 0) < 1:
+            raise InputError("RAY-WORKER", f"backend {backend} needs a GPU per worker and the Ray cluster has none",
+                             hint="add GPU nodes to the cluster, or use --backend ort-cpu")
         self.size = workers or max(1, int(res.get("GPU" if self.gpu else "CPU", 1)))
         self.replacements = 2 * self.size  # worker deaths tolerated in one session before giving up
         self.counter = 0
@@ -165,7 +169,8 @@ class Pool:
     def _start(self, n: int) -> list[tuple[str, object]]:
         made = [self._new_actor() for _ in range(n)]
         try:
-            probes = self.ray.get([a.probe.remote() for _, a in made])
+            # A worker the cluster cannot place (no free GPU, say) would otherwise be waited for for ever.
+            probes = self.ray.get([a.probe.remote() for _, a in made], timeout=START_TIMEOUT)
         except Exception as exc:
             self._kill([a for _, a in made])
             raise InputError("RAY-WORKER", f"a Ray worker did not start: {type(exc).__name__}: {exc}; nothing was "
