@@ -61,16 +61,23 @@ def probe(path: Path, *, decode: bool = True) -> FrameInfo:
         inp.close()
 
 
-def read(path: Path, channels: int | None = None) -> np.ndarray:
-    """Decode a frame to float32 (H, W, C); ``channels`` keeps the first N."""
+def read(path: Path, channels: int | None = None, *, pixel_type: str = "float") -> np.ndarray:
+    """Decode a frame to (H, W, C); ``channels`` keeps the first N.
+
+    ``pixel_type`` is ``float`` (float32) or ``half`` (float16: a half-float EXR as stored, half the
+    memory and no conversion pass; float32 arithmetic on it is exact).
+    """
+    dtypes = {"float": np.float32, "half": np.float16}
+    if pixel_type not in dtypes:
+        raise ValueError(f"pixel_type must be one of {', '.join(dtypes)}")
     inp = _open(path)
     try:
         spec = inp.spec()
         n = spec.nchannels if channels is None else min(channels, spec.nchannels)
-        pixels = inp.read_image(0, 0, 0, n, "float")
+        pixels = inp.read_image(0, 0, 0, n, pixel_type)
         if pixels is None:
             raise InputError("FRAME-CORRUPT", f"{path}: pixel data cannot be decoded ({inp.geterror().strip()})")
-        return np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, n)
+        return np.asarray(pixels, dtype=dtypes[pixel_type]).reshape(spec.height, spec.width, n)
     finally:
         inp.close()
 

@@ -3,7 +3,8 @@
 Three stages on their own threads, joined by bounded queues: while the
 model works on frame n, frame n+1 is being read and decoded and frame n-1
 encoded, hashed, described and signed. The bounds (``read_ahead``,
-``write_behind``) cap memory at a few frames whatever the run's length.
+``write_behind``) cap memory at a few frames whatever the run's length;
+``plan`` sizes them and the thread counts from the host's cores and memory.
 OpenImageIO, hashlib, onnxruntime and PyTorch release the GIL in their
 heavy loops, so the stages really overlap.
 
@@ -19,9 +20,85 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 J = TypeVar("J")
+
+# What one frame in flight holds, in frames of float32 R'G'B': the decoded frame and the model's planes
+# on the way in; the model's output, R'G'B'/ACES and the half-float copy on the way out.
+FRAMES_HELD_READING = 2.0
+FRAMES_HELD_WRITING = 2.5
+MEMORY_SHARE = 0.25  # of the memory available when the run starts
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Threads and queue bounds of a run's pipeline."""
+
+    read_workers: int
+    write_workers: int
+    read_ahead: int
+    write_behind: int
+
+    def as_dict(self) -> dict:
+        return {"read_workers": self.read_workers, "write_workers": self.write_workers,
+                "read_ahead": self.read_ahead, "write_behind": self.write_behind}
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel says can be allocated without swapping (``MemAvailable``), None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def plan(frame_bytes: int, *, queue_depth: int = 2, cores: int | None = None, available: int | None = None) -> Plan:
+    """Size the pipeline from the host: writers on every core but the model's, queues from memory.
+
+    Encoding an EXR is the costliest host stage (PIZ about 0.2 to 0.5 CPU seconds for a 2K frame), so
+    there is a writer per core, less the one the model's thread keeps busy, and at least
+    ``min(2, queue_depth)`` as before; a reader per four cores. Each writer needs a frame to work on, so
+    ``write_behind`` is at least the number of writers, and both queues are at least ``queue_depth``;
+    then both are cut until the frames they hold (``frame_bytes`` each, float32 R'G'B') fit in a quarter
+    of the memory available, never below one frame.
+
+    Args:
+        frame_bytes: bytes of one float32 R'G'B' frame (width x height x 3 x 4).
+        queue_depth: the run's ``--queue-depth``.
+        cores: host cores (default: those this process may run on).
+        available: bytes of memory available (default: ``MemAvailable``; unlimited when unknown).
+
+    >>> plan(38_240_256, cores=2, available=16 * 2**30)
+    Plan(read_workers=1, write_workers=2, read_ahead=2, write_behind=2)
+    >>> plan(38_240_256, cores=16, available=64 * 2**30)
+    Plan(read_workers=4, write_workers=15, read_ahead=4, write_behind=15)
+    >>> plan(38_240_256, cores=16, available=1 * 2**30)  # little memory: fewer frames in flight
+    Plan(read_workers=4, write_workers=15, read_ahead=2, write_behind=1)
+    """
+    import os
+
+    cores = cores or len(os.sched_getaffinity(0))
+    queue_depth = max(1, queue_depth)
+    read_workers = max(1, cores // 4)
+    write_workers = max(min(2, queue_depth), cores - 1)
+    read_ahead = max(queue_depth, read_workers)
+    write_behind = max(queue_depth, write_workers)
+    available = available_memory() if available is None else available
+    if available is not None and frame_bytes > 0:
+        budget = available * MEMORY_SHARE
+        while (read_ahead * FRAMES_HELD_READING + write_behind * FRAMES_HELD_WRITING) * frame_bytes > budget \
+                and (read_ahead > 1 or write_behind > 1):
+            if write_behind >= read_ahead and write_behind > 1:
+                write_behind -= 1
+            else:
+                read_ahead -= 1
+    return Plan(read_workers, write_workers, read_ahead, write_behind)
 
 
 class Timings:

@@ -642,9 +642,13 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         try:
             for res in reused:
                 take(res)
+            # Writers on the host's cores, queues from its memory (the same as before on 2 cores).
+            queues = pipeline.plan(source["scan"]["width"] * source["scan"]["height"] * 3 * 4,
+                                   queue_depth=options.queue_depth)
             results = pool.run(spec, compute) if pool is not None else pipeline.run(
-                compute, _load, _infer_one, _store, timings=timings, read_ahead=options.queue_depth,
-                write_behind=options.queue_depth, write_workers=min(2, options.queue_depth))
+                compute, _load, _infer_one, _store, timings=timings, read_ahead=queues.read_ahead,
+                write_behind=queues.write_behind, read_workers=queues.read_workers,
+                write_workers=queues.write_workers)
             for res in results:
                 if pool is not None:
                     timings.add(res.timings)
