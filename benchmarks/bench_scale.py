@@ -115,23 +115,51 @@ def in_child(*args: str) -> None:
     subprocess.run([sys.executable, __file__, *args], check=True, env=env)
 
 
-def timed(args: list[str], *, cwd: Path) -> dict:
-    """Run ``python -m archivist ARGS`` in a new process: wall seconds, CPU seconds, peak RSS (MiB), exit status."""
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def timed(args: list[str], *, cwd: Path, cap_mib: float) -> dict:
+    """Run ``python -m archivist ARGS`` in a new process: wall seconds, CPU seconds, peak RSS (MiB).
+
+    A command whose resident memory passes ``cap_mib`` is stopped (so that one that grows without bound
+    cannot take the machine down) and reported as ``over_cap``.
+    """
+    import threading
+
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "archivist", *args], cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    over = threading.Event()
+
+    def watch() -> None:
+        while proc.returncode is None and not over.is_set():
+            if _rss_kib(proc.pid) > cap_mib * 1024:
+                over.set()
+                proc.kill()
+                return
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
+    # ru_maxrss is in KiB on Linux.
+    out = {"seconds": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024}
+    if over.is_set():
+        return {**out, "over_cap": True}
     if proc.returncode != 0:
         raise RuntimeError(f"archivist {' '.join(args)} exited {proc.returncode}:\n{err.decode()[-2000:]}")
-    # ru_maxrss is in KiB on Linux.
-    return {"seconds": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024}
+    return out
 
 
-def run_size(work: Path, model_pkg: Path, n: int, commands: tuple[str, ...]) -> dict:
+def run_size(work: Path, model_pkg: Path, n: int, commands: tuple[str, ...], cap_mib: float) -> dict:
     """Every command once on a package with an ``n``-frame element."""
     frames = work / f"frames-{n}"
     t0 = time.perf_counter()
@@ -155,10 +183,16 @@ def run_size(work: Path, model_pkg: Path, n: int, commands: tuple[str, ...]) -> 
     for name in order:
         if name not in commands and name != "add":
             continue
-        r = timed(steps[name], cwd=work)
-        out[name] = r
+        r = timed(steps[name], cwd=work, cap_mib=cap_mib)
         print(f"  {n:>7} frames  {name:<9} {r['seconds']:8.2f} s  {r['seconds'] / n * 1000:7.3f} ms/frame  "
-              f"peak {r['peak_mib']:7.1f} MiB", file=sys.stderr, flush=True)
+              f"CPU {r['cpu'] / n * 1000:7.3f} ms/frame  peak {r['peak_mib']:7.1f} MiB"
+              + ("  STOPPED: over the memory cap" if r.get("over_cap") else ""), file=sys.stderr, flush=True)
+        if r.get("over_cap"):
+            out.setdefault("over_cap", []).append(name)
+            if name == "add":
+                break
+            continue
+        out[name] = r
     shutil.rmtree(frames)
     return out
 
@@ -178,10 +212,12 @@ def growth(results: list[dict], commands: tuple[str, ...]) -> dict:
         for prev, cur in zip([None, *rows], rows):
             row = {"frames": cur["frames"], "seconds": round(cur[name]["seconds"], 3),
                    "ms_per_frame": round(cur[name]["seconds"] / cur["frames"] * 1000, 3),
+                   "cpu_ms_per_frame": round(cur[name]["cpu"] / cur["frames"] * 1000, 3),
                    "peak_mib": round(cur[name]["peak_mib"], 1)}
             if prev is not None:
                 dn = cur["frames"] - prev["frames"]
                 row["marginal_ms"] = round((cur[name]["seconds"] - prev[name]["seconds"]) / dn * 1000, 3)
+                row["marginal_cpu_ms"] = round((cur[name]["cpu"] - prev[name]["cpu"]) / dn * 1000, 3)
                 row["extra_kib_per_frame"] = round((cur[name]["peak_mib"] - prev[name]["peak_mib"]) * 1024 / dn, 3)
                 first = first or row["marginal_ms"]
                 row["marginal_ratio"] = round(row["marginal_ms"] / first, 2) if first > 0 else None
@@ -195,6 +231,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="1000,10000", help="comma-separated frame counts (default 1000,10000; "
                     "the issue's full test is 1000,10000,50000)")
     ap.add_argument("--commands", default=",".join(COMMANDS), help="which commands to time (add always runs)")
+    ap.add_argument("--memory-cap-gb", type=float, default=4.0,
+                    help="stop a command whose resident memory passes this (default 4 GB) and report it")
     ap.add_argument("--dir", type=Path, help="work here instead of a temporary directory (kept)")
     ap.add_argument("--json", type=Path, help="also write the results to this file")
     ap.add_argument("--write-frames", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
@@ -216,19 +254,22 @@ def main(argv=None) -> int:
             in_child("--build-model", str(model_pkg))
         results = []
         for n in sizes:
-            results.append(run_size(work, model_pkg, n, commands))
+            results.append(run_size(work, model_pkg, n, commands, args.memory_cap_gb * 1024))
             shutil.rmtree(work / f"pkg-{n}", ignore_errors=True)
         table = growth(results, commands)
         print(f"\n{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}; "
               f"{FRAME[1]}x{FRAME[0]} half-float PIZ frames")
-        print(f"{'command':<9} {'frames':>7} {'s':>9} {'ms/frame':>9} {'peak MiB':>9} {'marginal ms':>11} "
-              f"{'x first step':>12} {'KiB/frame':>9}")
+        print(f"{'command':<9} {'frames':>7} {'s':>9} {'ms/frame':>9} {'CPU ms/fr':>9} {'peak MiB':>9} "
+              f"{'marginal ms':>11} {'x first step':>12} {'CPU marg.':>9} {'KiB/frame':>9}")
         for name in commands:
             for g in table[name]:
-                extra = (f"{g['marginal_ms']:>11.3f} {g['marginal_ratio'] or 0:>12.2f} {g['extra_kib_per_frame']:>9.3f}"
-                         if "marginal_ms" in g else "")
-                print(f"{name:<9} {g['frames']:>7} {g['seconds']:>9.2f} {g['ms_per_frame']:>9.3f} {g['peak_mib']:>9.1f} "
-                      f"{extra}")
+                extra = (f"{g['marginal_ms']:>11.3f} {g['marginal_ratio'] or 0:>12.2f} {g['marginal_cpu_ms']:>9.3f} "
+                         f"{g['extra_kib_per_frame']:>9.3f}" if "marginal_ms" in g else "")
+                print(f"{name:<9} {g['frames']:>7} {g['seconds']:>9.2f} {g['ms_per_frame']:>9.3f} "
+                      f"{g['cpu_ms_per_frame']:>9.3f} {g['peak_mib']:>9.1f} {extra}")
+            stopped = [r["frames"] for r in results if name in r.get("over_cap", [])]
+            if stopped:
+                print(f"{name:<9} {', '.join(map(str, stopped))} frames: stopped over the {args.memory_cap_gb} GB cap")
         if args.json:
             args.json.write_text(json.dumps({"cores": len(os.sched_getaffinity(0)), "frame": list(FRAME),
                                              "results": results, "growth": table}, indent=2))
