@@ -309,6 +309,12 @@ _CODES = [
     ErrorCode("DATASET-RIGHTS", "An element is not authorised for training",
               "The source or reference element is recorded as `not-authorised` for training.",
               "Only the rights holder can change that; record it with the element when they do."),
+    ErrorCode("DATASET-CREDENTIAL-RIGHTS", "A frame's own Content Credentials do not allow AI training",
+              "A frame of the source or reference element carries embedded Content Credentials whose "
+              "`cawg.training-mining` (or `c2pa.training-mining`) assertion says `notAllowed` for AI training, "
+              "and the package records no authorisation for the element.",
+              "Ask the rights holder; record their authorisation on the element with `archivist amend`, which "
+              "overrides what the frame's credentials say."),
     ErrorCode("DATASET-CHANNELS", "Source and reference channels differ",
               "The source and the reference do not both have 3 (RGB) or both 4 (RGBA) channels.",
               "Pair elements scanned with the same channels."),

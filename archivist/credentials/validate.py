@@ -160,6 +160,27 @@ def validate_manifest(asset_path: Path, manifest_path: Path, *, trust_anchors_pe
     return result
 
 
+def embedded_training_mining(asset_path: Path) -> list[dict]:
+    """The training-mining assertions of the Content Credentials embedded in a file (none when it carries none).
+
+    Read from the active manifest, signed by anyone: a restriction binds
+    whoever states it, so its signer need not be trusted for it to be
+    respected. EXR has no embedded manifest, so it is not opened.
+    """
+    fmt = mf.MIME_TYPES.get(Path(asset_path).suffix.lower())
+    if fmt is None or fmt == mf.EXR:
+        return []
+    try:
+        with open(asset_path, "rb") as f, c2pa.Reader(fmt, f, context=reader_context(None)) as reader:
+            report = json.loads(reader.json())
+    except (c2pa.C2paError, OSError, ValueError):
+        return []  # no manifest (or none the SDK can read): nothing is said
+    manifest = (report.get("manifests") or {}).get(report.get("active_manifest")) or {}
+    result = ValidationResult(INVALID, None)
+    _read_assertions(result, manifest)
+    return result.training_mining
+
+
 def _read_assertions(result: ValidationResult, manifest: dict) -> None:
     for assertion in manifest.get("assertions") or []:
         if str(assertion.get("label", "")).startswith("c2pa.actions"):

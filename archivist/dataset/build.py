@@ -98,6 +98,31 @@ class _Context:
     reference_read_as: dict | None = None
 
 
+def own_credentials(pkg, elements: list[dict]) -> None:
+    """Refuse an element whose frames' own Content Credentials do not allow AI training (DATASET-CREDENTIAL-RIGHTS).
+
+    A ``cawg.training-mining`` (or older ``c2pa.training-mining``) assertion
+    saying ``notAllowed``, embedded in a frame (a PNG or TIFF reference with
+    its credentials), stops the dataset unless the package records an
+    authorisation for the element: the rights holder's word overrides what
+    an earlier copy said.
+    """
+    from archivist.credentials.validate import embedded_training_mining
+    from archivist.package.safepath import resolve_inside
+
+    for el in elements:
+        if el["rights"]["training_use"] == training_rights.AUTHORISED:
+            continue
+        for f in el["frames"]:
+            said = embedded_training_mining(resolve_inside(pkg.root, f["path"]))
+            if training_rights.training_use_of(said) == "notAllowed":
+                raise InputError("DATASET-CREDENTIAL-RIGHTS",
+                                 f"frame {f['path']} of the {el['role']} element {el['id']!r} carries Content "
+                                 "Credentials that do not allow AI training; no dataset was built",
+                                 hint="only the rights holder can allow it: record their authorisation on the "
+                                      f"element ('archivist amend {pkg.root} --element {el['id']} ...') to override")
+
+
 def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
           pairs: list[tuple[int, int]] | None = None, frames: list[int] | None = None, auto: int | None = None,
           offset: int | None = None, preview_frames: list | None = None, auto_preview: int | None = None,
@@ -124,6 +149,7 @@ def build(pkg, *, source: str, reference: str, dataset_id: str | None = None,
     warnings: list[str] = training_rights.check(
         [{"element": el["id"], "role": role, "training_use": el["rights"]["training_use"]}
          for el, role in ((src_el, "source"), (ref_el, "reference"))], "DATASET-RIGHTS", "no dataset was built")
+    own_credentials(pkg, [src_el, ref_el])
     sc, rc = src_el["scan"]["channels"], ref_el["scan"]["channels"]
     if sc != rc or sc not in (3, 4):
         raise InputError("DATASET-CHANNELS", f"source {source!r} has {sc} channels "
