@@ -310,7 +310,13 @@ def test_defect_4_a_huge_safetensors_header_is_refused_before_it_is_parsed():
     from archivist.errors import InputError
     from archivist.training import checkpoints
 
-    claimed = struct.pack("<Q", 90 << 20) + b"{" + b" " * 64
+    # A header that is all there and well-formed, only larger than any real one (17 MiB): refused unparsed.
+    pad = b"x" * (17 << 20)
+    header = b'{"__metadata__": {"format": "archivist-checkpoint/1", "step": "1", "pad": "' + pad + b'"}}'
+    with pytest.raises(InputError) as err:
+        checkpoints.header_metadata(struct.pack("<Q", len(header)) + header)
+    assert err.value.code == "CHECKPOINT-FORMAT" and "header of" in err.value.message
+    claimed = struct.pack("<Q", 90 << 20) + b"{" + b" " * 64  # and one that claims 90 MB the file does not hold
     with pytest.raises(InputError) as err:
         checkpoints.header_metadata(claimed)
     assert err.value.code == "CHECKPOINT-FORMAT" and "header of" in err.value.message

@@ -150,7 +150,7 @@ def _edit_json(rng, p: Path) -> str:
         return f"edit lines of {p.name}"
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # an earlier mutation of this case may have nested it deep
         return _insert(rng, p)
     path, node = [], value
     while isinstance(node, (dict, list)) and node and rng.random() < 0.7:
