@@ -99,7 +99,7 @@ def test_a_two_worker_ray_run_makes_the_local_run_s_frames(cluster, tmp_path_fac
 def test_a_killed_driver_leaves_a_run_that_resumes(cluster, tmp_path_factory, tmp_path, local_outputs,
                                                     monkeypatch):
     root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
-    args = ["infer", root, "--ray", cluster, "--workers", "2", "--commit-every", "1", "--json"]
+    args = ["infer", root, "--ray", cluster, "--workers", "1", "--commit-every", "1", "--json"]
     p = run_cli(*args, env={**EPOCH, FAULT_ENV: "infer-ray-received-1003"})
     assert p.returncode == -signal.SIGKILL, p.stderr
     done = [f["number"] for f in _record(root)["frames"]]
@@ -119,13 +119,14 @@ def test_a_killed_driver_leaves_a_run_that_resumes(cluster, tmp_path_factory, tm
 def test_a_killed_worker_s_frames_are_made_again(cluster, tmp_path_factory, tmp_path, local_outputs, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH["SOURCE_DATE_EPOCH"])
     root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
-    # Worker w1 is given frames 1001 and 1002 first, and dies half-way through writing 1002's EXR.
+    # Worker w1 is given frames 1001 and 1002 first, and dies half-way through writing 1002's EXR;
+    # w2 replaces it (the same environment, but the fault is aimed at w1 alone).
     env = {"env_vars": {FAULT_ENV: "infer-exr-written-1002", FAULT_WORKER_ENV: "w1"}}
-    out = runner.infer(root, runner.InferOptions(ray=cluster, workers=2, queue_depth=2, commit_every=1,
+    out = runner.infer(root, runner.InferOptions(ray=cluster, workers=1, queue_depth=2, commit_every=1,
                                                  ray_runtime_env=env))
     assert out["status"] == "complete" and out["frames"]["computed"] == 4
     c = _record(root)["sessions"][-1]["cluster"]
-    assert c["workers_lost"] == ["w1"] and [w["worker"] for w in c["workers"]] == ["w1", "w2", "w3"]
+    assert c["workers_lost"] == ["w1"] and [w["worker"] for w in c["workers"]] == ["w1", "w2"]
     assert package_files(root / "data" / "outputs") == local_outputs  # nothing half-written was taken
     assert not (root / ".archivist").exists()
     assert verify(root).ok
@@ -234,3 +235,17 @@ def test_train_all_datasets_on_ray_commits_one_run_per_dataset(cluster, tmp_path
     recover(root)
     assert not (root / ".archivist").exists() or not (root / ".archivist" / "train").exists()
     assert verify(root).ok
+
+
+@pytest.mark.gpu
+def test_a_cuda_backend_runs_one_worker_per_gpu(cluster, tmp_path_factory, tmp_path, monkeypatch):
+    from archivist.inference import backends
+
+    if not backends.cuda_available() or ray.cluster_resources().get("GPU", 0) < 1:
+        pytest.skip("needs CUDA and a GPU in the Ray cluster")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH["SOURCE_DATE_EPOCH"])
+    roots = {how: model_package_copy(tmp_path_factory, tmp_path / how) for how in ("local", "ray")}
+    runner.infer(roots["local"], runner.InferOptions(backend="torch-cuda"))
+    out = runner.infer(roots["ray"], runner.InferOptions(backend="torch-cuda", ray=cluster))
+    assert len(out["cluster"]["workers"]) == int(ray.cluster_resources()["GPU"])
+    assert package_files(roots["ray"] / "data" / "outputs") == package_files(roots["local"] / "data" / "outputs")
