@@ -259,10 +259,14 @@ def test_a_three_shot_reel_is_inferred_shot_by_shot_with_its_own_models(tmp_path
     assert add.returncode == 0, add.stderr
     assert pkg.element("paint")["hand_made"]["artwork"]["creator"] == "Studio art department"
     models = {}
-    for shot in ("sh010", "sh020"):
-        ds = dataset.build(pkg, source="print16", reference="dvd", auto=0, scope=scopes.resolve(pkg, shot=shot),
-                           align_mode="none", median_size=2)
-        models[shot] = _train_export(pkg, ds["id"])
+    ds = dataset.build(pkg, source="print16", reference="dvd", scope=scopes.resolve(pkg, shot="sh010"),
+                       align_mode="none", median_size=2)
+    models["sh010"] = _train_export(pkg, ds["id"])
+    # The second shot has no model of its own: its scene's stands in, and the records say so.
+    ds = dataset.build(pkg, source="print16", reference="dvd", scope=scopes.resolve(pkg, scene="sc1"),
+                       align_mode="none", median_size=2)
+    assert ds["selection"]["auto_count"] == 14  # the scene's 15 frames, less one to hold out
+    models["sh020"] = _train_export(pkg, ds["id"])
     ds = dataset.build(pkg, source="print16", reference="paint", pairs=[(1011, 11), (1015, 15)],
                        preview_frames=[(1013, 13)], scope=scopes.resolve(pkg, shot="sh030"), align_mode="none",
                        median_size=2)
@@ -275,11 +279,13 @@ def test_a_three_shot_reel_is_inferred_shot_by_shot_with_its_own_models(tmp_path
                               "--key", tmp_path / "keys/key.pem", "--json", check=True).stdout)
     by_shot = {s["shot"]: s for s in done["shots"]}
     assert {s: by_shot[s]["model"] for s in models} == models
+    assert [by_shot[s]["trained_for"] for s in models] == ["shot sh010", "scene sc1", "shot sh030"]
     runs = {s: runner.read_run(pkg, by_shot[s]["run"]) for s in by_shot}
     for s, rec in runs.items():
         sh = store.shot(pkg, s)
         assert rec["planned_frames"] == list(range(sh["first"], sh["last"] + 1)) and rec["status"] == "complete"
         assert rec["scope"]["name"] == s and rec["model"]["id"] == models[s]
+    assert runs["sh020"]["scope"]["trained_for"] == "scene sc1" and "trained_for" not in runs["sh010"]["scope"]
     # The credential and the sidecar say where the colour of the third shot came from; the others do not.
     ca = (tmp_path / "keys/ca.pem").read_bytes()
     checks = {}
@@ -302,6 +308,7 @@ def test_a_three_shot_reel_is_inferred_shot_by_shot_with_its_own_models(tmp_path
     assert set(qc["dataset"]["held_out"]) <= set(range(1006, 1011))
     html = write_report(pkg.root, tmp_path / "r.html", scene="sc1").read_text()
     assert "id='shots'" in html and "Shots: scene sc1" in html and all(m in html for m in models.values())
+    assert "trained for scene sc1" in html
     assert html.count("no QC yet") == 2 and escape(qc["verdict"]["statement"], quote=True) in html
     assert "the colour comes from a human-made reference" in html and "Studio art department" in html
     describe.describe(pkg)
@@ -324,25 +331,24 @@ def test_a_three_shot_reel_is_inferred_shot_by_shot_with_its_own_models(tmp_path
 
 def test_frames_in_no_shot_are_refused_unless_left_as_source(tmp_path):
     pkg = _reel(tmp_path, shots=2)
-    store.write(pkg, [store.ShotSpec("a", 1001, 1005)], element="print16", origin={"kind": "manual"},
-                scene_name="s1")
-    ds = dataset.build(pkg, source="print16", reference="dvd", auto=0, scope=scopes.resolve(pkg, scene="s1"),
-                       align_mode="none", median_size=2)
-    model = _train_export(pkg, ds["id"])
+    store.write(pkg, [store.ShotSpec("a", 1001, 1005)], element="print16", origin={"kind": "manual"})
     before = snapshot(pkg.root)
     with pytest.raises(InputError, match="INFER-SHOTS-GAP") as err:
         scoped.infer_all_shots(pkg.root, runner.InferOptions())
     assert "1006-1010" in err.value.message and snapshot(pkg.root) == before
     store.write(pkg, [store.ShotSpec("rest", 1006, 1010, leave_as_source=True)], element="print16",
                 origin={"kind": "manual"})
-    out = scoped.infer_all_shots(pkg.root, runner.InferOptions())
-    # A shot without a model of its own takes its scene's, and says so.
-    assert [(s["shot"], s.get("model"), s.get("trained_for"), s.get("leave_as_source", False))
-            for s in out["shots"]] == [("a", model, "scene s1", False), ("rest", None, None, True)]
-    assert runner.read_run(pkg, out["shots"][0]["run"])["scope"]["trained_for"] == "scene s1"
-    assert len(pkg.record_ids(kinds.INFERENCE_RUN)) == 1
+    # The gap is now a range kept as scanned, which needs no model; the shot that is inferred does.
+    with pytest.raises(InputError, match="INFER-SHOT-MODEL") as err:
+        scoped.infer_all_shots(pkg.root, runner.InferOptions())
+    assert "shot(s) a " in err.value.message
+    with pytest.raises(InputError, match="SCOPE-NOTHING"):
+        scoped.infer_scope(pkg.root, runner.InferOptions(), shot="a")
     with pytest.raises(InputError, match="SCOPE-USAGE"):
         scoped.infer_scope(pkg.root, runner.InferOptions(frames="1001-1002"), shot="a")
+    with pytest.raises(InputError, match="SCOPE-USAGE"):
+        scoped.infer_all_shots(pkg.root, runner.InferOptions(model="m"))
+    assert pkg.record_ids(kinds.INFERENCE_RUN) == []
 
 
 # -- hand-made references: what add refuses ---------------------------------------------------------------------
