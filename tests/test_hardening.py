@@ -265,6 +265,12 @@ def test_defect_4_a_huge_payload_oxum_is_bag_027(base):
     refresh_tagmanifests(root)
     code, codes, _ = verify_json(root)
     assert code == 1 and codes == {"BAG-027"}
+    # info reads the same value: no size, not a traceback (the fuzz run found 1.<5,000 digits>)
+    for oxum in ("9" * 5000 + ".1", "1." + "9" * 5000, "\u00b2.1"):
+        edit_bag_info(root, set_info("Payload-Oxum", oxum))
+        proc = run_cli("info", root, "--json")
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert json.loads(proc.stdout)["payload"] == {"bytes": None, "files": None}
 
 
 def _checkpoint_bytes(header: bytes) -> bytes:

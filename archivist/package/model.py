@@ -219,9 +219,14 @@ class Package:
         return (self.root / Layout.PACKAGE_RECORD).is_file()
 
     def payload(self) -> dict:
-        """Bytes and files of the payload, from bag-info.txt's ``Payload-Oxum`` (``None`` when it is missing)."""
+        """Bytes and files of the payload, from bag-info.txt's ``Payload-Oxum`` (``None`` when it is missing).
+
+        Each number has at most 30 digits (docs/package-format.md, Limits), as ``verify`` reads it: a
+        longer one is no payload size, and ``int()`` of more than 4,300 digits raises.
+        """
         octets, _, files = self.bag_info().get("Payload-Oxum", "").partition(".")
-        if not (octets.isdigit() and files.isdigit()):
+        if not (octets.isdigit() and files.isdigit()) or max(len(octets), len(files)) > 30 \
+                or not (octets.isascii() and files.isascii()):
             return {"bytes": None, "files": None}
         return {"bytes": int(octets), "files": int(files)}
 
