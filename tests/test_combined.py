@@ -142,3 +142,12 @@ def test_derive_command_records_a_run_as_a_reference_without_copies(combined, tm
     assert set(Package.open(root).manifest()) - files == {Layout.record(kinds.DERIVED_ELEMENT, "infer-02-derived")}
     report = verify.verify(root, trust_anchors_pem=ca)
     assert report.ok, [p.to_dict() for p in report.problems]
+
+
+def test_a_derived_element_whose_run_is_gone_is_named(combined, tmp_path):
+    root, ca = _copy(combined, tmp_path)
+    (root / Layout.record(kinds.INFERENCE_RUN, "infer-01")).unlink()
+    report = verify.verify(root, trust_anchors_pem=ca)
+    found = [p for p in report.problems if p.code == "DER-001"]
+    assert found and found[0].path == Layout.record(kinds.DERIVED_ELEMENT, "print16-sharp")
+    assert "infer-01" in found[0].message
