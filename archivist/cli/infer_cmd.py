@@ -65,7 +65,8 @@ def _print_infer(d: dict) -> None:
 @click.option("--overlap", type=int, help="Overlap of neighbouring tiles in pixels (default: twice the model's "
               "receptive radius plus 32, which makes tiled output equal to untiled).")
 @click.option("--compression", type=click.Choice(COMPRESSIONS), default="piz", show_default=True,
-              help="piz is lossless (archival masters); dwaa is lossy (deliveries).")
+              help="piz is lossless (archival masters); htj2k256 is lossless, smaller and faster, but needs "
+                   "OpenEXR 3.4 or later to read; dwaa is lossy (deliveries).")
 @click.option("--source-type", type=click.Choice(iptc.ACTIVE + iptc.RETIRED),
               help="Override the IPTC digital source type the policy chooses (retired terms are refused).")
 @click.option("--colour-space", "--color-space", "colour_space",

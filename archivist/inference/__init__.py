@@ -16,5 +16,7 @@
 Nothing heavy is imported here, so ``archivist --help`` stays fast.
 """
 
-COMPRESSIONS = ("piz", "dwaa")
+# piz, the default, is lossless and read by every OpenEXR tool; htj2k256 (OpenEXR 3.4 and later) is
+# lossless too, smaller and faster to encode and decode, but older readers cannot open it; dwaa is lossy.
+COMPRESSIONS = ("piz", "dwaa", "htj2k256")
 DEFAULT_COMMIT_EVERY = 8
