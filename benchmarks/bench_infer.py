@@ -22,11 +22,29 @@ library threads included): on a machine shared with other work the
 wall-clock ratio suffers from contention, while the CPU ratio says what the
 overhead costs in itself.
 
+Two more figures come from the same rounds:
+
+* **the stage limit**: the most the pipeline's own stages allow, the
+  smaller of (cores / archivist's CPU seconds per frame) and (1 / the
+  model's seconds per frame on its thread); the frame loop's share of it
+  (target 0.9) says how well the stages overlap;
+* **a plain sequential script** (``plain_script``): read with OpenImageIO,
+  Y'CbCr in NumPy, onnxruntime with its default settings, back to R'G'B',
+  ACES with OpenColorIO, write half-float PIZ, one frame after another in
+  one thread, no checks or provenance; archivist's frames/s against it
+  (target 1.2).
+
+``--compressions`` measures instead OpenEXR's lossless compressions (none,
+rle, zips, zip, piz, pxr24, htj2k32, htj2k256: encode and decode seconds,
+size, and whether the half values come back exactly) on 2048x1556
+grain-bearing frames, and PIZ encoding with threads against processes.
+
 Usage::
 
     python benchmarks/bench_infer.py                       # 8 frames of 512x384, a few seconds
     python benchmarks/bench_infer.py --width 2048 --height 1556 --frames 8
     python benchmarks/bench_infer.py --2k --sign --backend torch-cuda   # on a GPU machine
+    python benchmarks/bench_infer.py --compressions --repeat 3
 """
 
 from __future__ import annotations
@@ -194,7 +212,10 @@ def grain_frames(width: int, height: int, n: int) -> list[np.ndarray]:
 
 
 def compressions(width: int, height: int, frames: int, repeat: int) -> list[dict]:
-    """Encode and decode seconds and file size per lossless compression OpenEXR offers, one thread each."""
+    """Encode and decode seconds and file size per lossless compression OpenEXR offers.
+
+    One frame at a time; OpenEXR spreads a frame over its own threads.
+    """
     from archivist.imaging import oiio
 
     images = grain_frames(width, height, frames)
@@ -392,7 +413,7 @@ def exr_report(args) -> int:
     width, height = 2048, 1556
     rows = compressions(width, height, 2, max(1, args.repeat))
     piz = next((r for r in rows if r["compression"] == "piz" and "error" not in r), None)
-    print(f"\nOpenEXR lossless compressions, {width}x{height} RGB half, grain-bearing, one thread per frame "
+    print(f"\nOpenEXR lossless compressions, {width}x{height} RGB half, grain-bearing, OpenImageIO's default threads "
           f"({len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}), best of {args.repeat}")
     print(f"  {'compression':<12} {'encode s':>9} {'decode s':>9} {'MB':>7} {'x piz encode':>13} {'x piz size':>11}  lossless")
     for r in rows:
