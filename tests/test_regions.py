@@ -78,6 +78,14 @@ def test_a_dataset_records_rectangles_and_a_stored_mask_and_training_keeps_insid
                                                      checkpoint_every=2, contact_every=0, threads=1, device="cpu",
                                                      dataset="ds-reg"))
     assert rec["status"] == "complete" and rec["settings"]["patch_effective"] == 40
+    # A changed mask is named by verify and refused by training: a model never learns from another region.
+    mask_path = pkg.root / p2["region"]["mask"]["path"]
+    mask_path.chmod(0o644)
+    oiio.write(mask_path, np.ones((h, w, 1), np.float32), pixel_type="uint8")
+    found = verify(pkg.root)
+    assert not found.ok and p2["region"]["mask"]["path"] in json.dumps(found.to_dict())
+    with pytest.raises(InputError, match="DATASET-HASH"):
+        training_data.load_data(pkg, record, "chroma", True, "cpu", False)
 
 
 def test_regions_that_cannot_be_used_are_refused(tmp_path):
