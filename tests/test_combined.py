@@ -151,3 +151,18 @@ def test_a_derived_element_whose_run_is_gone_is_named(combined, tmp_path):
     found = [p for p in report.problems if p.code == "DER-001"]
     assert found and found[0].path == Layout.record(kinds.DERIVED_ELEMENT, "print16-sharp")
     assert "infer-01" in found[0].message
+
+
+def test_chain_and_reproduce_chain_from_the_command_line(combined, tmp_path):
+    root, _ = _copy(combined, tmp_path)
+    pkg, first, second = _runs(root)
+    models = f"{first['model']['id']},{second['model']['id']}"
+    proc = run_cli("infer", root, "--chain", models, "--frames", "1001-1002", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [s["model"] for s in out["stages"]] == models.split(",") and len(out["derived"]) == 1
+    proc = run_cli("reproduce", root, "--chain", "--run", out["run"], "--json")
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    assert rep["ok"] and rep["runs"] == [out["stages"][0]["run"], out["run"]] and rep["checked"] == 4
+    assert verify.verify(root).ok
