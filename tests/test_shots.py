@@ -301,6 +301,10 @@ def test_a_three_shot_reel_is_inferred_shot_by_shot_with_its_own_models(tmp_path
     assert checks["sh010"].parameters["recovery_type"] == "Reference-Based Color"
     side = json.loads((pkg.root / runs["sh030"]["frames"][0]["sidecars"]["json"]["path"]).read_text())
     assert side["exr_header"]["RecoveryType"] == "Non-Reference Color"
+    from archivist.inference.reproduce import reproduce
+
+    again = reproduce(pkg.root, run=by_shot["sh030"]["run"], sample=2)  # a shot's run reproduces like any other
+    assert again["ok"] and again["expectation"] == "bit-identical", again
 
     # Each shot's QC judges its own run on its own held-out frames.
     qc = json.loads(run_cli("qc", pkg.root, "--shot", "sh020", "--json", check=True).stdout)
