@@ -327,10 +327,9 @@ def _missing_parents(root: Path, rel: str) -> list[str]:
 
 
 def _cleanup_work(root: Path) -> None:
-    """Remove everything under .archivist except the lock (released by its owner) and unfinished inference runs."""
+    """Remove everything under .archivist except the lock (released by its owner)."""
     work = root / WORK_DIR
-    # "train": runs a killed 'train --ray' left uncommitted; they are trained anew, never resumed.
-    for name in ("staging", "tags", "backup", "train"):
+    for name in ("staging", "tags", "backup"):
         shutil.rmtree(work / name, ignore_errors=True)
     try:
         (work / "journal.json").unlink()
@@ -420,6 +419,9 @@ def recover(root: Path) -> dict:
         elif os.path.lexists(root / Layout.STAGING):
             report["state"] = "staging"
         _cleanup_work(root)
+        # Runs a killed 'train --ray' left uncommitted: trained anew, never resumed. Not in _cleanup_work,
+        # which every commit runs while the other runs of a 'train --ray' are still being trained.
+        shutil.rmtree(root / WORK_DIR / "train", ignore_errors=True)
         return report
     finally:
         lock.release()

@@ -92,7 +92,12 @@ def train_one(root: str, fields: dict, run_id: str, scratch: str) -> dict:
     where = cluster.worker_facts()
     folder = Path(scratch)
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    for _ in range(10):
+        try:  # the driver's commits remove an empty .archivist/ at the same moment, now and then
+            folder.mkdir(parents=True, exist_ok=True)
+            break
+        except FileNotFoundError:
+            time.sleep(0.05)
     try:
         pkg = Package.open(root)
         settings = training.TrainSettings(**{**fields, "preset_overrides": tuple(fields.get("preset_overrides", ()))})
@@ -133,6 +138,10 @@ def _commit(pkg: Package, out: dict, facts: dict) -> dict:
             raise InputError("TRAIN-EXISTS", f"training run {rid!r} was created by another command meanwhile")
         for path, ref in sorted(out["files"].items()):
             dest = txn.staging_path(path)
+            if not (scratch / path).is_file():
+                raise PackageError("TRAIN-SCRATCH-ALTERED", f"{path}, which the worker wrote in {scratch.name}, is "
+                                   "gone (was 'archivist recover' run meanwhile?); nothing of that run was committed",
+                                   hint="run the same command again: the run will be trained anew")
             try:
                 os.link(scratch / path, dest)
             except OSError:
