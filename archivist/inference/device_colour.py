@@ -29,10 +29,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from archivist.inference import aces
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class NotOnDevice(ValueError):
@@ -45,7 +49,7 @@ class _Op:
     params: tuple
 
 
-def _exponent(t) -> _Op:
+def _exponent(t: Any) -> _Op:
     style = str(t.getNegativeStyle()).rsplit(".", 1)[-1].lower()
     values = tuple(float(v) for v in t.getValue()[:3])
     if str(t.getDirection()).endswith("INVERSE"):
@@ -55,7 +59,7 @@ def _exponent(t) -> _Op:
     return _Op("power", (values, style.removeprefix("negative_")))
 
 
-def _moncurve(t) -> _Op:
+def _moncurve(t: Any) -> _Op:
     if str(t.getDirection()).endswith("INVERSE"):
         raise NotOnDevice("inverse exponent with linear segment")
     style = str(t.getNegativeStyle()).rsplit(".", 1)[-1].lower().removeprefix("negative_")
@@ -66,7 +70,7 @@ def _moncurve(t) -> _Op:
     return _Op("moncurve", (gammas, offsets))
 
 
-def _camera_log(t) -> _Op:
+def _camera_log(t: Any) -> _Op:
     if not str(t.getDirection()).endswith("INVERSE"):
         raise NotOnDevice("forward camera log (linear to log)")
     base = float(t.getBase())
@@ -76,7 +80,7 @@ def _camera_log(t) -> _Op:
     return _Op("camera_log_inverse", (base, *params, brk))
 
 
-def _matrix(t) -> _Op:
+def _matrix(t: Any) -> _Op:
     if str(t.getDirection()).endswith("INVERSE"):
         raise NotOnDevice("inverse matrix")
     m = np.asarray(t.getMatrix(), dtype=np.float64).reshape(4, 4)
@@ -126,7 +130,7 @@ def supported(source: str) -> bool:
     return True
 
 
-def _apply(op: _Op, c, i: int):
+def _apply(op: _Op, c: list[Tensor], i: int) -> Tensor:
     """One operation on channel ``i`` (a float32 tensor) of a colour transform; ``c`` holds all three."""
     import torch
 
@@ -170,7 +174,7 @@ class DeviceColour:
         self.kr, self.kb, self.source = float(kr), float(kb), source
         self.ops = operations(source)
 
-    def to_model(self, rgb):
+    def to_model(self, rgb: Tensor) -> Tensor:
         """R'G'B' frame to the model's planes, as ``colour.rgb_to_planar``.
 
         Args:
@@ -199,7 +203,7 @@ class DeviceColour:
         cr = (r - y) * float(f32(1.0 / (2.0 * (1.0 - kr))))
         return torch.stack([y, cb, cr])
 
-    def to_rgb(self, ycc):
+    def to_rgb(self, ycc: Tensor) -> Tensor:
         """The model's planes back to R'G'B', as ``colour.planar_to_rgb``.
 
         Shape:
@@ -223,7 +227,7 @@ class DeviceColour:
         g = g * float(f32(1.0 / kg))
         return torch.stack([r, g, b])
 
-    def to_aces(self, ycc):
+    def to_aces(self, ycc: Tensor) -> Tensor:
         """The model's output to ACES 2065-1, interleaved for the EXR writer.
 
         Args:
@@ -247,7 +251,7 @@ class DeviceColour:
                 c = [_apply(op, c, i) for i in range(3)]
         return torch.stack(c, dim=-1)
 
-    def to_aces_half(self, ycc) -> np.ndarray:
+    def to_aces_half(self, ycc: Tensor) -> np.ndarray:
         """``to_aces`` rounded to half on the device (to nearest even, as NumPy rounds) and fetched.
 
         Shape:
