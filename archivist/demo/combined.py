@@ -108,7 +108,7 @@ def full() -> CombinedConfig:
     """Settings sized for well under 15 minutes on 2 CPU cores."""
     return CombinedConfig("full", 512, 384, 8, fading.FadeSettings(), PrintSettings(), InternegSettings(),
                           dvd.DvdSettings(), _plan("quick", steps=400, patch=128, lr=1e-3, checkpoint_every=400),
-                          _plan("quick", steps=400, patch=128, lr=1e-3, checkpoint_every=400), pairs=9, held_out=3)
+                          _plan("quick", steps=400, patch=128, lr=1e-3, checkpoint_every=400), pairs=12, held_out=3)
 
 
 def quick() -> CombinedConfig:
