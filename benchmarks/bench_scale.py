@@ -10,7 +10,7 @@ in a newly started ``python -m archivist`` process:
 * ``info``;
 * ``infer``: the package's archived model over the N-frame element (it
   also hash-checks every source frame, writes an EXR, three sidecars and a
-  marker per frame, and commits in batches);
+  marker per frame, and commits in batches at the default cadence);
 * ``describe``: ``metadata.csv``, ``rights.csv``, PREMIS and METS.
 
 The model comes from the real pipeline (``dataset.build`` on a small pair
@@ -175,7 +175,7 @@ def run_size(work: Path, model_pkg: Path, n: int, commands: tuple[str, ...], cap
         "verify": ["verify", str(root), "--json"],
         "info": ["info", str(root), "--json"],
         "infer": ["infer", str(root), "--element", "scale", "--backend", "ort-cpu", "--threads", "1",
-                  "--commit-every", "500", "--json"],
+                  "--json"],  # the default commit cadence: batches of 8, growing with the record
         "describe": ["describe", str(root), "--json"],
     }
     # add first (everything needs the element); verify, info and describe after infer, so they see its outputs too.
