@@ -175,7 +175,11 @@ def _print_info(d: dict) -> None:
                                      f"{x['element']} with {x['model']}, {'signed' if x['signed'] else 'unsigned'}"
                                      + _abandoned(x)),
         ("qc", lambda x: f"{x['id']:<14} of {x['run']}: ML "
-                         f"{'beats' if x['ml_beats_baseline'] else 'does not beat'} the LUT baseline"),
+                         f"{'beats' if x['ml_beats_baseline'] else 'does not beat'} the LUT baseline"
+                         + ("" if x.get("sharpen_beats_baseline") is None else
+                            f", {'beats' if x['sharpen_beats_baseline'] else 'does not beat'} resize and sharpen")),
+        ("derived_elements", lambda x: f"{x['id']:<14} {x['role']:<9} {x['frames']:>5} frames: the outputs of run "
+                                       f"{x['run']} ({x['model']}), no copies"),
     )
     for key, line in sections:
         if d.get(key):

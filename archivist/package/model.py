@@ -304,7 +304,8 @@ class Package:
         out["inference_runs"] = runs["inference"]
         out["qc"] = [
             {"id": q["id"], "run": q["inference"]["id"], "ml_beats_baseline": q["verdict"]["ml_beats_baseline"],
-             "verdict": q["verdict"]["statement"]}
+             "verdict": q["verdict"]["statement"],
+             "sharpen_beats_baseline": (q.get("spatial") or {}).get("verdict", {}).get("ml_beats_baseline")}
             for q in self._records_of("qc")
         ]
         out["abandoned_runs"] = [r["id"] for r in runs["training"] + runs["inference"] if r["abandoned"]]
