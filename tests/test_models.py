@@ -108,7 +108,9 @@ def test_untrained_lattice_model_equals_its_fitted_lut(tone):
     with torch.no_grad():
         y = model(x)
         mapped = model.lattice(x)
-    assert torch.allclose(y[:, 1:], mapped[:, 1:], atol=1e-6)  # the field adds nothing yet
+        filtered = model.denoise(torch.cat([x[:, :1], mapped[:, 1:]], dim=1))
+    assert report["grain_covariance"] == [float(v) for v in model.denoise.noise]
+    assert torch.allclose(y[:, 1:], filtered, atol=1e-6)  # the field adds nothing yet
     if tone:  # the lattice's luma correction, low-passed, on the source's luma
         want = x[:, :1] + models.GaussianBlur(models.TONE_LOWPASS)(mapped[:, :1] - x[:, :1])
         assert torch.allclose(y[:, :1], want, atol=1e-6)
@@ -120,7 +122,7 @@ def test_untrained_lattice_model_equals_its_fitted_lut(tone):
 
     t = colour.rgb_to_ycbcr(truths[0].numpy().transpose(1, 2, 0).astype(np.float64), KR, KB).transpose(2, 0, 1)
     before = np.abs(x[0, 1:].numpy() - t[1:]).mean()
-    after = np.abs(y[0, 1:].numpy() - t[1:]).mean()
+    after = np.abs(mapped[0, 1:].numpy() - t[1:]).mean()
     assert after < 0.3 * before
 
 
@@ -231,3 +233,47 @@ def test_documented_sizes_match_the_code():
         c = models.complexity(mode.split()[0], size, tone="tone" in mode)
         assert int(params.replace(",", "")) == c["parameters"], (mode, size)
         assert int(macs.replace(",", "")) == c["macs_per_pixel"], (mode, size)
+
+
+def _flat_with_grain(h=64, w=64, seed=0, amp=0.02):
+    """A frame of two flat colour halves split by a luma and chroma edge, plus correlated grain."""
+    gen = torch.Generator().manual_seed(seed)
+    clean = torch.zeros(1, 3, h, w)
+    clean[:, 0, :, : w // 2], clean[:, 0, :, w // 2:] = 0.3, 0.6
+    clean[:, 1, :, : w // 2], clean[:, 1, :, w // 2:] = -0.1, 0.08
+    clean[:, 2, :, : w // 2], clean[:, 2, :, w // 2:] = 0.05, -0.04
+    mix = torch.tensor([[1.0, 0.0, 0.0], [-0.5, 1.0, 0.0], [0.3, 0.2, 1.0]])
+    noise = torch.einsum("ij,njhw->nihw", mix, torch.randn(1, 3, h, w, generator=gen)) * amp
+    return clean, clean + noise
+
+
+def test_chroma_filter_pools_grain_and_keeps_an_edge_that_follows_the_luma():
+    clean, grainy = _flat_with_grain()
+    filt = models.ChromaDenoise(3)
+    filt.fit([grainy[0]])
+    with torch.no_grad():
+        out = filt(grainy)
+    before = (grainy[:, 1:] - clean[:, 1:]).pow(2).mean().sqrt()
+    after = (out - clean[:, 1:]).pow(2).mean().sqrt()
+    assert after < 0.5 * before  # the grain's colour noise is mostly gone
+    w = clean.shape[-1]
+    step = out[:, :, :, w // 2 + 1].mean(-1) - out[:, :, :, w // 2 - 2].mean(-1)
+    want = clean[:, 1:, :, w // 2 + 1].mean(-1) - clean[:, 1:, :, w // 2 - 2].mean(-1)
+    assert torch.allclose(step, want, atol=0.02)  # ... and the colour edge beside the luma edge is not smeared
+
+
+def test_chroma_filter_fit_measures_the_grain_covariance_of_flat_frames():
+    gen = torch.Generator().manual_seed(1)
+    frame = torch.tensor([0.4, 0.05, -0.02]).view(3, 1, 1) + 0.01 * torch.randn(3, 96, 96, generator=gen)
+    filt = models.ChromaDenoise(3, flat=1.0, scale=1.0)
+    noise = filt.fit([frame])
+    # white noise of variance 1e-4 per channel, seen through (2r+1)^2 windows: (1 - 1/49) of it
+    assert noise[0] == pytest.approx(1e-4 * 48 / 49, rel=0.1)
+    assert abs(noise[1]) < 1e-5 and abs(noise[4]) < 1e-5
+
+
+def test_archived_chroma_architectures_still_build():
+    v2 = dict(models.architecture("chroma", "small", True), version=2)
+    v2.pop("chroma_filter")
+    assert models.build(v2).denoise is None
+    assert models.build(models.architecture("chroma", "small", True)).denoise is not None
