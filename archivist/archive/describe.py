@@ -46,6 +46,8 @@ PREMIS_NS = "http://www.loc.gov/premis/v3"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 PREMIS_LOCATION = "http://www.loc.gov/standards/premis/v3/premis.xsd"
 ID_TYPE = "archivist package path"  # objects are named by their path in the bag
+# The second fixity of an output frame: its pixel hash, scheme archivist-pixels/1 (docs/package-format.md 3.1)
+PIXELS_ALGORITHM = "archivist-pixels-sha256"
 
 METADATA_COLUMNS = [
     "filename", "dc.title", "dc.identifier", "dc.type", "dc.format", "dc.description", "dc.creator",
@@ -100,6 +102,9 @@ class Sources:
         self.shots = [pkg.read_record(Layout.record(kinds.SHOT, i), kinds.SHOT.label) for i in pkg.record_ids("shots")]
         self.scenes = [pkg.read_record(Layout.record(kinds.SCENE, i), kinds.SCENE.label)
                        for i in pkg.record_ids("scenes")]
+        # output path -> its recorded pixel hash (runs recorded before pixel fixity have none)
+        self.pixels = {f["output"]["path"]: f["output"]["pixels"] for run in self.runs for f in run["frames"]
+                       if f["output"].get("pixels")}
 
     def objects(self) -> list[str]:
         """Payload files the metadata describes: all but itself and the log it is about to extend."""
@@ -267,6 +272,12 @@ def _premis_object(rel: str, src: Sources, made_from: list[str]):
              valueURI=f"http://id.loc.gov/vocabulary/preservation/cryptographicHashFunctions/{alg.lower().replace('-', '')}")
         _sub(fx, "messageDigest", table[rel])
         _sub(fx, "messageDigestOriginator", f"archivist {__version__}")
+    if rel in src.pixels:
+        # A second fixity of the image itself, which a lossless migration keeps (docs/package-format.md 3.1).
+        fx = _sub(ch, "fixity")
+        _sub(fx, "messageDigestAlgorithm", PIXELS_ALGORITHM)
+        _sub(fx, "messageDigest", src.pixels[rel]["sha256"])
+        _sub(fx, "messageDigestOriginator", "archivist")
     _sub(ch, "size", str((src.pkg.root / rel).stat().st_size))
     fmt = _sub(ch, "format")
     _sub(_sub(fmt, "formatDesignation"), "formatName", file_format(rel))

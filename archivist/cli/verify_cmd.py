@@ -51,8 +51,11 @@ def _print(d: dict) -> None:
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Spread the fixity hashing over a Ray cluster: the one at ADDRESS, or without one a cluster on "
                    "this machine for this command. The bag must be at the same path on every node.")
+@click.option("--pixels", is_flag=True,
+              help="Also decode every output EXR that has a recorded pixel hash and compare it (OUT-012): the image, "
+                   "not only the file. A lossless re-encode keeps the pixel hash.")
 @json_option
-def verify(pkg, profile_path, trust_anchors, require_seal, ray_address, as_json):
+def verify(pkg, profile_path, trust_anchors, require_seal, ray_address, pixels, as_json):
     """Check PKG: BagIt structure and fixity, profile, records, consistency, and the lineage, sidecars and
     Content Credentials of inference outputs.
 
@@ -62,7 +65,8 @@ def verify(pkg, profile_path, trust_anchors, require_seal, ray_address, as_json)
     from archivist.verify.credentials import load_anchors
 
     report = verify_package(pkg, profile_path=profile_path, progress=progress_for(as_json),
-                            trust_anchors_pem=load_anchors(trust_anchors), require_seal=require_seal, ray=ray_address)
+                            trust_anchors_pem=load_anchors(trust_anchors), require_seal=require_seal, ray=ray_address,
+                            pixels=pixels)
     emit(as_json, report.to_dict(), _print)
     if not report.ok:
         click.get_current_context().exit(EXIT_CHECK_FAILED)

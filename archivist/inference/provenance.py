@@ -147,8 +147,9 @@ def sidecar(run: RunProvenance, keys: dict[str, str], *, number: int, source: di
     """The JSON sidecar of one frame (validated against its schema by ``sidecar_bytes``).
 
     ``source`` is ``{"path", "sha256"}`` of the source frame, ``output`` is
-    ``{"path", "sha256", "size"}`` of the EXR, ``credential`` the package
-    path of its C2PA manifest or None.
+    ``{"path", "sha256", "size"}`` of the EXR (with ``"pixels"``, its pixel
+    hash ``{"scheme", "sha256"}``, when it was recorded), ``credential`` the
+    package path of its C2PA manifest or None.
     """
     out = {
         "schema": SIDECAR_LABEL,
@@ -173,6 +174,9 @@ def sidecar(run: RunProvenance, keys: dict[str, str], *, number: int, source: di
         "software": {"name": "archivist", "version": run.archivist_version},
         "credential": credential,
     }
+    if output.get("pixels"):
+        # Runs recorded before pixel fixity have none; the sidecar says what the run record says.
+        out["exr"]["pixels"] = dict(output["pixels"])
     if run.dataset:
         out["dataset"] = {"path": run.dataset["path"], "sha256": run.dataset["sha256"]}
     return out
@@ -208,6 +212,8 @@ def text_sidecar(record: dict) -> str:
         ("Model SHA-256", h["ModelSHA256"]),
         ("Output", record["exr"]["path"]),
         ("Output SHA-256", record["exr"]["sha256"]),
+        *([("Pixel SHA-256", f"{record['exr']['pixels']['sha256']} ({record['exr']['pixels']['scheme']})")]
+          if "pixels" in record["exr"] else []),
         ("Encoding", f"OpenEXR, half float, {record['exr']['compression']}"
                      f"{' (lossy)' if record['exr']['compression'].startswith('dwa') else ' (lossless)'}"),
         ("Colour space", f"{record['exr']['colour_space']} (AP0 chromaticities), converted from "

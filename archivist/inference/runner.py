@@ -319,8 +319,11 @@ def _frame_entry(spec: task.RunSpec, job: task.FrameJob, refs: dict[str, dict]) 
         r = refs[kind]
         return {"path": Layout.output_file(spec.run, r["name"]), "sha256": r["sha256"], "size": r["size"]}
 
+    output = ref("exr")
+    if refs["exr"].get("pixels"):
+        output["pixels"] = dict(refs["exr"]["pixels"])  # the pixel hash (archivist-pixels/1) store() recorded
     return {"number": job.number, "source": {"path": job.source_path, "sha256": job.source_sha256},
-            "output": ref("exr"), "sidecars": {"json": ref("json"), "text": ref("txt"), "xmp": ref("xmp")},
+            "output": output, "sidecars": {"json": ref("json"), "text": ref("txt"), "xmp": ref("xmp")},
             "credential": ref("c2pa") if "c2pa" in refs else None}
 
 

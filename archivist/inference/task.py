@@ -34,6 +34,8 @@ import numpy as np
 
 from archivist.errors import InputError
 from archivist.imaging import colour, oiio
+from archivist.imaging.pixels import SCHEME as pixels_scheme
+from archivist.imaging.pixels import pixel_hash
 from archivist.inference import aces, provenance, tiling
 from archivist.inference.provenance import RunProvenance
 from archivist.package.faults import fault as _fault
@@ -184,6 +186,9 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
     t1 = time.perf_counter()
     refs = {"exr": _ref(exr)}
     t2 = time.perf_counter()
+    # Decoded from the file as written (not from memory), so a lossy compression's hash is of what it stored.
+    refs["exr"]["pixels"] = {"scheme": pixels_scheme, "sha256": pixel_hash(exr)}
+    t_pixels = time.perf_counter()
 
     from archivist.package.layout import Layout
 
@@ -191,7 +196,7 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
     record = provenance.sidecar(
         prov, keys, number=job.number, source={"path": job.source_path, "sha256": job.source_sha256},
         output={"path": Layout.output_file(spec.run, files["exr"]), "sha256": refs["exr"]["sha256"],
-                "size": refs["exr"]["size"]},
+                "size": refs["exr"]["size"], "pixels": refs["exr"]["pixels"]},
         credential=credential)
     for kind, data in (("json", provenance.sidecar_bytes(record)),
                        ("txt", provenance.text_sidecar(record).encode("utf-8")),
@@ -219,7 +224,8 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
               "files": refs}
     atomic_write(out_dir / f"{names_stem(spec, job.number)}{MARKER}",
                   json.dumps(marker, sort_keys=True, indent=1).encode())
-    timings.update({"encode_exr": t1 - t0, "hash_output": t2 - t1, "sidecars": t3 - t2, "sign": t4 - t3})
+    timings.update({"encode_exr": t1 - t0, "hash_output": t2 - t1, "pixel_hash": t_pixels - t2,
+                    "sidecars": t3 - t_pixels, "sign": t4 - t3})
     return FrameResult(job.number, refs, timings)
 
 

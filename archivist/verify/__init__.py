@@ -57,7 +57,7 @@ def _check_readable(root: Path) -> None:
 
 def verify(root: Path | str, *, profile_path: Path | str | None = None, progress: Callable | None = None,
            workers: int | None = None, trust_anchors_pem: bytes | None = None, require_seal: bool = False,
-           ray: str | None = None) -> Report:
+           ray: str | None = None, pixels: bool = False) -> Report:
     """Check the bag at ``root``; return a report of every problem found.
 
     ``trust_anchors_pem`` holds the PEM certificates of the authorities
@@ -68,19 +68,23 @@ def verify(root: Path | str, *, profile_path: Path | str | None = None, progress
     ``InputError`` when ``profile_path`` is not a valid BagIt profile or
     the trust anchors are not PEM certificates. ``ray`` (``"local"`` or a
     cluster's address) spreads the fixity hashing over a Ray cluster that
-    sees the bag at the same path; the report is the same.
+    sees the bag at the same path; the report is the same. ``pixels``
+    decodes every output EXR whose run record has a pixel hash and
+    compares it (OUT-012): a frame's image, not only its bytes.
     """
     root = Path(root)
     if ray is not None:
         from archivist import cluster  # Ray is imported only here, only when asked for
 
         with cluster.connect(ray):
-            return _verify(root, profile_path, progress, workers, trust_anchors_pem, require_seal, on_ray=True)
-    return _verify(root, profile_path, progress, workers, trust_anchors_pem, require_seal, on_ray=False)
+            return _verify(root, profile_path, progress, workers, trust_anchors_pem, require_seal, on_ray=True,
+                           pixels=pixels)
+    return _verify(root, profile_path, progress, workers, trust_anchors_pem, require_seal, on_ray=False,
+                   pixels=pixels)
 
 
 def _verify(root: Path, profile_path: Path | str | None, progress: Callable | None, workers: int | None,
-            trust_anchors_pem: bytes | None, require_seal: bool, *, on_ray: bool) -> Report:
+            trust_anchors_pem: bytes | None, require_seal: bool, *, on_ray: bool, pixels: bool = False) -> Report:
     _check_readable(root)
     doc = profile.load(profile_path) if profile_path is not None else None  # a bad profile stops us first
     anchors = credentials.check_anchors(trust_anchors_pem)
@@ -103,7 +107,7 @@ def _verify(root: Path, profile_path: Path | str | None, progress: Callable | No
     actual = fixity.check(root, tree, view, report, progress=progress, workers=workers, skip=work.claimed,
                           hasher=hasher)
     facts, unusable = outputs.run_facts(work)
-    frames = outputs.read(root, tree, view, work, outputs.checker(root, work, facts, anchors), report,
+    frames = outputs.read(root, tree, view, work, outputs.checker(root, work, facts, anchors, pixels=pixels), report,
                           progress=progress, workers=workers) if work.frames else []
     if doc is None and report.archivist:
         doc = profile.load()

@@ -224,8 +224,10 @@ def run_facts(work: Plan) -> tuple[dict[str, RunFacts], list[tuple[str, str]]]:
     return facts, unusable
 
 
-def checker(root: Path, work: Plan, facts: dict[str, RunFacts], anchors: bytes | None) -> FrameCheck:
-    """The per-frame check that ``read`` runs on each frame's bytes."""
+def checker(root: Path, work: Plan, facts: dict[str, RunFacts], anchors: bytes | None, *,
+            pixels: bool = False) -> FrameCheck:
+    """The per-frame check that ``read`` runs on each frame's bytes; ``pixels`` decodes each EXR that has a
+    recorded pixel hash and compares it (``verify --pixels``)."""
     from archivist.imaging import oiio
     from archivist.verify import credentials, sidecars
 
@@ -247,6 +249,8 @@ def checker(root: Path, work: Plan, facts: dict[str, RunFacts], anchors: bytes |
                 sidecars.check_text(files["text"], text, exp, f, work, found)
             if (xmp := data.get("xmp")) is not None:
                 sidecars.check_xmp(files["xmp"], xmp, exp, f, work, found)
+        if pixels and "exr" in data and frame.entry["output"].get("pixels"):
+            check_pixels(root, files["exr"], frame.entry["output"], got, outcome)
         if "c2pa" in data and "exr" in data:
             result = credentials.validate(root, files["exr"], files["c2pa"], anchors, data["exr"], data["c2pa"])
             credentials.judge(result, files["exr"], files["c2pa"], work, found, outcome)
@@ -256,3 +260,35 @@ def checker(root: Path, work: Plan, facts: dict[str, RunFacts], anchors: bytes |
                     credentials.check_claim(result, files["c2pa"], exp, f, work, found)
 
     return check_frame
+
+
+def check_pixels(root: Path, path: str, recorded: dict, got: Read, outcome: Outcome) -> None:
+    """Decode the EXR and compare its pixel hash with the run record's (OUT-012).
+
+    When the pixels match but the file does not (BAG-010 for it), the file was re-encoded losslessly:
+    the fixity finding says so, since the image itself is unchanged.
+    """
+    from archivist.imaging.pixels import SCHEME, pixel_hash
+
+    want = recorded["pixels"]
+    if want["scheme"] != SCHEME:
+        outcome.checks.add("OUT-012", path, f"the pixel hash is recorded under scheme {want['scheme']!r}; this "
+                                            f"archivist computes {SCHEME} only")
+        return
+    try:
+        actual = pixel_hash(root / path)
+    except Exception as exc:  # a damaged or hostile file: whatever the decoder raised is the finding
+        outcome.checks.add("OUT-012", path, f"the pixels cannot be decoded: {exc}")
+        return
+    if actual != want["sha256"]:
+        outcome.checks.add("OUT-012", path, f"the decoded pixels differ from the run record: {SCHEME} SHA-256 is "
+                                            f"{actual[:16]}..., the run record says {want['sha256'][:16]}...")
+        return
+    file_sha = got.sha256.get(path)
+    if file_sha is not None and file_sha != recorded["sha256"]:
+        note = (f"; its decoded pixels match the recorded pixel hash ({SCHEME}): a lossless re-encode, the "
+                "image is unchanged")
+        items = outcome.fixity.items
+        for i, (code, where, message) in enumerate(items):
+            if code == "BAG-010" and where == path:
+                items[i] = (code, where, message + note)

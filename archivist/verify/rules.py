@@ -514,6 +514,17 @@ _RULES = [
          "A credential copied from another frame or run, or a frame re-signed with another identity.",
          "Restore the credential from a copy of the package, or run the inference again with the run's signer.",
          module="archivist.verify.credentials"),
+    Rule("OUT-012", ERROR, "Output pixels differ from their recorded pixel hash",
+         "With `--pixels`, verify decodes every output EXR whose run record has a pixel hash "
+         "(`archivist-pixels/1`, docs/package-format.md 3.1: SHA-256 of the decoded pixels) and recomputes it. "
+         "A different hash means the image changed, whatever the file's checksums say; a frame re-encoded "
+         "losslessly (another EXR compression) keeps it, and its fixity finding (BAG-010) then says that the "
+         "pixels match: a lossless re-encode. Also reported when the EXR cannot be decoded or the hash is "
+         "recorded under a scheme this archivist does not know.",
+         "A pixel changed and every checksum, sidecar and credential made to agree with the new file; a lossy "
+         "re-encode (DWAA); a frame replaced by another image.",
+         "Restore the frame from a copy of the package, or run the inference again.",
+         module="archivist.verify.outputs"),
     # -- Content Credentials ----------------------------------------------------------------------------
     Rule("C2PA-001", ERROR, "Content Credential invalid",
          "A detached C2PA manifest (`<asset>.c2pa`) does not validate against its asset: the signature, the "

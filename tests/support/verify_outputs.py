@@ -327,6 +327,16 @@ def out_011_credential_disagrees(bags):
     return root, kw
 
 
+def out_012_pixels_differ_from_their_hash(bags):
+    root, kw = _anchored(bags)
+    pixels = oiio.read(root / out(1002, "exr"))
+    pixels[3, 5, 1] += np.float32(0.25)  # one pixel, one channel
+    rewrite_exr(root, out(1002, "exr"), pixels=pixels)
+    resign(bags.signed(), root, 1002)  # the forger holds the key: the credential is valid
+    cover_up(root, [out(1002, "exr"), out(1002, "c2pa")])  # every file checksum agrees: only the pixels tell
+    return root, {**kw, "pixels": True}
+
+
 def c2pa_001_credential_invalid(bags):
     root, kw = _anchored(bags)
     pixels = oiio.read(root / out(1002, "exr"))
