@@ -360,7 +360,7 @@ _AUDIT = """
 import json, sys
 from archivist.cli import cli
 try:
-    cli(["verify", sys.argv[1], "--trust-anchor", sys.argv[2], "--json"], standalone_mode=False)
+    cli(["verify", sys.argv[1], "--trust-anchor", sys.argv[2], "--pixels", "--json"], standalone_mode=False)
 finally:
     wanted = ("torch", "onnxruntime", "archivist.inference.runner", "archivist.inference.task",
               "archivist.inference.backends", "archivist.training")

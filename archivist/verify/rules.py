@@ -134,10 +134,12 @@ _RULES = [
          "Restore the manifest from a copy of the package.", "RFC 8493 2.1.3",
          module="archivist.verify.bag"),
     Rule("BAG-010", ERROR, "Payload file content changed",
-         "The file's digest differs from the manifest: the file was damaged or changed after it was added.",
+         "The file's digest differs from the manifest: the file was damaged or changed after it was added. "
+         "With `--pixels`, for an output EXR whose decoded pixels still match its recorded pixel hash the "
+         "message adds that it is a lossless re-encode: the file changed, the image did not (OUT-012).",
          "A digest computed from the file differs from the digest in a payload manifest.",
          "Restore the file from a copy whose digest matches the manifest.", "RFC 8493 3",
-         module="archivist.verify.fixity"),
+         module="archivist.verify.fixity, archivist.verify.outputs"),
     Rule("BAG-011", ERROR, "Manifest entry on the wrong side of data/",
          "Payload manifests may only list files under `data/`, and tag manifests only files outside it. "
          "bagit-python accepts payload manifest entries outside `data/`.",
