@@ -40,7 +40,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from archivist.demo import dvd, fading, shot
-from archivist.demo.run import FIRST, TrainPlan, _Clock, _plan
+from archivist.demo.run import FIRST, TrainPlan, _Clock, _plan, finish
 from archivist.errors import InputError
 from archivist.imaging import oiio
 from archivist.training import presets
@@ -228,7 +228,7 @@ def _sharpen_rows(rec: dict) -> list[dict]:
 def run_combined(directory: Path | str, config: CombinedConfig | None = None, *, echo=print, progress=None,
                  report: bool = True) -> CombinedResult:
     """Run the combined story into ``directory`` (new or empty); returns where everything is and both QCs."""
-    from archivist import dataset, verify
+    from archivist import dataset
     from archivist.archive.describe import describe as archive_describe
     from archivist.credentials import init_test_identity, sign_tag_manifest, signer_from_files
     from archivist.inference import runner
@@ -307,16 +307,7 @@ def run_combined(directory: Path | str, config: CombinedConfig | None = None, *,
         clock.stage("seal", sign_tag_manifest, signer, pkg.root)
     finally:
         signer.close()
-    rep = clock.stage("verify", verify.verify, pkg.root, progress=progress, trust_anchors_pem=ident.ca.read_bytes())
-    result.verify_ok = rep.ok
-    result.verify_counts = rep.to_dict()["counts"]
-    if report:
-        from archivist.report import write_report
-
-        clock.stage("report", write_report, pkg.root, paths["report"], trust_anchor=ident.ca)
-    result.timings = clock.timings
-    (directory / "demo.json").write_text(json.dumps(result.summary(), indent=2, sort_keys=True) + "\n", "utf-8")
-    return result
+    return finish(result, clock, pkg, ident, directory, paths["report"] if report else None, progress)
 
 
 def with_device(config: CombinedConfig, device: str) -> CombinedConfig:

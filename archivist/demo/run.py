@@ -187,7 +187,7 @@ def _crop(config: DemoConfig) -> tuple[int, int, int, int]:
 def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=print, progress=None,
              report: bool = True) -> DemoResult:
     """Run the whole story into ``directory`` (new or empty); returns where everything is and the QC."""
-    from archivist import dataset, verify
+    from archivist import dataset
     from archivist.archive.describe import describe as archive_describe
     from archivist.credentials import init_test_identity, sign_tag_manifest, signer_from_files
     from archivist.inference import runner
@@ -245,13 +245,20 @@ def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=pr
         clock.stage("seal", sign_tag_manifest, signer, pkg.root)
     finally:
         signer.close()
+    return finish(result, clock, pkg, ident, directory, paths["report"] if report else None, progress)
+
+
+def finish(result, clock, pkg, ident, directory: Path, report: Path | None, progress=None):
+    """The end both demo stories share: verify against the demo's CA, the report, and ``demo.json``."""
+    from archivist import verify
+
     rep = clock.stage("verify", verify.verify, pkg.root, progress=progress, trust_anchors_pem=ident.ca.read_bytes())
     result.verify_ok = rep.ok
     result.verify_counts = rep.to_dict()["counts"]
-    if report:
+    if report is not None:
         from archivist.report import write_report
 
-        clock.stage("report", write_report, pkg.root, paths["report"], trust_anchor=ident.ca)
+        clock.stage("report", write_report, pkg.root, report, trust_anchor=ident.ca)
     result.timings = clock.timings
     (directory / "demo.json").write_text(json.dumps(result.summary(), indent=2, sort_keys=True) + "\n", "utf-8")
     return result

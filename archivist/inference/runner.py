@@ -266,7 +266,8 @@ def _parity_tile(ycc, align: int, size: int = 256) -> tuple:
 
 
 # -- scratch directory -------------------------------------------------------------------------
-def _remove_scratch(root: Path, scratch: Path) -> None:
+def remove_scratch(root: Path, scratch: Path) -> None:
+    """Delete a run's scratch folder, then its parent and the work folder if they are left empty."""
     shutil.rmtree(scratch, ignore_errors=True)
     for d in (scratch.parent, root / WORK_DIR):
         try:
@@ -610,7 +611,7 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
                 f"({model.sha256[:12]}) on {engine.info['name']}, {decision.term}"))
         except BaseException:
             if not resumed:
-                _remove_scratch(root, scratch)
+                remove_scratch(root, scratch)
             raise
 
         reused, compute = [], []
@@ -688,7 +689,7 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         t0 = time.perf_counter()
         committer.commit(final=True)
         timings.add({"commit": time.perf_counter() - t0})
-    _remove_scratch(root, scratch)
+    remove_scratch(root, scratch)
 
     sealed = None
     if signer is not None and options.seal:

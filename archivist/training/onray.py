@@ -23,9 +23,10 @@ from pathlib import Path
 
 from archivist import cluster
 from archivist.errors import ArchivistError, InputError, PackageError
+from archivist.inference.runner import remove_scratch
 from archivist.package import Package, events, records
 from archivist.package.hashing import hash_bytes, hash_file
-from archivist.package.layout import WORK_DIR, Layout
+from archivist.package.layout import Layout
 from archivist.package.locking import when_unlocked
 from archivist.package.transaction import utcnow
 from archivist.training import run as training
@@ -163,17 +164,8 @@ def _commit(pkg: Package, out: dict, facts: dict) -> dict:
                   + (f", loss {last:.5f}" if last is not None else "") + "; run complete")
         events.append(txn, events.new_event("train", "creation", utcnow(), objects, detail=detail))
         txn.commit()
-    _remove(pkg.root, scratch)
+    remove_scratch(pkg.root, scratch)
     return rec
-
-
-def _remove(root: Path, scratch: Path) -> None:
-    shutil.rmtree(scratch, ignore_errors=True)
-    for d in (scratch.parent, root / WORK_DIR):
-        try:
-            d.rmdir()
-        except OSError:
-            pass
 
 
 def train_all(root: Path | str, settings: training.TrainSettings, *, ray: str | None = "local",
@@ -242,13 +234,13 @@ def train_all(root: Path | str, settings: training.TrainSettings, *, ray: str | 
             except Exception as exc:  # the worker died: nothing of this run reached the package
                 failures.append(InputError("RAY-WORKER", f"the worker training dataset {d} died: "
                                            f"{type(exc).__name__}"))
-                _remove(pkg.root, pkg.root / Layout.train_scratch(rid))
+                remove_scratch(pkg.root, pkg.root / Layout.train_scratch(rid))
                 continue
             if "error" in out:
                 e = out["error"]
                 cls = PackageError if e.get("package") else InputError
                 failures.append(cls(e["code"], f"dataset {d}: {e['message']}", hint=e.get("hint")))
-                _remove(pkg.root, pkg.root / Layout.train_scratch(rid))
+                remove_scratch(pkg.root, pkg.root / Layout.train_scratch(rid))
                 continue
             rec = _commit(pkg, out, facts)
             committed.append(rec)
