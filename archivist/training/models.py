@@ -260,21 +260,27 @@ class Lattice(nn.Module):
         return out.reshape(b, h, w, 3).permute(0, 3, 1, 2)
 
 
-class GaussianBlur(nn.Module):
-    """A separable Gaussian low-pass of every channel, edges repeated (replicate padding)."""
+class SeparableFilter(nn.Module):
+    """A 1-D kernel applied along the width, then the height, of every channel; edges repeated."""
 
-    def __init__(self, sigma: float, channels: int = 1):
+    def __init__(self, kernel: torch.Tensor, channels: int = 1):
         super().__init__()
-        k = gaussian_kernel1d(sigma)
-        self.radius = (k.numel() - 1) // 2
+        self.radius = (kernel.numel() - 1) // 2
         self.channels = channels
-        self.register_buffer("kh", k.view(1, 1, 1, -1).expand(channels, 1, 1, -1).clone(), persistent=False)
-        self.register_buffer("kv", k.view(1, 1, -1, 1).expand(channels, 1, -1, 1).clone(), persistent=False)
+        self.register_buffer("kh", kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1).clone(), persistent=False)
+        self.register_buffer("kv", kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1).clone(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         r = self.radius
         x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), self.kh, groups=self.channels)
         return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), self.kv, groups=self.channels)
+
+
+class GaussianBlur(SeparableFilter):
+    """A separable Gaussian low-pass of every channel, edges repeated (replicate padding)."""
+
+    def __init__(self, sigma: float, channels: int = 1):
+        super().__init__(gaussian_kernel1d(sigma), channels)
 
 
 DENOISE_RADIUS = 3  # px: half-width of the windows the grain-aware chroma filter pools statistics over
@@ -286,7 +292,7 @@ CHROMA_FILTER = {"name": "local-lmmse-ycbcr", "radius": DENOISE_RADIUS, "flat_sh
                  "noise_scale": DENOISE_SCALE, "fit": "grain covariance of the training sources"}
 
 
-class BoxFilter(nn.Module):
+class BoxFilter(SeparableFilter):
     """A separable (2r+1)^2 moving average of every channel, edges repeated (replicate padding).
 
     >>> x = torch.rand(1, 2, 9, 9)
@@ -296,17 +302,7 @@ class BoxFilter(nn.Module):
     """
 
     def __init__(self, radius: int, channels: int):
-        super().__init__()
-        self.radius = radius
-        self.channels = channels
-        k = torch.full((2 * radius + 1,), 1.0 / (2 * radius + 1))
-        self.register_buffer("kh", k.view(1, 1, 1, -1).expand(channels, 1, 1, -1).clone(), persistent=False)
-        self.register_buffer("kv", k.view(1, 1, -1, 1).expand(channels, 1, -1, 1).clone(), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r = self.radius
-        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), self.kh, groups=self.channels)
-        return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), self.kv, groups=self.channels)
+        super().__init__(torch.full((2 * radius + 1,), 1.0 / (2 * radius + 1)), channels)
 
 
 _PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))  # the six distinct entries of a symmetric 3x3
