@@ -261,8 +261,15 @@ def test_reproduce_prints_the_largest_difference_and_the_tolerance(inferred, tmp
 
 def _interrupt_when(args: list, ready) -> subprocess.CompletedProcess:
     """Run the CLI, send it a real SIGINT as soon as ``ready()`` is true, and collect what it said."""
+    # A terminal's Ctrl-C reaches a process whose SIGINT is neither ignored nor blocked. The test process
+    # may have inherited either state (or got it from a library an earlier test ran), so the child starts
+    # from the terminal's state rather than from pytest's.
+    def as_from_a_terminal():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
     proc = subprocess.Popen([sys.executable, "-m", "archivist", *map(str, args), "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not ready():
         time.sleep(0.002)
@@ -299,7 +306,7 @@ def test_ctrl_c_in_infer_says_how_to_resume_and_the_advice_works(tmp_path_factor
     outputs = pkg.root / Layout.stage_dir("outputs", "infer-01")
     args = ["infer", pkg.root, "--element", "reel2", "--commit-every", "1"]
     proc = _interrupt_when(args, outputs.exists)
-    assert proc.returncode == 130, proc.stderr
+    assert proc.returncode == 130, (proc.stderr, signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
     out = _json(proc)
     advice = out["interrupted"]
     assert out["error"]["code"] == "CLI-INTERRUPTED" and advice["command"] == "infer"
