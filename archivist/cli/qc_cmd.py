@@ -131,12 +131,7 @@ def demo(directory, quick, uniform_fade, device, no_report, as_json, combined=Fa
     summary = result.summary()
 
     def human(d: dict) -> None:
-        click.echo("")
-        click.echo(f"package:  {d['package']}")
-        if not no_report:
-            click.echo(f"report:   {d['report']}")
-        click.echo(f"identity: {d['identity']}  (a TEST signing identity; its ca.pem is the trust anchor)")
-        click.echo(f"verify:   {'valid' if d['verify_ok'] else 'NOT valid'}")
+        _human_head(d, no_report)
         click.echo(f"{'':<26}CIEDE2000 mean    p95")
         for row in d["qc_table"]:
             click.echo(f"  {row['basis'].replace('_', ' '):<12} {row['candidate']:<18} {row['mean']:>6.2f} {row['p95']:>6.2f}")
@@ -152,6 +147,16 @@ def demo(directory, quick, uniform_fade, device, no_report, as_json, combined=Fa
         click.get_current_context().exit(EXIT_CHECK_FAILED)
 
 
+def _human_head(d: dict, no_report: bool) -> None:
+    """What both demo stories print first: where the package, report and test identity are, and the verdict."""
+    click.echo("")
+    click.echo(f"package:  {d['package']}")
+    if not no_report:
+        click.echo(f"report:   {d['report']}")
+    click.echo(f"identity: {d['identity']}  (a TEST signing identity; its ca.pem is the trust anchor)")
+    click.echo(f"verify:   {'valid' if d['verify_ok'] else 'NOT valid'}")
+
+
 def _demo_combined(directory, quick, device, no_report, as_json) -> None:
     from archivist.demo import combined as story
 
@@ -160,12 +165,7 @@ def _demo_combined(directory, quick, device, no_report, as_json) -> None:
     result = story.run_combined(directory, config, echo=echo, progress=progress_for(as_json), report=not no_report)
 
     def human(d: dict) -> None:
-        click.echo("")
-        click.echo(f"package:  {d['package']}")
-        if not no_report:
-            click.echo(f"report:   {d['report']}")
-        click.echo(f"identity: {d['identity']}  (a TEST signing identity; its ca.pem is the trust anchor)")
-        click.echo(f"verify:   {'valid' if d['verify_ok'] else 'NOT valid'}")
+        _human_head(d, no_report)
         for stage, q in d["qc"].items():
             click.echo(f"{stage} stage (run {q['run']}, QC {q['qc_id']}):")
             if "sharpen_verdict" in q:

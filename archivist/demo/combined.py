@@ -40,8 +40,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from archivist.demo import dvd, fading, shot
-from archivist.demo.run import FIRST, TrainPlan, _Clock, _plan, finish
-from archivist.errors import InputError
+from archivist.demo.run import FIRST, TrainPlan, _Clock, _plan, finish, start
 from archivist.imaging import oiio
 from archivist.training import presets
 
@@ -238,13 +237,7 @@ def run_combined(directory: Path | str, config: CombinedConfig | None = None, *,
     from archivist.training import run as training
 
     config = config or (quick() if os.environ.get("ARCHIVIST_DEMO_QUICK", "0") not in ("", "0") else full())
-    directory = Path(directory)
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise InputError("DEMO-EXISTS", f"{directory} exists and is not empty; the demo writes into a new directory",
-                         hint="give a new directory, or remove this one")
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {"package": directory / "package", "identity": directory / "test-identity",
-             "report": directory / "report.html"}
+    directory, paths = start(directory)
     result = CombinedResult(directory, paths["package"], paths["report"], paths["identity"], config.as_record())
     clock = _Clock(echo)
     rights = "Made from scikit-image example photographs for demonstration; no restrictions"

@@ -197,13 +197,7 @@ def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=pr
     from archivist.training import run as training
 
     config = config or from_env()
-    directory = Path(directory)
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise InputError("DEMO-EXISTS", f"{directory} exists and is not empty; the demo writes into a new directory",
-                         hint="give a new directory, or remove this one")
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {"package": directory / "package", "identity": directory / "test-identity",
-             "report": directory / "report.html"}
+    directory, paths = start(directory)
     result = DemoResult(directory, paths["package"], paths["report"], paths["identity"], config.as_record())
     clock = _Clock(echo)
     title = f"Demo restoration: {config.shot.photograph} ({config.name} settings)"
@@ -246,6 +240,17 @@ def run_demo(directory: Path | str, config: DemoConfig | None = None, *, echo=pr
     finally:
         signer.close()
     return finish(result, clock, pkg, ident, directory, paths["report"] if report else None, progress)
+
+
+def start(directory: Path | str) -> tuple[Path, dict[str, Path]]:
+    """The new, empty directory a demo story writes into, and where its package, identity and report go."""
+    directory = Path(directory)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise InputError("DEMO-EXISTS", f"{directory} exists and is not empty; the demo writes into a new directory",
+                         hint="give a new directory, or remove this one")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory, {"package": directory / "package", "identity": directory / "test-identity",
+                       "report": directory / "report.html"}
 
 
 def finish(result, clock, pkg, ident, directory: Path, report: Path | None, progress=None):

@@ -73,13 +73,7 @@ class StagedRun(training._Run):
         self.pending_contacts.clear()
         if self.loss_lines or "loss_log" in rec:
             rec["loss_log"] = self._put(Layout.loss_log(rid), b"".join(self.loss_lines))
-        now = utcnow()
-        rec["updated"] = now
-        if final:
-            rec["status"] = "complete"
-            rec["finished"] = now
-        rec["step"] = step
-        rec["loss_summary"] = training._loss_summary(self.loss_values, self.holdout)
+        training.advance_record(rec, step, final, self.loss_values, self.holdout)
         self._session(step, in_commit=time.monotonic() - t0)
 
 

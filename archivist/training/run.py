@@ -171,6 +171,17 @@ def _weight_settings(rec: dict) -> dict:
             "channels_last": s["channels_last"]}
 
 
+def advance_record(rec: dict, step: int, final: bool, loss_values, holdout) -> None:
+    """Bring a training record to ``step``: its time, its status when ``final``, and its loss summary."""
+    now = utcnow()
+    rec["updated"] = now
+    if final:
+        rec["status"] = "complete"
+        rec["finished"] = now
+    rec["step"] = step
+    rec["loss_summary"] = _loss_summary(loss_values, holdout)
+
+
 def _loss_summary(values: list[tuple[int, float]], holdout: list[tuple[int, float]]) -> dict:
     if not values:
         return {"steps": 0}
@@ -308,19 +319,13 @@ class _Run:
                 fx = txn.write_bytes(rel, b"".join(self.loss_lines), replace=existed)
                 rec["loss_log"] = {"path": rel, "sha256": fx.sha256, "size": fx.size}
                 objects.append({"path": rel, "role": "modified" if existed else "created", "sha256": fx.sha256})
-            now = utcnow()
-            rec["updated"] = now
-            if final:
-                rec["status"] = "complete"
-                rec["finished"] = now
-            rec["step"] = step
-            rec["loss_summary"] = _loss_summary(self.loss_values, self.holdout)
+            advance_record(rec, step, final, self.loss_values, self.holdout)
             self._session(step, in_commit=time.monotonic() - t0)
             rel = Layout.record("training", rid)
             existed = txn.exists(rel)
             fx = txn.write_bytes(rel, records.dumps(rec, LABEL), replace=existed)
             objects.append({"path": rel, "role": "modified" if existed else "created", "sha256": fx.sha256})
-            events.append(txn, events.new_event("train", "creation", now, objects, detail=self._detail(step, checkpoint,
+            events.append(txn, events.new_event("train", "creation", rec["updated"], objects, detail=self._detail(step, checkpoint,
                                                                                                       final, first)))
             txn.commit()
             self.record_sha = fx.sha256
