@@ -151,7 +151,8 @@ def timed(args: list[str], *, cwd: Path, cap_mib: float) -> dict:
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     # ru_maxrss is in KiB on Linux.
-    out = {"seconds": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024}
+    out = {"seconds": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024,
+           "load": os.getloadavg()[0]}  # the machine is shared: the load when the command ended
     if over.is_set():
         return {**out, "over_cap": True}
     if proc.returncode != 0:
@@ -185,7 +186,7 @@ def run_size(work: Path, model_pkg: Path, n: int, commands: tuple[str, ...], cap
             continue
         r = timed(steps[name], cwd=work, cap_mib=cap_mib)
         print(f"  {n:>7} frames  {name:<9} {r['seconds']:8.2f} s  {r['seconds'] / n * 1000:7.3f} ms/frame  "
-              f"CPU {r['cpu'] / n * 1000:7.3f} ms/frame  peak {r['peak_mib']:7.1f} MiB"
+              f"CPU {r['cpu'] / n * 1000:7.3f} ms/frame  peak {r['peak_mib']:7.1f} MiB  load {r['load']:.1f}"
               + ("  STOPPED: over the memory cap" if r.get("over_cap") else ""), file=sys.stderr, flush=True)
         if r.get("over_cap"):
             out.setdefault("over_cap", []).append(name)
@@ -235,6 +236,9 @@ def main(argv=None) -> int:
                     help="stop a command whose resident memory passes this (default 4 GB) and report it")
     ap.add_argument("--dir", type=Path, help="work here instead of a temporary directory (kept)")
     ap.add_argument("--json", type=Path, help="also write the results to this file")
+    ap.add_argument("--with", dest="earlier", type=Path, action="append", default=[], metavar="JSON",
+                    help="include the sizes of an earlier run's --json file in the table and growth (repeatable; "
+                         "a long size can run on its own and be put together with the others after)")
     ap.add_argument("--write-frames", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--build-model", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -244,7 +248,7 @@ def main(argv=None) -> int:
     if args.build_model:
         build_model_package(args.build_model)
         return 0
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     commands = tuple(c for c in COMMANDS if c in args.commands.split(","))
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -256,6 +260,10 @@ def main(argv=None) -> int:
         for n in sizes:
             results.append(run_size(work, model_pkg, n, commands, args.memory_cap_gb * 1024))
             shutil.rmtree(work / f"pkg-{n}", ignore_errors=True)
+        for earlier in args.earlier:
+            results += [r for r in json.loads(earlier.read_text())["results"]
+                        if r["frames"] not in {x["frames"] for x in results}]
+        results.sort(key=lambda r: r["frames"])
         table = growth(results, commands)
         print(f"\n{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}; "
               f"{FRAME[1]}x{FRAME[0]} half-float PIZ frames")

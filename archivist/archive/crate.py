@@ -9,8 +9,12 @@ wrote. Files are named by their path under ``data/``.
 
 from __future__ import annotations
 
+import io
 import json
+from pathlib import PurePosixPath
+from urllib.parse import quote
 
+from archivist.archive.stream import json_lines
 from archivist.package.layout import PAYLOAD_DIR
 
 PROFILE = "https://w3id.org/ro/wfrun/process/0.5"
@@ -21,14 +25,25 @@ def _local(rel: str) -> str:
     return rel[len(PAYLOAD_DIR) + 1:]
 
 
-def crate_document(src, objects: list[str], describe_event: dict, written: dict[str, tuple[str, int]]) -> bytes:
-    """The crate for the package as ``src`` (describe.Sources) reads it.
+def _file_id(rel: str) -> str:
+    # rocrate's identifier for a file added with dest_path (quoted as it quotes it)
+    return quote(PurePosixPath(_local(rel)).as_posix())
 
-    ``objects`` are the payload files it describes; ``written`` (path -> SHA-256, size) the metadata
-    files the describe event writes beside it, which are its results.
+
+def write_crate(out, src, objects: list[str], describe_event: dict, written: dict[str, tuple[str, int]]) -> None:
+    """The crate for the package as ``src`` (describe.Sources) reads it, to ``out`` (a binary file).
+
+    ``objects`` are the sorted payload files it describes; ``written`` (path -> SHA-256, size) the
+    metadata files the describe event writes beside it, which are its results.
+
+    The entities other than files are made with ``rocrate`` as a crate without files; the file
+    entities (and the root's ``hasPart`` list of them) are written one at a time where ``rocrate``
+    would have placed them, so the bytes are those of the whole crate's ``json.dumps(indent=2)``.
     """
     from rocrate.model.contextentity import ContextEntity
     from rocrate.rocrate import ROCrate
+
+    from archivist.archive.describe import listed
 
     pkg = src.package
     crate = ROCrate()
@@ -52,25 +67,28 @@ def crate_document(src, objects: list[str], describe_event: dict, written: dict[
     org = crate.add(ContextEntity(crate, "#organization", properties={"@type": "Organization",
                                                                       "name": pkg["organization"]}))
     root["publisher"] = org
+    root.append_to("hasPart", [])  # where the first file would have started it; the files go first in it
+    files_at = len(crate.get_entities())  # the files' entities come here in the graph
 
-    files = {}
-    for rel in objects:
-        files[rel] = crate.add_file(None, dest_path=_local(rel), properties={
-            "sha256": src.sha256[rel], "contentSize": str((src.pkg.root / rel).stat().st_size)})
-    for rel, (sha256, size) in written.items():
-        files[rel] = crate.add_file(None, dest_path=_local(rel), properties={"sha256": sha256,
-                                                                            "contentSize": str(size)})
-    dirs = {}
+    def file_entities():
+        for rel in objects:
+            yield {"@id": _file_id(rel), "@type": "File", "sha256": src.sha256[rel], "contentSize": str(src.size(rel))}
+        for rel, (sha256, size) in written.items():
+            yield {"@id": _file_id(rel), "@type": "File", "sha256": sha256, "contentSize": str(size)}
+
+    dirs: dict = {}
 
     def entity(path: str):
-        if path in files:
-            return files[path]
+        if listed(objects, path) or path in written:
+            return {"@id": _file_id(path)}
         if path.startswith(PAYLOAD_DIR + "/") and (src.pkg.root / path).is_dir():
             if path not in dirs:
                 dirs[path] = crate.add_dataset(None, dest_path=_local(path).rstrip("/") + "/")
             return dirs[path]
         return None  # a file that is no longer in the package (replaced since)
 
+    # Tools, directories and actions are few but name many files: made first (as rocrate orders them),
+    # written after the files.
     tools = {}
     for e in src.events + [describe_event]:
         version = e["agent"]["version"]
@@ -89,4 +107,53 @@ def crate_document(src, objects: list[str], describe_event: dict, written: dict[
             props["description"] = e["detail"]
         crate.add_action(tools[version], identifier=f"#{e['id'].removeprefix('urn:uuid:')}",
                          object=inputs or None, result=outputs or None, properties=props)
-    return (json.dumps(crate.metadata.generate(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    doc = crate.metadata.generate()
+    graph = doc.pop("@graph")
+    # {"@context": ..., "@graph": [ entity, ... ]} as json.dumps(indent=2) writes it, entity by entity
+    head = json.dumps({**doc, "@graph": [None]}, indent=2, ensure_ascii=False)
+    before, after = head.split("\n    null\n")
+    out.write((before + "\n").encode("utf-8"))
+    first = True
+
+    def put(pieces) -> None:
+        nonlocal first
+        if not first:
+            out.write(b",\n")
+        first = False
+        for piece in pieces:
+            out.write(piece.encode("utf-8"))
+
+    def each_file():
+        for f in file_entities():
+            put([json_lines(f, 2)])
+
+    for n, props in enumerate(graph):
+        if n == files_at:
+            each_file()
+        put(_root_lines(props, file_entities()) if props is root.properties() else [json_lines(props, 2)])
+    if files_at == len(graph):
+        each_file()
+    out.write(("\n" + after + "\n").encode("utf-8"))
+
+
+def _root_lines(props: dict, files):
+    """The root dataset in pieces, its ``hasPart`` the files (one at a time) then what it already lists."""
+    marker = "archivist-stream-has-part"
+    before, after = json_lines({**props, "hasPart": marker}, 2).split(f'"hasPart": "{marker}"')
+    yield before + '"hasPart": ['
+    n = 0
+    for ref in ({"@id": f["@id"]} for f in files):
+        yield ("\n" if n == 0 else ",\n") + json_lines(ref, 4)
+        n += 1
+    for ref in props["hasPart"]:
+        yield ("\n" if n == 0 else ",\n") + json_lines(ref, 4)
+        n += 1
+    yield ("\n      ]" if n else "]") + after
+
+
+def crate_document(src, objects: list[str], describe_event: dict, written: dict[str, tuple[str, int]]) -> bytes:
+    """The crate's bytes (``write_crate`` into memory, for small packages)."""
+    buf = io.BytesIO()
+    write_crate(buf, src, objects, describe_event, written)
+    return buf.getvalue()

@@ -15,20 +15,25 @@ as Archivematica will see them: ``data/sources/x`` becomes ``objects/sources/x``
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
+import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from lxml import etree
 
 from archivist import __version__
 from archivist.archive import crate
+from archivist.archive.stream import HashingWriter, XmlStream
 from archivist.errors import InputError, InterruptedTransactionError
 from archivist.package import events, kinds, records
-from archivist.package.hashing import hash_bytes
 from archivist.package.layout import Layout
 from archivist.package.model import Package
-from archivist.package.transaction import utcnow
+from archivist.package.transaction import Transaction, utcnow
 
 LABEL = kinds.METADATA.label
 RECORD = Layout.METADATA_RECORD
@@ -86,13 +91,14 @@ def file_format(rel: str) -> str:
 class Sources:
     """Everything the metadata is made from, read once from the records and the bag."""
 
-    def __init__(self, pkg: Package):
+    def __init__(self, pkg: Package, manifests: dict[str, dict[str, str]] | None = None):
         self.pkg = pkg
         self.package = pkg.record()
         self.elements = {e["id"]: e for e in pkg.elements()}
         self.events = pkg.events()
-        self.sha256 = dict(pkg.manifest("sha256"))
-        self.sha512 = dict(pkg.manifest("sha512"))
+        # A transaction's manifests when it has them: a second copy is some 500 bytes a file.
+        self.sha256 = manifests["sha256"] if manifests else pkg.manifest("sha256")
+        self.sha512 = manifests["sha512"] if manifests else pkg.manifest("sha512")
         self.runs = [pkg.read_record(Layout.record(kinds.INFERENCE_RUN, i), kinds.INFERENCE_RUN.label)
                      for i in pkg.record_ids("inference")]
         self.models = [pkg.read_record(Layout.record(kinds.MODEL_CARD, i), kinds.MODEL_CARD.label)
@@ -110,6 +116,23 @@ class Sources:
         """Payload files the metadata describes: all but itself and the log it is about to extend."""
         skip = set(FILES) | {RECORD, Layout.EVENT_LOG}
         return sorted(p for p in self.sha256 if p not in skip)
+
+    def size(self, rel: str) -> int:
+        return (self.pkg.root / rel).stat().st_size
+
+
+def under(objects: list[str], path: str) -> list[str]:
+    """The paths of sorted ``objects`` below directory ``path``: one contiguous run, found by bisection."""
+    prefix = path.rstrip("/") + "/"
+    lo = bisect.bisect_left(objects, prefix)
+    hi = bisect.bisect_left(objects, prefix[:-1] + chr(ord("/") + 1), lo)
+    return objects[lo:hi]
+
+
+def listed(objects: list[str], rel: str) -> bool:
+    """Whether ``rel`` is one of sorted ``objects``."""
+    i = bisect.bisect_left(objects, rel)
+    return i < len(objects) and objects[i] == rel
 
 
 # -- metadata.csv --------------------------------------------------------------------------------
@@ -278,7 +301,7 @@ def _premis_object(rel: str, src: Sources, made_from: list[str]):
         _sub(fx, "messageDigestAlgorithm", PIXELS_ALGORITHM)
         _sub(fx, "messageDigest", src.pixels[rel]["sha256"])
         _sub(fx, "messageDigestOriginator", "archivist")
-    _sub(ch, "size", str((src.pkg.root / rel).stat().st_size))
+    _sub(ch, "size", str(src.size(rel)))
     fmt = _sub(ch, "format")
     _sub(_sub(fmt, "formatDesignation"), "formatName", file_format(rel))
     _sub(obj, "originalName", archive_path(rel))
@@ -347,17 +370,26 @@ def _premis_agent(ident: str, name: str, kind: str, version: str | None):
     return ag
 
 
-def premis_document(src: Sources, objects: list[str]) -> bytes:
+def write_premis(out, src: Sources, objects: list[str]) -> None:
+    """premis.xml to ``out`` (a binary file), one object, event or agent at a time."""
     root = etree.Element(_p("premis"), {"version": "3.0", f"{{{XSI_NS}}}schemaLocation": f"{PREMIS_NS} {PREMIS_LOCATION}"},
                          nsmap={"premis": PREMIS_NS, "xsi": XSI_NS})
+    xml = XmlStream(out, root)
     relations = _relations(src)
     for rel in objects:
-        root.append(_premis_object(rel, src, relations.get(rel, [])))
+        xml.write(_premis_object(rel, src, relations.get(rel, [])))
     for e in src.events:
-        root.append(_premis_event(e))
+        xml.write(_premis_event(e))
     for agent in _agents(src):
-        root.append(_premis_agent(*agent))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        xml.write(_premis_agent(*agent))
+    xml.close()
+
+
+def premis_document(src: Sources, objects: list[str]) -> bytes:
+    """premis.xml's bytes (``write_premis`` into memory, for small packages)."""
+    out = io.BytesIO()
+    write_premis(out, src, objects)
+    return out.getvalue()
 
 
 # -- METS ------------------------------------------------------------------------------------------
@@ -375,14 +407,13 @@ def _events_by_object(src: Sources, objects: list[str]) -> dict[str, list[tuple[
     A file's copy of an event links that file alone: an event naming thousands of files (a batch of
     infer's outputs) would otherwise be copied into each of them whole, quadratic in the batch.
     """
-    wanted = set(objects)
     out: dict[str, list[tuple[dict, list[dict]]]] = {}
     for e in src.events:
         if e["type"] not in METS_EVENT_TYPES:
             continue
         for o in e["objects"]:
             path = o["path"]
-            hits = [path] if path in wanted else [p for p in objects if p.startswith(path.rstrip("/") + "/")]
+            hits = [path] if listed(objects, path) else under(objects, path)
             for p in hits:
                 mine = out.setdefault(p, [])
                 if mine and mine[-1][0] is e:
@@ -404,29 +435,44 @@ def _mets_agents(src: Sources) -> list[tuple[str, str, str, str | None]]:
             (f"rights holder: {holder}", holder, "organization", None)]
 
 
-def mets_document(src: Sources, objects: list[str]) -> bytes:
-    """The payload as one structMap, directories by stage, element and run, each file with its PREMIS object."""
+def _mets_now() -> str:
+    # metsrw's own stamp for CREATEDATE and CREATED: UTC to the second, no zone
+    return datetime.now(UTC).replace(microsecond=0, tzinfo=None).isoformat("T")
+
+
+def _file_uuid(src: Sources, rel: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{src.package['identifier']}/{rel}"))
+
+
+def _fs_entry(src: Sources, rel: str):
     import metsrw
+
+    return metsrw.FSEntry(path=archive_path(rel), label=rel.rsplit("/", 1)[-1], type="Item", use="original",
+                          file_uuid=_file_uuid(src, rel), checksum=src.sha256[rel], checksumtype="SHA-256")
+
+
+def write_mets(out, src: Sources, objects: list[str]) -> None:
+    """mets.xml to ``out``: the payload as one structMap, directories by stage, element and run, each file
+    with its PREMIS object.
+
+    Written as metsrw writes a document of ``FSEntry`` items, one file at a time: an amdSec per file (in
+    the files' order, numbered as metsrw numbers them), then the fileSec and the physical structMap from
+    the sorted paths (a directory's files are one contiguous run of them), then the shots.
+    """
+    import metsrw
+    from metsrw.utils import lxmlns
 
     relations = _relations(src)
     touching = _events_by_object(src, objects)
     mets_agents = _mets_agents(src)
-    root = metsrw.FSEntry(label="objects", type="Directory")
-    dirs = {"": root}
-
-    def directory(parts: tuple[str, ...]):
-        key = "/".join(parts)
-        if key not in dirs:
-            parent = directory(parts[:-1])
-            dirs[key] = metsrw.FSEntry(label=parts[-1], type="Directory")
-            parent.add_child(dirs[key])
-        return dirs[key]
-
-    for rel in objects:
-        parts = tuple(rel.split("/")[1:])
-        entry = metsrw.FSEntry(path=archive_path(rel), label=parts[-1], type="Item", use="original",
-                               file_uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{src.package['identifier']}/{rel}")),
-                               checksum=src.sha256[rel], checksumtype="SHA-256")
+    now = _mets_now()
+    doc = metsrw.METSDocument()
+    doc.objid = src.package["identifier"]
+    xml = XmlStream(out, doc._document_root(fully_qualified=True))
+    xml.write(doc._mets_header(now=now))
+    first = 0  # the number of the first file's amdSec (metsrw counts them per process)
+    for i, rel in enumerate(objects):
+        entry = _fs_entry(src, rel)
         obj = _premis_object(rel, src, relations.get(rel, []))
         # Standalone in a METS techMD, the object names its own schema and version.
         obj.set("version", "3.0")
@@ -439,61 +485,143 @@ def mets_document(src: Sources, objects: list[str]) -> bytes:
             entry.add_premis_event(ev)
         for agent in mets_agents:
             entry.add_premis_agent(_premis_agent(*agent))
-        directory(parts[:-1]).add_child(entry)
-    doc = metsrw.METSDocument()
-    doc.objid = src.package["identifier"]
-    doc.append_file(root)
-    tree = doc.serialize(normative_structmap=False)
-    _shot_struct_map(tree, src, objects)
-    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+        (amdsec,) = entry.amdsecs
+        number = int(amdsec.id_string.rsplit("_", 1)[1])
+        if i == 0:
+            first = number
+        elif number != first + i:
+            raise RuntimeError(f"metsrw numbered the amdSec of file {i + 1} {amdsec.id_string}, not amdSec_{first + i}")
+        xml.write(amdsec.serialize(now=now))
+    del touching
+    xml.open(etree.Element(lxmlns("mets") + "fileSec"))
+    if objects:
+        xml.open(etree.Element(lxmlns("mets") + "fileGrp", USE="original"))
+        for i, rel in enumerate(objects):
+            entry = _fs_entry(src, rel)
+            entry.amdsecs.append(metsrw.AMDSec(section_id=f"amdSec_{first + i}"))
+            xml.write(entry.serialize_filesec())
+        xml.close()
+    xml.close()
+    xml.open(doc._structmap())
+    if objects:
+        def directory(label: str):
+            el = etree.Element(lxmlns("mets") + "div", TYPE="Directory")
+            el.attrib["LABEL"] = label
+            return el
+
+        xml.open(directory("objects"))
+        opened: list[str] = []
+        for rel in objects:
+            parts = rel.split("/")[1:]
+            keep = 0
+            while keep < min(len(opened), len(parts) - 1) and opened[keep] == parts[keep]:
+                keep += 1
+            for _ in opened[keep:]:
+                xml.close()
+            del opened[keep:]
+            for part in parts[keep:-1]:
+                xml.open(directory(part))
+                opened.append(part)
+            xml.write(_fs_entry(src, rel).serialize_structmap(recurse=False))
+        for _ in opened:
+            xml.close()
+        xml.close()
+    xml.close()
+    _shot_struct_map(xml, src, objects)
+    xml.close()
+
+
+def mets_document(src: Sources, objects: list[str]) -> bytes:
+    """mets.xml's bytes (``write_mets`` into memory, for small packages)."""
+    out = io.BytesIO()
+    write_mets(out, src, objects)
+    return out.getvalue()
 
 
 METS_NS = "http://www.loc.gov/METS/"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 
 
-def _shot_struct_map(tree, src: Sources, objects: list[str]) -> None:
+def _shot_struct_map(xml: XmlStream, src: Sources, objects: list[str]) -> None:
     """A second, logical structMap: each element's frames grouped by scene and shot.
 
     A shot's division points at the element's frames in its range and at the output frames every
-    inference run made of them, so an archive sees the reel as the editor cut it.
+    inference run made of them, so an archive sees the reel as the editor cut it. Written a shot at a
+    time; a scene's division holds its shots, placed where its first shot is.
     """
     if not src.shots:
         return
-    root = tree.getroot() if hasattr(tree, "getroot") else tree
-    ids = {f.find(f"{{{METS_NS}}}FLocat").get(f"{{{XLINK_NS}}}href"): f.get("ID")
-           for f in root.iter(f"{{{METS_NS}}}file") if f.find(f"{{{METS_NS}}}FLocat") is not None}
-    listed = set(objects)
+    from metsrw.utils import urlencode
+
     frames: dict[str, list[tuple[int, str]]] = {}
     for el in src.elements.values():
         frames.setdefault(el["id"], []).extend((f["number"], f["path"]) for f in el["frames"])
     for run in src.runs:
         frames.setdefault(run["source"]["element"], []).extend((f["number"], f["output"]["path"])
                                                                for f in run["frames"])
+    for v in frames.values():
+        v.sort()
     scene_of = {n: sc for sc in src.scenes for n in sc["shots"]}
-    smap = etree.SubElement(root, f"{{{METS_NS}}}structMap", TYPE="logical", LABEL="Shots", ID="structMap_shots")
+
+    def shot_div(s: dict):
+        div = etree.Element(f"{{{METS_NS}}}div", TYPE="shot", LABEL=s["id"], ORDERLABEL=f"{s['first']}-{s['last']}")
+        mine = frames.get(s["element"], [])
+        lo = bisect.bisect_left(mine, (s["first"],))
+        hi = bisect.bisect_left(mine, (s["last"] + 1,), lo)
+        for _, rel in mine[lo:hi]:
+            # A file is pointed at when the fileSec holds it under its own path (as metsrw writes the href).
+            if listed(objects, rel) and urlencode(archive_path(rel)) == archive_path(rel):
+                etree.SubElement(div, f"{{{METS_NS}}}fptr", FILEID=metsrw_file_id(src, rel))
+        return div
+
+    xml.open(etree.Element(f"{{{METS_NS}}}structMap", TYPE="logical", LABEL="Shots", ID="structMap_shots"))
     for element in sorted({s["element"] for s in src.shots}):
-        reel = etree.SubElement(smap, f"{{{METS_NS}}}div", TYPE="reel", LABEL=element)
-        parents: dict[str, object] = {}
+        xml.open(etree.Element(f"{{{METS_NS}}}div", TYPE="reel", LABEL=element))
+        # The reel's children in order of first appearance: a scene where its first shot is, or a shot.
+        groups: dict[str, list[dict]] = {}
         for s in sorted((s for s in src.shots if s["element"] == element), key=lambda s: (s["first"], s["id"])):
             sc = scene_of.get(s["id"])
-            parent = reel
-            if sc is not None:
-                if sc["id"] not in parents:
-                    parents[sc["id"]] = etree.SubElement(reel, f"{{{METS_NS}}}div", TYPE="scene", LABEL=sc["id"])
-                parent = parents[sc["id"]]
-            div = etree.SubElement(parent, f"{{{METS_NS}}}div", TYPE="shot", LABEL=s["id"],
-                                   ORDERLABEL=f"{s['first']}-{s['last']}")
-            for _, rel in sorted(f for f in frames.get(element, []) if s["first"] <= f[0] <= s["last"]):
-                fid = ids.get(archive_path(rel))
-                if rel in listed and fid:
-                    etree.SubElement(div, f"{{{METS_NS}}}fptr", FILEID=fid)
+            groups.setdefault(f"scene:{sc['id']}" if sc is not None else f"shot:{s['id']}", []).append(s)
+        for key, shots in groups.items():
+            if key.startswith("scene:"):
+                xml.open(etree.Element(f"{{{METS_NS}}}div", TYPE="scene", LABEL=key[len("scene:"):]))
+                for s in shots:
+                    xml.write(shot_div(s))
+                xml.close()
+            else:
+                xml.write(shot_div(shots[0]))
+        xml.close()
+    xml.close()
+
+
+def metsrw_file_id(src: Sources, rel: str) -> str:
+    """The fileSec ID metsrw gives the file at ``rel``."""
+    from metsrw.utils import FILE_ID_PREFIX
+
+    return FILE_ID_PREFIX + _file_uuid(src, rel)
 
 
 # -- the command -------------------------------------------------------------------------------------
 
+@contextmanager
+def _staged(txn: Transaction, rel: str) -> Iterator[HashingWriter]:
+    """A metadata file written straight into the transaction's staging, hashed as it is written."""
+    path = txn.staging_path(rel, replace=txn.exists(rel))
+    with open(path, "xb", buffering=1 << 20) as f:
+        out = HashingWriter(f)
+        yield out
+        f.flush()
+        os.fsync(f.fileno())
+    txn.adopt(rel, out.fixity())
+
+
+def counts_of(src: Sources, objects: list[str], meta_rows: list[dict], rights_rows: list[dict]) -> dict[str, int]:
+    return {"metadata_rows": len(meta_rows), "rights_rows": len(rights_rows), "objects": len(objects),
+            "events": len(src.events), "agents": len(_agents(src))}
+
+
 def build(pkg: Package) -> tuple[dict[str, bytes], dict[str, int], Sources]:
-    """The four files' bytes and what they hold, from the records as they are now."""
+    """The four files' bytes and what they hold, in memory (small packages; ``describe`` streams them)."""
     src = Sources(pkg)
     objects = src.objects()
     meta_rows, rights_rows = _metadata_rows(src), _rights_rows(src)
@@ -503,13 +631,15 @@ def build(pkg: Package) -> tuple[dict[str, bytes], dict[str, int], Sources]:
         PREMIS_XML: premis_document(src, objects),
         METS_XML: mets_document(src, objects),
     }
-    counts = {"metadata_rows": len(meta_rows), "rights_rows": len(rights_rows), "objects": len(objects),
-              "events": len(src.events), "agents": len(_agents(src))}
-    return files, counts, src
+    return files, counts_of(src, objects, meta_rows, rights_rows), src
 
 
 def describe(pkg: Package) -> dict:
-    """Write (or rewrite) ``data/metadata/`` and its record in one transaction."""
+    """Write (or rewrite) ``data/metadata/`` and its record in one transaction.
+
+    PREMIS, METS and the RO-Crate are written into the transaction's staging a piece at a time and
+    hashed as they are written, so memory does not hold the documents (docs/archives.md).
+    """
     if not pkg.is_archivist():
         raise InputError("DESCRIBE-NOT-ARCHIVIST", f"{pkg.root} is a bag but not an archivist package",
                          hint="describe reads the package's records; a plain bag has none")
@@ -517,17 +647,26 @@ def describe(pkg: Package) -> dict:
         raise InterruptedTransactionError("DESCRIBE-INTERRUPTED", f"an earlier command on {pkg.root} was interrupted",
                                           hint=f"run 'archivist recover {pkg.root}' first")
     with pkg.transaction("describe") as txn:
-        files, counts, src = build(pkg)  # under the lock: nothing changes while we read
+        src = Sources(pkg, txn.manifests)  # under the lock: nothing changes while we read
+        objects = src.objects()
+        meta_rows, rights_rows = _metadata_rows(src), _rights_rows(src)
+        counts = counts_of(src, objects, meta_rows, rights_rows)
+        txn.write_bytes(METADATA_CSV, _csv(METADATA_COLUMNS, meta_rows), replace=txn.exists(METADATA_CSV))
+        txn.write_bytes(RIGHTS_CSV, _csv(RIGHTS_COLUMNS, rights_rows), replace=txn.exists(RIGHTS_CSV))
+        with _staged(txn, PREMIS_XML) as out:
+            write_premis(out, src, objects)
+        with _staged(txn, METS_XML) as out:
+            write_mets(out, src, objects)
         now = utcnow()
         event = events.new_event("describe", "creation", now, [], detail=(
             f"archive metadata for {counts['objects']} files, {counts['events']} events"))
-        written = {rel: (fx.sha256, fx.size) for rel, fx in ((r, hash_bytes(d)) for r, d in files.items())}
+        written = {rel: (txn.staged[rel].fixity.sha256, txn.staged[rel].fixity.size)
+                   for rel in (METADATA_CSV, RIGHTS_CSV, PREMIS_XML, METS_XML)}
         event["objects"] = [{"path": rel, "role": "created", "sha256": sha} for rel, (sha, _) in written.items()]
-        files[CRATE_JSON] = crate.crate_document(src, src.objects(), event, written)
-        refs = []
-        for rel, data in files.items():
-            fix = txn.write_bytes(rel, data, replace=txn.exists(rel))
-            refs.append({"path": rel, "sha256": fix.sha256, "size": fix.size, "format": FILES[rel]})
+        with _staged(txn, CRATE_JSON) as out:
+            crate.write_crate(out, src, objects, event, written)
+        refs = [{"path": rel, "sha256": txn.staged[rel].fixity.sha256, "size": txn.staged[rel].fixity.size,
+                 "format": FILES[rel]} for rel in (*written, CRATE_JSON)]
         record = {"schema": LABEL, "created": now, "agent": {"name": "archivist", "version": __version__},
                   "package": {"identifier": src.package["identifier"], "title": src.package["title"]},
                   "events": len(src.events), "event": event["id"], "counts": counts, "files": refs}

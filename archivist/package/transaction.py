@@ -206,13 +206,14 @@ class Transaction:
             os.fsync(f.fileno())
         return self._stage(rel, hash_bytes(data))
 
-    def staging_path(self, rel: str) -> Path:
-        """A path to write a new payload file to directly (large outputs); call ``adopt`` after."""
-        return self._prepare(rel, replace=False)
+    def staging_path(self, rel: str, *, replace: bool = False) -> Path:
+        """A path to write a payload file to directly (large outputs); call ``adopt`` after."""
+        return self._prepare(rel, replace=replace)
 
-    def adopt(self, rel: str) -> Fixity:
-        """Hash a file the caller wrote at ``staging_path(rel)``."""
-        return self._stage(rel, hash_file(self.staged_path(rel)))
+    def adopt(self, rel: str, fixity: Fixity | None = None) -> Fixity:
+        """Stage a file the caller wrote at ``staging_path(rel)``: hashed here, or with the ``fixity`` the
+        caller computed of the bytes as it wrote them (so a large file is not read back)."""
+        return self._stage(rel, fixity if fixity is not None else hash_file(self.staged_path(rel)))
 
     def staged_path(self, rel: str) -> Path:
         return self.root / Layout.STAGING / rel
