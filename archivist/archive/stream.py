@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from lxml import etree
 
@@ -23,6 +23,10 @@ from archivist.package.layout import ALGORITHMS
 XML_DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 _MARKER = "archivist-stream-marker"
 _MARKER_TAG = f"<{_MARKER}/>".encode()
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
 
 
 class HashingWriter:
@@ -54,7 +58,7 @@ class XmlStream:
     ancestors' start and end tags, measured once per container with a marker element.
     """
 
-    def __init__(self, out, root: etree._Element):
+    def __init__(self, out: Writable, root: etree._Element):
         self.out = out
         self.root = root
         # Per open container: (element, start-tag bytes written?, head, tail, end-tag bytes)
@@ -126,7 +130,7 @@ class XmlStream:
             self.write(el)
 
 
-def json_lines(obj, level: int) -> str:
+def json_lines(obj: object, level: int) -> str:
     """``obj`` as ``json.dumps(indent=2)`` writes it nested ``level`` deep (JSON strings hold no newline)."""
     pad = "  " * level
     return "\n".join(pad + line for line in json.dumps(obj, indent=2, ensure_ascii=False).split("\n"))
