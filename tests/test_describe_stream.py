@@ -225,3 +225,26 @@ def test_streamed_metadata_is_what_whole_documents_give(package: Package):
     written = {rel: ("0" * 64, 1) for rel in (d.METADATA_CSV, d.RIGHTS_CSV, d.PREMIS_XML, d.METS_XML)}
     event["objects"] = [{"path": rel, "role": "created", "sha256": "0" * 64} for rel in written]
     assert crate_mod.crate_document(src, objects, event, written) == _whole_crate(src, objects, event, written)
+
+
+def test_verify_reads_premis_as_a_stream_and_names_what_disagrees(package: Package):
+    from support.verify import edit_json, rehash
+
+    from archivist.package.hashing import hash_file
+    from archivist.verify import verify
+
+    d.describe(package)
+    assert verify(package.root).problems == []
+    root, rel = package.root, d.PREMIS_XML
+    doc = etree.parse(str(root / rel))
+    first = doc.find(f"{{{d.PREMIS_NS}}}object//{{{d.PREMIS_NS}}}messageDigest")
+    first.text = "0" * 64
+    event = doc.find(f"{{{d.PREMIS_NS}}}event")
+    event.getparent().remove(event)
+    doc.write(str(root / rel), xml_declaration=True, encoding="UTF-8")
+    rehash(root, rel)
+    sha = hash_file(root / rel, algorithms=["sha256"]).digests["sha256"]
+    edit_json(root, d.RECORD, lambda rec: next(f for f in rec["files"] if f["path"] == rel).update(
+        sha256=sha, size=(root / rel).stat().st_size))
+    found = [p.message for p in verify(root).problems if p.code == "CON-008"]
+    assert any("objects have another SHA-256" in m for m in found) and any("events, the metadata" in m for m in found)

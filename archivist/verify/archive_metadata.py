@@ -16,11 +16,12 @@ import csv
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from archivist.package import events, kinds
 from archivist.package.layout import Layout
 from archivist.verify.bag import BagView
-from archivist.verify.inventory import Tree, read_small
+from archivist.verify.inventory import Tree, open_regular, read_small
 from archivist.verify.records import Records
 from archivist.verify.report import Report
 
@@ -113,29 +114,44 @@ def check_files(root: Path, tree: Tree, view: BagView, recs: Records, report: Re
             if rows and grants != [want]:
                 report.add("CON-008", rights_csv, f"the training-use grant of {file} is {grants or 'missing'}, but "
                                                   f"element {e['id']} says {e['rights']['training_use']} ({want})")
-    if premis in named and (data := _read(root, tree, premis)) is not None:
-        _premis(data, premis, rec, view, report)
+    if premis in named and premis in tree.files:
+        try:
+            f = open_regular(root, premis)
+        except OSError:
+            return  # reported by fixity
+        with f:
+            _premis(f, premis, rec, view, report)
 
 
-def _premis(data: bytes, where: str, rec: dict, view: BagView, report: Report) -> None:
+def _premis(f: BinaryIO, where: str, rec: dict, view: BagView, report: Report) -> None:
+    """premis.xml read as a stream, one top-level element at a time: memory stays flat in its size
+    (a feature-length element's is over a gigabyte), so no size limit applies to it."""
     from lxml import etree
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    n = 0
+    sha256: Mapping[str, str] = view.payload.get("sha256", {})
+    wrong = []
     try:
-        doc = etree.fromstring(data, parser)
+        for _, el in etree.iterparse(f, events=("end",), resolve_entities=False, no_network=True, load_dtd=False,
+                                     huge_tree=False, remove_comments=True):
+            parent = el.getparent()
+            if parent is None or parent.getparent() is not None:
+                continue  # only the document's own children are taken, then dropped
+            if el.tag == f"{PREMIS}event":
+                n += 1
+            for obj in el.iter(f"{PREMIS}object"):
+                path = obj.findtext(f"{PREMIS}objectIdentifier/{PREMIS}objectIdentifierValue")
+                for fx in obj.iter(f"{PREMIS}fixity"):
+                    if fx.findtext(f"{PREMIS}messageDigestAlgorithm") == "SHA-256" and path in sha256 \
+                            and fx.findtext(f"{PREMIS}messageDigest") != sha256[path]:
+                        wrong.append(path)
+            el.clear()
+            while el.getprevious() is not None:
+                del parent[0]
     except etree.XMLSyntaxError as exc:
         report.add("CON-008", where, f"not well-formed XML: {exc}")
         return
-    n = len(doc.findall(f"{PREMIS}event"))
     if n != rec["events"]:
         report.add("CON-008", where, f"holds {n} events, the metadata record says it describes {rec['events']}")
-    sha256: Mapping[str, str] = view.payload.get("sha256", {})
-    wrong = []
-    for obj in doc.iter(f"{PREMIS}object"):
-        path = obj.findtext(f"{PREMIS}objectIdentifier/{PREMIS}objectIdentifierValue")
-        for fx in obj.iter(f"{PREMIS}fixity"):
-            if fx.findtext(f"{PREMIS}messageDigestAlgorithm") == "SHA-256" and path in sha256 \
-                    and fx.findtext(f"{PREMIS}messageDigest") != sha256[path]:
-                wrong.append(path)
     if wrong:
         report.add("CON-008", where, f"{len(wrong)} objects have another SHA-256 than the manifest (first: {wrong[0]})")
