@@ -76,40 +76,63 @@ def write_crate(out, src, objects: list[str], describe_event: dict, written: dic
         for rel, (sha256, size) in written.items():
             yield {"@id": _file_id(rel), "@type": "File", "sha256": sha256, "contentSize": str(size)}
 
+    every = src.events + [describe_event]
+    made = ("created", "modified", "outcome")
+
+    def named(e: dict):
+        """The paths an event's action names, in rocrate's order: its sources, then what it made."""
+        yield from (o["path"] for o in e["objects"] if o["role"] == "source")
+        yield from (o["path"] for o in e["objects"] if o["role"] in made)
+
+    def is_file(path: str) -> bool:
+        return listed(objects, path) or path in written
+
+    # The directories the actions name, in the order rocrate would add them (the root lists them).
     dirs: dict = {}
-
-    def entity(path: str):
-        if listed(objects, path) or path in written:
-            return {"@id": _file_id(path)}
-        if path.startswith(PAYLOAD_DIR + "/") and (src.pkg.root / path).is_dir():
-            if path not in dirs:
+    for e in every:
+        for path in named(e):
+            if path not in dirs and not is_file(path) and path.startswith(PAYLOAD_DIR + "/") \
+                    and (src.pkg.root / path).is_dir():
                 dirs[path] = crate.add_dataset(None, dest_path=_local(path).rstrip("/") + "/")
-            return dirs[path]
-        return None  # a file that is no longer in the package (replaced since)
 
-    # Tools, directories and actions are few but name many files: made first (as rocrate orders them),
-    # written after the files.
-    tools = {}
-    for e in src.events + [describe_event]:
-        version = e["agent"]["version"]
-        if version not in tools:
-            tools[version] = crate.add(ContextEntity(crate, f"#archivist-{version}", properties={
-                "@type": "SoftwareApplication", "name": e["agent"]["name"], "softwareVersion": version}))
-        inputs = [entity(o["path"]) for o in e["objects"] if o["role"] == "source"]
-        outputs = [entity(o["path"]) for o in e["objects"] if o["role"] in ("created", "modified", "outcome")]
-        inputs = [x for x in inputs if x is not None]
-        outputs = [x for x in outputs if x is not None]
-        props = {"name": f"archivist {e['command']}", "endTime": e["time"],
-                 "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"
-                                  if e["outcome"] != "failure" else "http://schema.org/FailedActionStatus"},
-                 "agent": {"@id": org.id}}
-        if e.get("detail"):
-            props["description"] = e["detail"]
-        crate.add_action(tools[version], identifier=f"#{e['id'].removeprefix('urn:uuid:')}",
-                         object=inputs or None, result=outputs or None, properties=props)
+    def ref(path: str):
+        if is_file(path):
+            return {"@id": _file_id(path)}
+        return dirs.get(path)  # None: a file that is no longer in the package (replaced since)
+
+    def tail():
+        """Tools, directories and actions, in the order rocrate adds them, one action at a time."""
+        tools: dict = {}
+        shown: set = set()
+        for e in every:
+            version = e["agent"]["version"]
+            if version not in tools:
+                tools[version] = ContextEntity(crate, f"#archivist-{version}", properties={
+                    "@type": "SoftwareApplication", "name": e["agent"]["name"], "softwareVersion": version})
+                yield tools[version].properties()
+            for path in named(e):
+                if path in dirs and path not in shown:
+                    shown.add(path)
+                    yield dirs[path].properties()
+            inputs = [x for x in (ref(o["path"]) for o in e["objects"] if o["role"] == "source") if x is not None]
+            outputs = [x for x in (ref(o["path"]) for o in e["objects"] if o["role"] in made) if x is not None]
+            props = {"name": f"archivist {e['command']}", "endTime": e["time"],
+                     "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"
+                                      if e["outcome"] != "failure" else "http://schema.org/FailedActionStatus"},
+                     "agent": {"@id": org.id}, "@type": "CreateAction"}
+            if e.get("detail"):
+                props["description"] = e["detail"]
+            # as ROCrate.add_action makes it
+            action = ContextEntity(crate, f"#{e['id'].removeprefix('urn:uuid:')}", properties=props)
+            action["instrument"] = tools[version]
+            if inputs:
+                action["object"] = inputs
+            if outputs:
+                action["result"] = outputs
+            yield action.properties()
 
     doc = crate.metadata.generate()
-    graph = doc.pop("@graph")
+    graph = doc.pop("@graph")[:files_at]  # the directories that follow are written with their actions
     # {"@context": ..., "@graph": [ entity, ... ]} as json.dumps(indent=2) writes it, entity by entity
     head = json.dumps({**doc, "@graph": [None]}, indent=2, ensure_ascii=False)
     before, after = head.split("\n    null\n")
@@ -124,16 +147,12 @@ def write_crate(out, src, objects: list[str], describe_event: dict, written: dic
         for piece in pieces:
             out.write(piece.encode("utf-8"))
 
-    def each_file():
-        for f in file_entities():
-            put([json_lines(f, 2)])
-
-    for n, props in enumerate(graph):
-        if n == files_at:
-            each_file()
+    for props in graph:
         put(_root_lines(props, file_entities()) if props is root.properties() else [json_lines(props, 2)])
-    if files_at == len(graph):
-        each_file()
+    for f in file_entities():
+        put([json_lines(f, 2)])
+    for props in tail():
+        put([json_lines(props, 2)])
     out.write(("\n" + after + "\n").encode("utf-8"))
 
 
