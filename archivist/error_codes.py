@@ -547,6 +547,12 @@ _CODES = [
     ErrorCode("INFER-DEVICE", "The device cannot be used",
               "An unknown `--device`, or `cuda` (or `torch-cuda`) where no CUDA device is available.",
               "Use `--device cpu` or `auto`."),
+    ErrorCode("INFER-COLOUR-DEVICE", "Colours cannot be converted on the model's device",
+              "The library was asked to convert colours on the device (`InferOptions.colour_on_device=True`) "
+              "with an onnxruntime backend, which takes host arrays, or for a colour space whose transform "
+              "to ACES 2065-1 holds an operation only OpenColorIO applies (a 1D LUT, as for ACEScc).",
+              "Leave `colour_on_device` unset: the run then converts on the device where it can and on the "
+              "host otherwise."),
     ErrorCode("INFER-RAY-SIGNER", "A ready signer object cannot be sent to Ray workers",
               "`infer` on Ray was given a signer object (a callback or HSM signer) through the library; workers "
               "sign their own frames and need the identity as files.",

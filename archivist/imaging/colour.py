@@ -79,7 +79,7 @@ def rgb_to_planar(rgb: np.ndarray, kr: float, kb: float) -> np.ndarray:
     """R'G'B' frame to the model's Y'CbCr planes, in float32.
 
     Shape:
-        - rgb: (H, W, 3)
+        - rgb: (H, W, 3), float32 or float16
         - output: (3, H, W) float32
 
     >>> x = np.random.default_rng(0).random((4, 5, 3), dtype=np.float32)
@@ -91,7 +91,11 @@ def rgb_to_planar(rgb: np.ndarray, kr: float, kb: float) -> np.ndarray:
     ...
     ValueError: expected (H, W, 3) frame, got shape (3, 4)
     """
-    rgb = np.asarray(rgb, dtype=np.float32)
+    # Half is taken as it is: every operation below computes in float32 (exact widening), so the planes
+    # are the bits of the float32 path, without a float32 copy of the frame.
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.float16:
+        rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected (H, W, 3) frame, got shape {rgb.shape}")
     kg = 1.0 - kr - kb

@@ -64,16 +64,20 @@ def probe(path: Path, *, decode: bool = True) -> FrameInfo:
 def read(path: Path, channels: int | None = None, *, pixel_type: str = "float") -> np.ndarray:
     """Decode a frame to (H, W, C); ``channels`` keeps the first N.
 
-    ``pixel_type`` is ``float`` (float32) or ``half`` (float16: a half-float EXR as stored, half the
-    memory and no conversion pass; float32 arithmetic on it is exact).
+    ``pixel_type`` is ``float`` (float32), ``half`` (float16: a half-float EXR as stored, half the
+    memory and no conversion pass; float32 arithmetic on it is exact) or ``native``: half when every
+    channel read is stored as half, float32 otherwise, so the values are always exact.
     """
     dtypes = {"float": np.float32, "half": np.float16}
-    if pixel_type not in dtypes:
-        raise ValueError(f"pixel_type must be one of {', '.join(dtypes)}")
+    if pixel_type not in dtypes and pixel_type != "native":
+        raise ValueError(f"pixel_type must be one of {', '.join(dtypes)} or native")
     inp = _open(path)
     try:
         spec = inp.spec()
         n = spec.nchannels if channels is None else min(channels, spec.nchannels)
+        if pixel_type == "native":
+            stored = [str(f) for f in spec.channelformats[:n]] or [str(spec.format)]
+            pixel_type = "half" if set(stored) == {"half"} else "float"
         pixels = inp.read_image(0, 0, 0, n, pixel_type)
         if pixels is None:
             raise InputError("FRAME-CORRUPT", f"{path}: pixel data cannot be decoded ({inp.geterror().strip()})")

@@ -39,6 +39,9 @@ class Backend:
     device: str
     run: Callable[[np.ndarray], np.ndarray]
     info: dict = field(default_factory=dict)
+    # The same model on tensors already on ``device`` (the torch backends), so that a frame's colour
+    # conversions can stay there (archivist.inference.device_colour); None for onnxruntime.
+    run_tensor: Callable | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.run(np.ascontiguousarray(x, dtype=np.float32))
@@ -186,7 +189,7 @@ def _torch(name: str, model_bytes: bytes, threads: int | None) -> Backend:
                        "gpu": torch.cuda.get_device_name(0)})
         settings.update({"tf32": False, "cudnn_deterministic": True, "cudnn_benchmark": False})
     info = {"name": name, "device": device, "engine": engine, "settings": settings, "platform": _platform()}
-    return Backend(name, device, interp, info)
+    return Backend(name, device, interp, info, run_tensor=interp.run_tensor)
 
 
 def _platform() -> dict:

@@ -121,6 +121,11 @@ def reproduce(root: Path | str, *, run: str | None = None, frames: str | None = 
         shutil.rmtree(scratch, ignore_errors=True)
         raise InputError("REPRO-SCRATCH", "the scratch directory must lie outside the package")
     spec = runner.spec_from_record(pkg.root, rec, scratch, sign=False)
+    if spec.colour_on == "device" and engine.run_tensor is None:
+        # Converted on the device when it ran; an onnxruntime backend converts on the host instead.
+        from dataclasses import replace
+
+        spec, exact = replace(spec, colour_on=None), False
     report_frames = []
     bar = start(progress, total=len(numbers), desc=f"reproducing {rec['id']}", unit="frame")
     t0 = time.perf_counter()

@@ -83,6 +83,10 @@ class InferOptions:
     commit_seconds: float = 120.0
     threads: int | None = None
     queue_depth: int = 2  # frames read ahead of, and written behind, the model
+    # Colour conversions in torch on the backend's device: None for the CUDA backends that run torch
+    # (where the colour space's transform allows it), True to ask for it (INFER-COLOUR-DEVICE if it
+    # cannot be done), False for NumPy and OpenColorIO on the host.
+    colour_on_device: bool | None = None
     sign: bool = False
     cert: Path | None = None
     key: Path | None = None
@@ -307,7 +311,8 @@ def spec_from_record(root: Path, rec: dict, scratch: Path, *, sign: bool | None 
         colour_source=s["colour"]["conversion"]["source"], tile=s["tiling"]["tile"], overlap=s["tiling"]["overlap"],
         align=s["tiling"]["align"], margin=s["tiling"]["margin"] if s["tiling"]["tile"] else None, tile_batch=s["tiling"]["batch"], compression=s["compression"],
         provenance=recorded.provenance_from_record(rec), sign=sign, ingredients=claim.ingredients,
-        c2pa_parameters=claim.parameters, read_as=s["colour"].get("input"), training_mining=mining)
+        c2pa_parameters=claim.parameters, read_as=s["colour"].get("input"), training_mining=mining,
+        colour_on="device" if s["colour"].get("on_device") else None)
 
 
 def frame_jobs(source: dict, numbers: list[int]) -> list[task.FrameJob]:
@@ -529,6 +534,8 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
     }
     if source.get("read_as"):
         settings["colour"]["input"] = dict(source["read_as"])
+    if _colour_on_device(options.colour_on_device, engine, ocio_space):
+        settings["colour"]["on_device"] = True  # only when set, so the digests of host runs stay as they were
     fingerprint = {
         "model": model.sha256, "element": source["id"], "frames": numbers, "backend": backends.fingerprint(engine.info),
         "settings": {k: v for k, v in settings.items() if k != "commit_every"}, "source_type": decision.uri,
@@ -711,6 +718,30 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
         "frames_per_second": round(computed / loop_seconds, 4) if computed and loop_seconds > 0 else None,
         "timings": timings.as_dict(),
     }
+
+
+def _colour_on_device(wanted: bool | None, engine: backends.Backend, ocio_space: str) -> bool:
+    """Whether a run converts its colours on the model's device (``InferOptions.colour_on_device``).
+
+    By default the CUDA backends that run torch do, so that the host only decodes and encodes; onnxruntime
+    takes and gives host arrays, so its runs convert on the host. A colour space whose transform holds an
+    operation ``device_colour`` does not implement (a 1D LUT) is converted on the host by OpenColorIO.
+    """
+    from archivist.inference import device_colour
+
+    if wanted is False or (wanted is None and engine.device != "cuda"):
+        return False
+    why = None
+    if engine.run_tensor is None:
+        why = f"backend {engine.name} takes host arrays"
+    elif not device_colour.supported(ocio_space):
+        why = f"the transform from {ocio_space} to ACES 2065-1 has an operation done by OpenColorIO on the host only"
+    if why is None:
+        return True
+    if wanted:
+        raise InputError("INFER-COLOUR-DEVICE", f"colours cannot be converted on the device: {why}",
+                         hint="leave colour conversion on the host (the default for this backend)")
+    return False
 
 
 def _find_run(pkg: Package, wanted: str | None, settings_digest: str) -> tuple[dict | None, bool]:

@@ -35,7 +35,7 @@ import numpy as np
 from archivist.errors import InputError
 from archivist.imaging import colour, oiio
 from archivist.imaging.pixels import SCHEME as pixels_scheme
-from archivist.imaging.pixels import pixel_hash
+from archivist.imaging.pixels import written_pixel_hash
 from archivist.inference import aces, provenance, tiling
 from archivist.inference.provenance import RunProvenance
 from archivist.package.faults import fault as _fault
@@ -70,6 +70,9 @@ class RunSpec:
     c2pa_parameters: dict = field(default_factory=dict)
     read_as: dict | None = None  # a derived element's outputs are read back to the working R'G'B' (imaging.readback)
     training_mining: dict | None = None  # the cawg.training-mining assertion of every frame's credential
+    # Where the conversions to the model's planes and to ACES run: None on the host (NumPy, OpenColorIO),
+    # "device" in torch on the backend's device (archivist.inference.device_colour; the torch backends).
+    colour_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,20 @@ class FrameResult:
 @dataclass
 class Loaded:
     job: FrameJob
-    ycc: np.ndarray  # (3, H, W) float32, the model's input
+    ycc: np.ndarray | None  # (3, H, W) float32, the model's input (None when converted on the device)
     timings: dict[str, float]
+    rgb: np.ndarray | None = None  # (H, W, 3) R'G'B' as read, when the conversion runs on the device
+
+
+@dataclass(frozen=True)
+class AcesFrame:
+    """A frame already converted to ACES 2065-1 and rounded to half on the device: ready to write.
+
+    Shape:
+        pixels: (H, W, 3) float16.
+    """
+
+    pixels: np.ndarray
 
 
 def names(spec: RunSpec, number: int) -> dict[str, str]:
@@ -126,7 +141,8 @@ def load(spec: RunSpec, job: FrameJob) -> Loaded:
         raise InputError("INFER-SOURCE-ALTERED", f"source frame {job.number} ({job.source_path}) has SHA-256 "
                          f"{actual}, the element record says {job.source_sha256}",
                          hint="run 'archivist verify'; archivist will not infer from an altered frame")
-    rgb = oiio.read(path, channels=3)
+    # A half-float scan stays half until the conversion to the model's planes (exact, and half the bytes).
+    rgb = oiio.read(path, channels=3, pixel_type="native")
     if rgb.shape[2] < 3:
         raise InputError("INFER-CHANNELS", f"source frame {job.number} has {rgb.shape[2]} channel(s); "
                          "the models work on R'G'B' frames")
@@ -135,33 +151,95 @@ def load(spec: RunSpec, job: FrameJob) -> Loaded:
 
         rgb = readback.to_working(rgb, spec.read_as)
     t2 = time.perf_counter()
+    if spec.colour_on == "device":
+        return Loaded(job, None, {"hash_source": t1 - t0, "read": t2 - t1}, rgb=rgb)
     ycc = colour.rgb_to_planar(rgb, spec.kr, spec.kb)
     t3 = time.perf_counter()
     return Loaded(job, ycc, {"hash_source": t1 - t0, "read": t2 - t1, "to_model": t3 - t2})
 
 
-def infer(spec: RunSpec, backend, loaded: Loaded) -> tuple[np.ndarray, dict[str, float]]:
-    """The model over the frame, tiled when asked: (3, H, W) Y'CbCr float32."""
+def _check_output(shape_in: tuple, out, number: int, finite: bool) -> None:
+    if tuple(out.shape) != tuple(shape_in):
+        raise InputError("INFER-MODEL-IO", f"the model turned a {tuple(shape_in)} input into {tuple(out.shape)}; "
+                         "archivist expects Y'CbCr in and Y'CbCr out")
+    if not finite:
+        raise InputError("INFER-NONFINITE", f"the model produced NaN or infinite values on frame {number}")
+
+
+def infer(spec: RunSpec, backend, loaded: Loaded) -> tuple[np.ndarray | AcesFrame, dict[str, float]]:
+    """The model over the frame, tiled when asked.
+
+    Returns (3, H, W) Y'CbCr float32, or with ``spec.colour_on == "device"`` the frame already in ACES
+    2065-1 as an ``AcesFrame``.
+    """
+    if loaded.rgb is not None:
+        return _infer_on_device(spec, backend, loaded)
     t0 = time.perf_counter()
     _, h, w = loaded.ycc.shape
     plan = tiling.plan(h, w, spec.tile, spec.overlap, spec.align, spec.margin)
     out = tiling.run_tiled(loaded.ycc, backend, plan, batch=spec.tile_batch)
     t1 = time.perf_counter()
-    if out.shape != loaded.ycc.shape:
-        raise InputError("INFER-MODEL-IO", f"the model turned a {loaded.ycc.shape} input into {out.shape}; "
-                         "archivist expects Y'CbCr in and Y'CbCr out")
-    if not np.isfinite(out).all():
-        raise InputError("INFER-NONFINITE", f"the model produced NaN or infinite values on frame {loaded.job.number}")
+    _check_output(loaded.ycc.shape, out, loaded.job.number, bool(np.isfinite(out).all()))
     return out, {"model": t1 - t0}
 
 
-def finish(spec: RunSpec, ycc: np.ndarray) -> np.ndarray:
-    """The model's Y'CbCr back to the source's R'G'B', then to ACES 2065-1: (H, W, 3) float32."""
+_DEVICE_COLOUR: dict = {}
+
+
+def _device_colour(spec: RunSpec):
+    from archivist.inference.device_colour import DeviceColour
+
+    key = (spec.kr, spec.kb, spec.colour_source)
+    if key not in _DEVICE_COLOUR:  # a race only builds the same object twice
+        _DEVICE_COLOUR[key] = DeviceColour(spec.kr, spec.kb, spec.colour_source)
+    return _DEVICE_COLOUR[key]
+
+
+def _infer_on_device(spec: RunSpec, backend, loaded: Loaded) -> tuple[AcesFrame, dict[str, float]]:
+    """R'G'B' up to the backend's device, to the model's planes, the model, to ACES, rounded to half, and back.
+
+    One upload of the frame as read (half for a half-float scan) and one download of half-float ACES,
+    instead of float32 planes both ways and both conversions on the host. Timings are host seconds, so a
+    step's share of queued device work may be counted in the next one.
+    """
+    import torch
+
+    if backend.run_tensor is None:
+        raise InputError("INFER-BACKEND", f"backend {backend.name} cannot convert colours on its device")
+    conv = _device_colour(spec)
+    t0 = time.perf_counter()
+    rgb = torch.from_numpy(loaded.rgb).to(backend.device)
+    ycc = conv.to_model(rgb)
+    del rgb
+    t1 = time.perf_counter()
+    _, h, w = ycc.shape
+    plan = tiling.plan(h, w, spec.tile, spec.overlap, spec.align, spec.margin)
+    if plan.count == 1:
+        with torch.inference_mode():
+            out = backend.run_tensor(ycc[None].contiguous())[0].float()
+    else:  # tiles and their blending are the host's (tiling.run_tiled); each tile still runs on the device
+        planes = ycc.cpu().numpy()
+        out = torch.from_numpy(tiling.run_tiled(planes, backend, plan, batch=spec.tile_batch)).to(backend.device)
+    _check_output(ycc.shape, out, loaded.job.number, bool(torch.isfinite(out).all()))
+    t2 = time.perf_counter()
+    with torch.inference_mode():
+        pixels = conv.to_aces_half(out)
+    t3 = time.perf_counter()
+    return AcesFrame(pixels), {"device_to_model": t1 - t0, "model": t2 - t1, "device_colour": t3 - t2}
+
+
+def finish(spec: RunSpec, ycc: np.ndarray | AcesFrame) -> np.ndarray:
+    """The model's Y'CbCr back to the source's R'G'B', then to ACES 2065-1: (H, W, 3) float32.
+
+    A frame converted on the device (``AcesFrame``) is returned as it is: (H, W, 3) float16.
+    """
+    if isinstance(ycc, AcesFrame):
+        return ycc.pixels
     rgb = colour.planar_to_rgb(ycc, spec.kr, spec.kb)
     return aces.AcesConversion(spec.colour_source).apply_inplace(rgb)
 
 
-def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameResult:
+def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray | AcesFrame, signer=None) -> FrameResult:
     """Convert to ACES, write the frame, its sidecars and (when signing) its credential; the marker last."""
     t_colour = time.perf_counter()
     pixels = finish(spec, ycc)
@@ -177,8 +255,9 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
     # OpenImageIO picks the format from the extension, so the temporary name keeps ".exr".
     tmp = exr.with_name(f".{exr.stem}.tmp-{os.getpid()}.exr")
     # numpy rounds to half exactly as OpenEXR does (same bytes), and faster than the writer's own conversion.
-    oiio.write(tmp, pixels.astype(np.float16), pixel_type="half", attributes=provenance.exr_attributes(keys),
-                  compression=spec.compression)
+    half = pixels if pixels.dtype == np.float16 else pixels.astype(np.float16)
+    oiio.write(tmp, half, pixel_type="half", attributes=provenance.exr_attributes(keys),
+               compression=spec.compression)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     _fault(f"infer-exr-written-{job.number}")
@@ -186,8 +265,10 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray, signer=None) -> FrameRe
     t1 = time.perf_counter()
     refs = {"exr": _ref(exr)}
     t2 = time.perf_counter()
-    # Decoded from the file as written (not from memory), so a lossy compression's hash is of what it stored.
-    refs["exr"]["pixels"] = {"scheme": pixels_scheme, "sha256": pixel_hash(exr)}
+    # The hash of the decoded file: from memory where the compression gives back every half written,
+    # decoded from the file as written otherwise (a lossy compression's hash is of what it stored).
+    refs["exr"]["pixels"] = {"scheme": pixels_scheme, "sha256": written_pixel_hash(exr, half, spec.compression)}
+    del half
     t_pixels = time.perf_counter()
 
     from archivist.package.layout import Layout
