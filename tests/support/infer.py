@@ -140,10 +140,14 @@ _BUILT: dict = {}
 
 
 def model_package_copy(tmp_path_factory, dest):
-    """A fresh copy of one model package built once per test session (the real pipeline takes a while)."""
+    """A fresh copy of one model package built once per test run (the real pipeline takes a while)."""
     import shutil
 
+    from support.shared import built_once
+
     if "root" not in _BUILT:
-        _BUILT["root"] = build_model_package(tmp_path_factory.mktemp("model-package") / "pkg").root
+        folder, _ = built_once(tmp_path_factory, "shared-model-package",
+                               lambda work: str(build_model_package(work / "pkg").root))
+        _BUILT["root"] = folder / "pkg"
     shutil.copytree(_BUILT["root"], dest, symlinks=True)
     return dest

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from support.common import run_cli
+from support.shared import built_once
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -25,13 +26,16 @@ def quick_demo(tmp_path_factory) -> tuple[Path, dict]:
     """``archivist demo --quick --json``: (its directory, its JSON summary).
 
     Each test module that imports this fixture gets its own copy of it, so
-    the run itself is kept here and made once per session.
+    the run itself is kept here and made once per test run (see support.shared).
     """
     if "quick" not in _RUNS:
-        out = tmp_path_factory.mktemp("demo") / "demo-output"
-        proc = run_cli("demo", out, "--quick", "--json")
-        assert proc.returncode == 0, f"demo failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        _RUNS["quick"] = (out, json.loads(proc.stdout))
+        def build(work: Path) -> dict:
+            proc = run_cli("demo", work / "demo-output", "--quick", "--json")
+            assert proc.returncode == 0, f"demo failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            return json.loads(proc.stdout)
+
+        work, summary = built_once(tmp_path_factory, "shared-quick-demo", build)
+        _RUNS["quick"] = (work / "demo-output", summary)
     return _RUNS["quick"]
 
 

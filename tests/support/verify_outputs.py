@@ -51,17 +51,21 @@ _BUILT: dict = {}
 
 
 def signed_package(tmp_path_factory) -> Signed:
-    """Built once per test session (the real pipeline takes a while); copy it before changing it."""
+    """Built once per test run (the real pipeline takes a while); copy it before changing it."""
     if "signed" not in _BUILT:
-        from archivist.inference import runner
-        from support.infer import model_package_copy
+        from support.shared import built_once
 
-        work = tmp_path_factory.mktemp("signed-package")
-        root = model_package_copy(tmp_path_factory, work / "pkg")
-        credentials.init_test_identity(work / "keys")
-        runner.infer(root, runner.InferOptions(sign=True, cert=work / "keys" / "chain.pem",
-                                               key=work / "keys" / "key.pem"))
-        _BUILT["signed"] = Signed(root, work / "keys")
+        def build(work: Path) -> None:
+            from archivist.inference import runner
+            from support.infer import model_package_copy
+
+            root = model_package_copy(tmp_path_factory, work / "pkg")
+            credentials.init_test_identity(work / "keys")
+            runner.infer(root, runner.InferOptions(sign=True, cert=work / "keys" / "chain.pem",
+                                                   key=work / "keys" / "key.pem"))
+
+        work, _ = built_once(tmp_path_factory, "shared-signed-package", build)
+        _BUILT["signed"] = Signed(work / "pkg", work / "keys")
     return _BUILT["signed"]
 
 
