@@ -129,12 +129,17 @@ def planar_to_rgb(ycc: np.ndarray, kr: float, kb: float) -> np.ndarray:
     kg = 1.0 - kr - kb
     y, cb, cr = ycc[0], ycc[1], ycc[2]
     out = np.empty(ycc.shape[1:] + (3,), dtype=np.float32)
-    r = y + np.float32(2.0 * (1.0 - kr)) * cr
-    b = y + np.float32(2.0 * (1.0 - kb)) * cb
+    # Two scratch planes reused in place (fresh 2K planes cost page faults); the operations and their order
+    # are the formulas' (k * cr + y is y + k * cr: IEEE addition commutes), so the bits are too.
+    r = np.multiply(cr, np.float32(2.0 * (1.0 - kr)))
+    r += y
+    b = np.multiply(cb, np.float32(2.0 * (1.0 - kb)))
+    b += y
     out[..., 0] = r
     out[..., 2] = b
-    g = y - np.float32(kr) * r
-    g -= np.float32(kb) * b
+    g = np.multiply(r, np.float32(kr), out=r)
+    np.subtract(y, g, out=g)
+    g -= np.multiply(b, np.float32(kb), out=b)
     g *= np.float32(1.0 / kg)
     out[..., 1] = g
     return out
