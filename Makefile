@@ -2,7 +2,8 @@
 # environment in .venv on first use; a stamp file makes later runs fast.
 #
 #   make demo    install, then run the whole restoration demo (archivist demo) into demo-output
-#   make test    install, then ruff, mypy (package model and verify) and the whole test suite
+#   make test    install, then ruff, mypy (package model and verify) and the whole test suite,
+#                on two pytest-xdist worker processes, each test file kept on one worker
 #   make bench   install, then run every benchmark at its default size
 
 PYTHON ?= python3
@@ -27,7 +28,7 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q --durations=15 -n 2 --dist loadfile --no-loadscope-reorder
 
 # The main job on bundled material: faded print and DVD made from a
 # scikit-image photograph, then init, add, dataset, train, export, infer with

@@ -5,6 +5,7 @@ Plain helpers live in the ``support`` package beside this file.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,19 @@ def package(tmp_path, shot) -> Package:
     pkg.add_element(role="reference", element="dvd", paths=[ref], description="PAL DVD 2003",
                     training_use="authorised", rights="Licensed for restoration")
     return pkg
+
+
+# Under pytest-xdist (make test: -n 2 --dist loadfile --no-loadscope-reorder) each file runs on one worker,
+# handed out in collection order. The files that build the most (a whole demo, several trained and exported
+# models) go first, so the two workers end together instead of one finishing a long file alone. The first
+# two are the builders of what other files share (support.shared), on different workers.
+FIRST = ("test_demo.py", "test_shots.py", "test_combined.py", "test_qc_uniform.py", "test_export.py", "test_archive.py",
+         "test_friction.py", "test_ray.py", "test_train.py", "test_models.py", "test_infer.py", "test_hardening.py",
+         "test_verify_outputs.py", "test_infer_resume.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a plain run keeps pytest's order
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: files keep their own order

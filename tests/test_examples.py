@@ -129,6 +129,9 @@ def test_readme_ci_and_makefile_agree():
         assert re.search(rf"^{target}: \$\(STAMP\)$", makefile, re.M), target
     assert "pip install --quiet torch==2.13.0" in makefile
     assert makefile.index("torch==2.13.0") < makefile.index("-e '.[test]'")
+    # README writes out the test command make test runs.
+    pytest_line = re.search(r"^\t\$\(PY\) -m (pytest .*)$", makefile, re.M).group(1)
+    assert f"`python -m {pytest_line}`" in readme
 
 
 def test_readme_lists_every_command():
