@@ -76,8 +76,31 @@ def _whole_premis(src: d.Sources, objects: list[str]) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+def _events_by_object(src: d.Sources, objects: list[str]) -> dict[str, list]:
+    """path -> (event, its objects that are the file or a directory above it), for every file at once."""
+    out: dict[str, list] = {}
+    for e in src.events:
+        if e["type"] not in d.METS_EVENT_TYPES:
+            continue
+        for o in e["objects"]:
+            path = o["path"]
+            if path in objects:
+                hits = [path]
+            elif o["role"] == "modified":
+                continue
+            else:
+                hits = [p for p in objects if p.startswith(path.rstrip("/") + "/")]
+            for p in hits:
+                mine = out.setdefault(p, [])
+                if mine and mine[-1][0] is e:
+                    mine[-1][1].append(o)
+                else:
+                    mine.append((e, [o]))
+    return out
+
+
 def _whole_mets(src: d.Sources, objects: list[str]) -> etree._Element:
-    relations, touching, agents = d._relations(src), d._events_by_object(src, objects), d._mets_agents(src)
+    relations, touching, agents = d._relations(src), _events_by_object(src, objects), d._mets_agents(src)
     root = metsrw.FSEntry(label="objects", type="Directory")
     dirs = {"": root}
 
@@ -205,6 +228,11 @@ def test_streamed_metadata_is_what_whole_documents_give(package: Package):
     store.write(package, [ShotSpec("sh1", 1001, 1002), ShotSpec("sh2", 1003, 1003), ShotSpec("sh3", 1004, 1004)],
                 element="print16", origin={"kind": "manual"})
     store.group(package, "sc1", ["sh1", "sh3"])
+    with package.transaction("infer") as txn:  # as infer's later batch commits name the run's directory
+        modified = events.new_event("infer", "creation", "2026-01-01T00:00:00Z",
+                                    [{"path": "data/sources/print16", "role": "modified"}], detail="a later batch")
+        events.append(txn, modified)
+        txn.commit()
     d.describe(package)  # a second describe describes the first one's files too
     src = d.Sources(package)
     objects = src.objects()
@@ -218,6 +246,8 @@ def test_streamed_metadata_is_what_whole_documents_give(package: Package):
     assert _sections(streamed) == _sections(whole)
     ids = [a.get("ID") for a in streamed.findall(f"{METS}amdSec")]
     assert ids == [f"amdSec_{i + 1}" for i in range(len(objects))]  # in the files' order
+    uuid = modified["id"].removeprefix("urn:uuid:")
+    assert uuid not in etree.tostring(streamed).decode() and uuid in d.premis_document(src, objects).decode()
     shots = streamed.find(f"{METS}structMap[@ID='structMap_shots']")
     assert [(x.get("TYPE"), x.get("LABEL")) for x in shots[0]] == [("scene", "sc1"), ("shot", "sh2")]
 

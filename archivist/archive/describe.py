@@ -121,14 +121,6 @@ class Sources:
         return (self.pkg.root / rel).stat().st_size
 
 
-def under(objects: list[str], path: str) -> list[str]:
-    """The paths of sorted ``objects`` below directory ``path``: one contiguous run, found by bisection."""
-    prefix = path.rstrip("/") + "/"
-    lo = bisect.bisect_left(objects, prefix)
-    hi = bisect.bisect_left(objects, prefix[:-1] + chr(ord("/") + 1), lo)
-    return objects[lo:hi]
-
-
 def listed(objects: list[str], rel: str) -> bool:
     """Whether ``rel`` is one of sorted ``objects``."""
     i = bisect.bisect_left(objects, rel)
@@ -401,36 +393,48 @@ METS_EVENT_TYPES = {"ingestion", "message digest calculation", "virus check", "n
                     "unpacking", "compression"}
 
 
-def _events_by_object(src: Sources, objects: list[str]) -> dict[str, list[tuple[dict, list[dict]]]]:
-    """path -> (event, the event's objects that are the file or a directory above it), for the events that name it.
+class EventIndex:
+    """The METS events of each file, found when the file is written: memory holds the named paths, not the files.
 
-    A file's copy of an event links that file alone: an event naming thousands of files (a batch of
-    infer's outputs) would otherwise be copied into each of them whole, quadratic in the batch.
+    A file's events are those naming the file itself and those naming a directory above it, each
+    with the event's objects that are the file or that directory: a file's copy of an event links
+    that file alone, since an event naming thousands of files (a batch of infer's outputs) would
+    otherwise be copied into each of them whole, quadratic in the batch.
+
     An event that *modified* a directory (each of infer's batch commits after the first adds files to
     the run's output directory) is not copied into the files below it: every output file would carry
     every batch, files times batches (4,000 files and 32 batches made a 300 MB mets.xml at 1,000
     frames). premis.xml has those events, linked to the directory; the event that created the
     directory, and any event naming the file itself, are in the file's amdSec.
     """
-    out: dict[str, list[tuple[dict, list[dict]]]] = {}
-    for e in src.events:
-        if e["type"] not in METS_EVENT_TYPES:
-            continue
-        for o in e["objects"]:
-            path = o["path"]
-            if listed(objects, path):
-                hits = [path]
-            elif o["role"] == "modified":
+
+    def __init__(self, src: Sources, objects: list[str]):
+        self.files: dict[str, list[tuple[int, int, dict, dict]]] = {}
+        self.dirs: dict[str, list[tuple[int, int, dict, dict]]] = {}
+        for i, e in enumerate(src.events):
+            if e["type"] not in METS_EVENT_TYPES:
                 continue
+            for j, o in enumerate(e["objects"]):
+                path = o["path"]
+                if listed(objects, path):
+                    self.files.setdefault(path, []).append((i, j, e, o))
+                elif o["role"] != "modified":
+                    self.dirs.setdefault(path.rstrip("/"), []).append((i, j, e, o))
+
+    def of(self, rel: str) -> list[tuple[dict, list[dict]]]:
+        """(event, its objects that are ``rel`` or a directory above it), in the log's order."""
+        hits = list(self.files.get(rel, []))
+        parts = rel.split("/")
+        for k in range(1, len(parts)):
+            hits += self.dirs.get("/".join(parts[:k]), [])
+        hits.sort(key=lambda h: (h[0], h[1]))
+        out: list[tuple[dict, list[dict]]] = []
+        for _, _, e, o in hits:
+            if out and out[-1][0] is e:
+                out[-1][1].append(o)
             else:
-                hits = under(objects, path)
-            for p in hits:
-                mine = out.setdefault(p, [])
-                if mine and mine[-1][0] is e:
-                    mine[-1][1].append(o)
-                else:
-                    mine.append((e, [o]))
-    return out
+                out.append((e, [o]))
+        return out
 
 
 def _mets_agents(src: Sources) -> list[tuple[str, str, str, str | None]]:
@@ -473,7 +477,7 @@ def write_mets(out, src: Sources, objects: list[str]) -> None:
     from metsrw.utils import lxmlns
 
     relations = _relations(src)
-    touching = _events_by_object(src, objects)
+    touching = EventIndex(src, objects)
     mets_agents = _mets_agents(src)
     now = _mets_now()
     doc = metsrw.METSDocument()
@@ -488,7 +492,7 @@ def write_mets(out, src: Sources, objects: list[str]) -> None:
         obj.set("version", "3.0")
         obj.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_LOCATION}")
         entry.add_premis_object(obj)
-        for e, links in touching.get(rel, []):
+        for e, links in touching.of(rel):
             ev = _premis_event(e, links)
             ev.set("version", "3.0")
             ev.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_LOCATION}")
