@@ -11,7 +11,7 @@ in a newly started ``python -m archivist`` process:
 * ``infer``: the package's archived model over the N-frame element (it
   also hash-checks every source frame, writes an EXR, three sidecars and a
   marker per frame, and commits in batches at the default cadence);
-* ``describe``: ``metadata.csv``, ``rights.csv``, PREMIS and METS.
+* ``describe``: ``metadata.csv``, ``rights.csv``, PREMIS, METS and the RO-Crate (written as streams).
 
 The model comes from the real pipeline (``dataset.build`` on a small pair
 of elements, a few training steps, ``export``), made once and copied into
@@ -28,8 +28,10 @@ not here.
 Usage::
 
     python benchmarks/bench_scale.py                                  # 1,000 and 10,000 frames
-    python benchmarks/bench_scale.py --sizes 1000,10000,50000          # the full test (about an hour on 2 cores)
+    python benchmarks/bench_scale.py --sizes 1000,10000,50000          # the full test (hours on 2 loaded cores)
     python benchmarks/bench_scale.py --sizes 1000,4000 --commands add,verify,info --json scale.json
+    python benchmarks/bench_scale.py --sizes 50000 --json big.json     # a long size on its own, then
+    python benchmarks/bench_scale.py --sizes 1000,10000 --with big.json  # in one table with the others
 """
 
 from __future__ import annotations
