@@ -592,7 +592,8 @@ _CODES = [
               "Run a model trained for frames of this size."),
     ErrorCode("INFER-TILE", "The tiling cannot be used",
               "A negative `--tile`, a tile no larger than its overlap or than the model's minimum, a negative "
-              "`--overlap` or a tile batch below 1.",
+              "`--overlap` or a tile batch below 1; or any tile for a model whose card says it must see whole "
+              "frames (a frame field).",
               "Give a larger `--tile` or a smaller `--overlap`, or `--tile 0` for whole frames."),
     ErrorCode("INFER-COMPRESSION", "Unknown EXR compression",
               "`--compression` is not one of the listed methods.",

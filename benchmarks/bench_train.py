@@ -144,11 +144,11 @@ def _bare(s, rec, data, steps, device, fmt) -> tuple[float, float]:
     model = training.build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
     opt = training.build_optimizer(model, s["optimizer"])
     sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"])
-    xb, yb = sampler.batch_of(data, fmt)
+    xb, yb, windows = sampler.batch_of(data, fmt)
     model.train()
 
     def step():
-        loss = training.loss_fn(model, xb, yb, data.kr, data.kb)
+        loss = training.loss_fn(model, xb, yb, data.kr, data.kb, windows)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

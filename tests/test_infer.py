@@ -243,6 +243,23 @@ def test_bad_input_is_refused_before_any_output(pkg, case):
     assert package_files(pkg.root) == before
 
 
+def test_a_model_with_a_frame_field_runs_on_whole_frames_only(pkg):
+    import dataclasses
+
+    from archivist.inference import archived
+
+    model = archived.load(pkg)
+    assert model.whole_frames  # the chroma architecture's frame field spans the frame
+    big = {"id": "scan4k", "scan": {"width": 4096, "height": 3112}}
+    assert runner._tile(runner.InferOptions(), big, model) == (0, 0)  # not tiled, however large
+    with pytest.raises(ArchivistError) as exc:
+        runner._tile(runner.InferOptions(tile=1024), big, model)
+    assert exc.value.code == "INFER-TILE" and "whole frames" in str(exc.value)
+    tileable = dataclasses.replace(model, whole_frames=False)
+    assert runner._tile(runner.InferOptions(), big, tileable)[0] == runner.AUTO_TILE
+    assert runner._tile(runner.InferOptions(tile=1024), big, tileable)[0] == 1024
+
+
 def test_cli_infer_then_verify(pkg):
     proc = run_cli("infer", pkg.root, "--frames", "1002-1003", "--json")
     assert proc.returncode == 0, proc.stderr

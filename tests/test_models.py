@@ -99,18 +99,22 @@ def test_lattice_interpolates_exactly_as_the_qc_lut_does():
 
 
 @pytest.mark.parametrize("tone", [False, True])
-def test_untrained_lattice_model_equals_its_fitted_lut(tone):
+def test_untrained_lattice_model_is_its_fitted_lut_frame_field_and_filter(tone):
     inputs, truths = _pairs()
     model = models.build(models.architecture("chroma", "small", tone)).eval()
     report = models.fit_lattice(model, inputs, truths, KR, KB)
     assert report["converged"] and report["nodes_solved"] > 0
+    assert report["frame_field"]["rms_after"] <= report["frame_field"]["rms_before"]
     x = inputs[0][None]
+    h, w = x.shape[-2:]
     with torch.no_grad():
         y = model(x)
         mapped = model.lattice(x)
-        filtered = model.denoise(torch.cat([x[:, :1], mapped[:, 1:]], dim=1))
+        coeffs = model.identity + model.frame_field(h, w)
+        corrected = models.apply_affine(coeffs, torch.cat([x[:, :1], mapped[:, 1:]], dim=1))
+        filtered = model.denoise(torch.cat([x[:, :1], corrected], dim=1))
     assert report["grain_covariance"] == [float(v) for v in model.denoise.noise]
-    assert torch.allclose(y[:, 1:], filtered, atol=1e-6)  # the field adds nothing yet
+    assert torch.allclose(y[:, 1:], filtered, atol=1e-6)  # the learned field adds nothing yet
     if tone:  # the lattice's luma correction, low-passed, on the source's luma
         want = x[:, :1] + models.GaussianBlur(models.TONE_LOWPASS)(mapped[:, :1] - x[:, :1])
         assert torch.allclose(y[:, :1], want, atol=1e-6)
@@ -145,6 +149,8 @@ def test_lattice_model_matches_onnxruntime():
     inputs, truths = _pairs(2)
     model = randomised(models.architecture("chroma", "small", tone=True), scale=0.05)
     models.fit_lattice(model, inputs, truths, KR, KB)
+    with torch.no_grad():  # the frame field's resize to the input's size is in the graph too
+        model.frame_field.grid.normal_(0, 0.05, generator=torch.Generator().manual_seed(1))
     data = export.to_onnx(model, {})
     x = ycc_input(40, 56, seed=5).numpy()
     sess = export.ort_session(data)
@@ -272,8 +278,74 @@ def test_chroma_filter_fit_measures_the_grain_covariance_of_flat_frames():
     assert abs(noise[1]) < 1e-5 and abs(noise[4]) < 1e-5
 
 
+def _edge_fade(frame: tuple[int, int] = (96, 128), size: tuple[int, int] = (56, 72)):
+    """Crops of grainy frames whose chroma fades towards the frame's edges, with each crop's window."""
+    from scipy import ndimage
+
+    from archivist.imaging import colour
+
+    rng = np.random.default_rng(7)
+    fh, fw = frame
+    yy, xx = np.meshgrid(np.linspace(-1, 1, fh), np.linspace(-1, 1, fw), indexing="ij")
+    keep = (1.0 - 0.6 * (xx ** 2 + yy ** 2) / 2)[..., None]  # chroma left: 1 in the centre, 0.4 in the corners
+    inputs, truths, windows = [], [], []
+    for y0, x0 in ((0, 0), (fh - size[0], fw - size[1]), (0, fw - size[1]), (fh - size[0], 0)):  # the corners
+        orig = ndimage.zoom(rng.random((fh // 16 + 1, fw // 16 + 1, 3)), (16, 16, 1), order=1)[:fh, :fw]
+        ycc = colour.rgb_to_ycbcr(orig, KR, KB)
+        faded = np.concatenate([ycc[..., :1], ycc[..., 1:] * keep], -1) + rng.normal(0, 0.002, (fh, fw, 3))
+        crop = (slice(y0, y0 + size[0]), slice(x0, x0 + size[1]))
+        inputs.append(torch.from_numpy(faded[crop].transpose(2, 0, 1).astype(np.float32)))
+        truths.append(torch.from_numpy(np.clip(orig[crop], 0, 1).transpose(2, 0, 1).astype(np.float32)))
+        windows.append((y0, x0, fh, fw))
+    return inputs, truths, windows
+
+
+def test_frame_field_fit_recovers_a_fade_that_grows_towards_the_frame_edges():
+    """A global LUT cannot undo a fade that depends on the place in the frame; the frame field can,
+    and only when it is told where each crop lies."""
+    from archivist.imaging import colour
+
+    inputs, truths, windows = _edge_fade()
+
+    def chroma_error(model, wins):
+        err = []
+        with torch.no_grad():
+            for i, (x, t) in enumerate(zip(inputs, truths)):
+                y = model(x[None], [wins[i]] if wins else None)[0, 1:].numpy()
+                want = colour.rgb_to_ycbcr(t.numpy().transpose(1, 2, 0).astype(np.float64), KR, KB)[..., 1:]
+                err.append(np.abs(y - want.transpose(2, 0, 1)).mean())
+        return float(np.mean(err))
+
+    arch = models.architecture("chroma", "small", True)
+    lut_only = models.build(dict(arch, version=3, frame_field=None)).eval()
+    models.fit_lattice(lut_only, inputs, truths, KR, KB)
+    told = models.build(arch).eval()
+    report = models.fit_lattice(told, inputs, truths, KR, KB, windows=windows)["frame_field"]
+    assert report["rms_after"] < 0.8 * report["rms_before"]  # measured 0.72
+    blind = models.build(arch).eval()
+    models.fit_lattice(blind, inputs, truths, KR, KB)  # each crop taken for a whole frame
+    e_lut, e_told = chroma_error(lut_only, None), chroma_error(told, windows)
+    assert e_told < 0.85 * e_lut  # measured 0.80
+    assert e_told < 0.92 * chroma_error(blind, None)  # measured 0.85
+
+
+def test_a_patch_gets_the_part_of_the_frame_field_its_place_in_the_frame_gets():
+    model = models.build(models.architecture("chroma", "small", True)).eval()
+    with torch.no_grad():
+        model.frame_field.grid.normal_(0, 0.05, generator=torch.Generator().manual_seed(0))
+        x = ycc_input(72, 100, seed=6)
+        whole = model(x)
+        patches = model(torch.cat([x[:, :, 8:40, 20:60], x[:, :, 30:62, 52:92]]), [(8, 20, 72, 100), (30, 52, 72, 100)])
+    assert torch.allclose(patches[0], whole[0, :, 8:40, 20:60], atol=1e-6)
+    assert torch.allclose(patches[1], whole[0, :, 30:62, 52:92], atol=1e-6)
+    assert not torch.allclose(model(x[:, :, 8:40, 20:60])[0], whole[0, :, 8:40, 20:60], atol=1e-3)
+
+
 def test_archived_chroma_architectures_still_build():
     v2 = dict(models.architecture("chroma", "small", True), version=2)
     v2.pop("chroma_filter")
     assert models.build(v2).denoise is None
+    v3 = dict(models.architecture("chroma", "small", True), version=3)
+    assert models.build(v3).frame_field is None and models.build(v3).denoise is not None
+    assert models.whole_frames(models.architecture("chroma", "small")) and not models.whole_frames(v3)
     assert models.build(models.architecture("chroma", "small", True)).denoise is not None

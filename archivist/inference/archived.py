@@ -46,6 +46,7 @@ class ArchivedModel:
     align: int  # the model's total downsampling factor
     receptive_radius: int  # pixels an output depends on in each direction
     min_size: int  # smallest height and width the model takes
+    whole_frames: bool = False  # the model must see whole frames (its frame field spans its input)
 
     @property
     def sha256(self) -> str:
@@ -153,4 +154,5 @@ def load(pkg: Package, model_id: str | None = None) -> ArchivedModel:
         training=training_ref, dataset=dataset_ref, dataset_record=dataset, kr=kr, kb=kb,
         coefficients=str(dataset.get("colour", {}).get("coefficients") or cp.get("coefficients") or "custom"),
         align=max(int(iface["alignment"]), downsampling(proto)),
-        receptive_radius=int(iface["receptive_radius"]), min_size=int(iface["min_size"]))
+        receptive_radius=int(iface["receptive_radius"]), min_size=int(iface["min_size"]),
+        whole_frames=bool(iface.get("whole_frames", False)))

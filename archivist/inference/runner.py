@@ -221,11 +221,15 @@ def _tile(options: InferOptions, source: dict, model: archived.ArchivedModel) ->
                          f"least {model.min_size} pixels each way")
     tile = options.tile
     if tile is None:
-        tile = AUTO_TILE if w * h > AUTO_TILE_PIXELS else 0
+        tile = AUTO_TILE if w * h > AUTO_TILE_PIXELS and not model.whole_frames else 0
     if tile < 0:
         raise InputError("INFER-TILE", "--tile must be 0 (whole frames) or a tile size in pixels")
     if tile == 0 or tile >= max(w, h):
         return 0, 0
+    if model.whole_frames:
+        raise InputError("INFER-TILE", f"model {model.id} must see whole frames: its frame field corrects each "
+                         "pixel by its place in the frame, which a tile does not know",
+                         hint="leave out --tile (or give --tile 0)")
     overlap = options.overlap
     if overlap is None:
         overlap = _round_up(2 * model.receptive_radius + 32, model.align)

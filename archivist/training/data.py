@@ -38,6 +38,20 @@ class TrainingData:
     kb: float
     # Per pair: (H, W) bool of the pixels a patch may cover (the pair's recorded region), or None for all.
     regions: list[np.ndarray | None] = field(default_factory=list)
+    # Where the crop lies in the source frame: (top, left, frame height, frame width); the frame field
+    # needs each patch's place in the whole frame, not in the crop.
+    frame: tuple[int, int, int, int] | None = None
+
+    def window(self, top: int, left: int) -> tuple[int, int, int, int]:
+        """The frame window of a patch whose corner is at (top, left) in the crop."""
+        if self.frame is None:
+            raise ValueError("training data without a frame")
+        y0, x0, fh, fw = self.frame
+        return (y0 + top, x0 + left, fh, fw)
+
+    @property
+    def preview_window(self) -> tuple[int, int, int, int]:
+        return self.window(self.preview["window"]["y"], self.preview["window"]["x"])
 
     @property
     def sizes(self) -> list[tuple[int, int]]:
@@ -78,8 +92,11 @@ def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, ch
     preview = {"held_out": bool(holdout), "frame": _frame_number(entry),
                "window": {"x": x, "y": y, "width": w, "height": h}}
     pin = _chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt)
+    scan = pkg.element(record["source_element"])["scan"]
+    crop = record["crop"]
+    frame = (int(crop["y"]), int(crop["x"]), int(scan["height"]), int(scan["width"]))
     return TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb,
-                        regions)
+                        regions, frame)
 
 
 def _region(pkg: Package, record: dict, entry: dict, shape: tuple[int, int]) -> np.ndarray | None:

@@ -326,6 +326,7 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, model_id: str
                 "min_size": models.CHROMA_SCALE if rec["mode"] == "chroma" else 1,
                 "alignment": models.alignment(arch),
                 "receptive_radius": models.receptive_radius(arch),
+                **({"whole_frames": True} if models.whole_frames(arch) else {}),
             },
             "colour_pipeline": colour_pipeline,
             "intended_use": use,

@@ -128,9 +128,12 @@ def build_optimizer(model: torch.nn.Module, opt: dict) -> torch.optim.Optimizer:
                             weight_decay=opt["weight_decay"], foreach=opt["foreach"])
 
 
-def loss_fn(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor, kr: float, kb: float) -> torch.Tensor:
-    """L1 in R'G'B' between the model's output and the ground truth (after the model's loss low-pass, if any)."""
-    out = colour.ycbcr_to_rgb_tensor(model(xb), kr, kb)
+def loss_fn(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor, kr: float, kb: float,
+            windows: list | None = None) -> torch.Tensor:
+    """L1 in R'G'B' between the model's output and the ground truth (after the model's loss low-pass, if any).
+
+    ``windows``: each patch's place in its frame, for models with a frame field."""
+    out = colour.ycbcr_to_rgb_tensor(model(xb, windows) if models.takes_window(model) else model(xb), kr, kb)
     return F.l1_loss(models.loss_view(model, out), models.loss_view(model, yb))
 
 
@@ -251,7 +254,8 @@ class _Run:
     def _draw_contact(self, step: int) -> None:
         d = self.data
         with torch.no_grad():
-            out = self.model(d.preview_input)
+            out = (self.model(d.preview_input, [d.preview_window]) if models.takes_window(self.model)
+                   else self.model(d.preview_input))
             rgb = colour.ycbcr_to_rgb_tensor(out, d.kr, d.kb)[0].float().cpu().numpy().transpose(1, 2, 0)
         self.pending_holdout[step] = float(np.abs(rgb - d.preview_target).mean())
         if step not in self.done_contacts:
@@ -358,8 +362,8 @@ class _Run:
                                    crop=min(min(hw) for hw in self.data.sizes))
         try:
             for step in range(start_step + 1, end_step + 1):
-                xb, yb = self.sampler.batch_of(self.data, self.fmt)
-                loss = loss_fn(model, xb, yb, kr, kb)
+                xb, yb, windows = self.sampler.batch_of(self.data, self.fmt)
+                loss = loss_fn(model, xb, yb, kr, kb, windows)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -439,7 +443,8 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
                              + f"is too small for training patches of at least {MIN_PATCH} px")
         arch = models.architecture(settings.mode, settings.size, settings.tone)
         model = build_model(arch, settings.seed, device, settings.channels_last)
-        models.fit_lattice(model, *fit_views(data), data.kr, data.kb)  # the model starts as the LUT
+        xs, ts, windows = fit_views(data)
+        models.fit_lattice(model, xs, ts, data.kr, data.kb, windows=windows)  # the model starts as the LUT
         sigma = None
         if settings.mode == "spatial":
             sigma = targets.SPATIAL_SIGMA
@@ -549,7 +554,8 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
     with devices.pinned(s["threads"], device) as flags:
         data = load_data(pkg, ds_record, rec["mode"], rec["tone"], device, s["channels_last"])
         model = build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
-        models.fit_lattice(model, *fit_views(data), data.kr, data.kb)  # as at the start (no checkpoint yet)
+        xs, ts, windows = fit_views(data)
+        models.fit_lattice(model, xs, ts, data.kr, data.kb, windows=windows)  # as at the start (no checkpoint yet)
         optimizer = build_optimizer(model, s["optimizer"])
         sampler = PatchSampler(s["seed"], data.sizes, s["batch"], s["patch_effective"], data.regions)
         if ckpt is not None:

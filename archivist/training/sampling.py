@@ -101,26 +101,30 @@ class PatchSampler:
             out.append((i, self._int(h - self.patch + 1), self._int(w - self.patch + 1)))
         return out
 
-    def batch_of(self, data: TrainingData, fmt: torch.memory_format) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_of(self, data: TrainingData, fmt: torch.memory_format) -> tuple[torch.Tensor, torch.Tensor, list | None]:
+        """Inputs, targets and each patch's frame window (None when the data has no frame)."""
         p = self.patch
         picks = self.draw()
         xb = torch.stack([data.inputs[i][:, y:y + p, x:x + p] for i, y, x in picks])
         yb = torch.stack([data.targets[i][:, y:y + p, x:x + p] for i, y, x in picks])
-        return xb.contiguous(memory_format=fmt), yb.contiguous(memory_format=fmt)
+        windows = [data.window(y, x) for _, y, x in picks] if data.frame is not None else None
+        return xb.contiguous(memory_format=fmt), yb.contiguous(memory_format=fmt), windows
 
 
-def fit_views(data: TrainingData) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """What the model's starting lattice is fitted on: each pair whole, or the bounding box of its region."""
-    if not any(r is not None for r in data.regions):
-        return data.inputs, data.targets
-    xs, ys = [], []
-    for x, t, r in zip(data.inputs, data.targets, data.regions):
+def fit_views(data: TrainingData) -> tuple[list[torch.Tensor], list[torch.Tensor], list | None]:
+    """What the model's starting lattice is fitted on: each pair whole, or the bounding box of its region;
+    with each view's frame window (None when the data has no frame)."""
+    xs, ys, corners = [], [], []
+    for x, t, r in zip(data.inputs, data.targets, data.regions or [None] * len(data.inputs)):
         if r is None:
             xs.append(x)
             ys.append(t)
+            corners.append((0, 0))
             continue
         rows, cols = np.flatnonzero(r.any(axis=1)), np.flatnonzero(r.any(axis=0))
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         xs.append(x[:, y0:y1, x0:x1])
         ys.append(t[:, y0:y1, x0:x1])
-    return xs, ys
+        corners.append((y0, x0))
+    windows = [data.window(y, x) for y, x in corners] if data.frame is not None else None
+    return xs, ys, windows
