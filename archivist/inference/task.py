@@ -174,12 +174,15 @@ def infer(spec: RunSpec, backend, loaded: Loaded) -> tuple[np.ndarray | AcesFram
     """
     if loaded.rgb is not None:
         return _infer_on_device(spec, backend, loaded)
+    ycc = loaded.ycc
+    if ycc is None:
+        raise ValueError("the frame was loaded with neither the model's planes nor its R'G'B'")
     t0 = time.perf_counter()
-    _, h, w = loaded.ycc.shape
+    _, h, w = ycc.shape
     plan = tiling.plan(h, w, spec.tile, spec.overlap, spec.align, spec.margin)
-    out = tiling.run_tiled(loaded.ycc, backend, plan, batch=spec.tile_batch)
+    out = tiling.run_tiled(ycc, backend, plan, batch=spec.tile_batch)
     t1 = time.perf_counter()
-    _check_output(loaded.ycc.shape, out, loaded.job.number, bool(np.isfinite(out).all()))
+    _check_output(ycc.shape, out, loaded.job.number, bool(np.isfinite(out).all()))
     return out, {"model": t1 - t0}
 
 
