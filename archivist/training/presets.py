@@ -1,10 +1,12 @@
 """Named training presets: the one table of ``--preset quick|standard|full``.
 
-- ``quick``: a small model, 300 steps of 256 px patches at lr 5e-4; minutes
+- ``quick``: a small model, 300 steps of 256 px patches at lr 5e-5; minutes
   on two CPU cores. The default on CPU, and what ``archivist demo`` trains.
-  The chroma model starts as a LUT fitted to the pairs, so it needs only a
-  short fine-tune; 3,000 steps at lr 2e-3 drifted towards the reference's
-  own errors on held-out frames (docs/qc.md).
+  The chroma model starts from stages fitted to the pairs in closed form
+  (the lattice, the frame field, the grain filter), which carry this
+  preset; its steps only fine-tune. At lr 5e-4 they moved the held-out
+  colour the wrong way in 7 of the quality benchmark's 8 cases, and 3,000
+  steps at lr 2e-3 drifted towards the reference's own errors (docs/qc.md).
 - ``standard``: a medium model, 10,000 steps of 384 px patches; about an
   hour or two on a small CPU, minutes on a GPU.
 - ``full``: the chroma recovery guide's settings (a medium model, batch 3,
@@ -36,7 +38,7 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "quick": Preset(size="small", steps=300, batch=3, patch=256, lr=5e-4, checkpoint_every=300, contact_every=100),
+    "quick": Preset(size="small", steps=300, batch=3, patch=256, lr=5e-5, checkpoint_every=300, contact_every=100),
     "standard": Preset(size="medium", steps=10000, batch=3, patch=384, lr=1e-3, checkpoint_every=2500,
                        contact_every=1000),
     "full": Preset(size="medium", steps=40000, batch=3, patch=512, lr=1e-3, checkpoint_every=10000,
