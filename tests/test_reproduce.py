@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 from support.common import run_cli
-from support.infer import model_package_copy, package_files
+from support.infer import build_model_package, model_package_copy, package_files
 
 from archivist.imaging import oiio
 from archivist.inference import reproduce, runner
@@ -89,12 +89,13 @@ def test_record_appends_one_validation_event_only(inferred):
     assert package_files(inferred / "data" / "outputs") == outputs
 
 
-def test_a_tiled_run_reproduces_with_its_own_tiling(tmp_path_factory, tmp_path):
-    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
-    result = runner.infer(root, runner.InferOptions(frames="1001-1002", tile=48, overlap=32))
+def test_a_tiled_run_reproduces_with_its_own_tiling(tmp_path):
+    # A spatial model: the chroma model's frame field makes it a whole-frame model, which is never tiled.
+    root = build_model_package(tmp_path / "pkg", mode="spatial").root
+    result = runner.infer(root, runner.InferOptions(frames="1001-1002", tile=48, overlap=8))
     rec = Package.open(root).read_record(Layout.record("inference", result["run"]), runner.LABEL)
     tiling = rec["settings"]["tiling"]
-    assert tiling["tile"] == 48 and tiling["align"] == 16 and tiling["exact"] is False  # radius 92 > 32 / 2
+    assert tiling["tile"] == 48 and tiling["align"] == 4 and tiling["exact"] is False  # radius > 8 / 2
     report = reproduce.reproduce(root)
     assert report["ok"] and all(f["comparison"]["identical"] for f in report["frames"])
     # Close to an untiled run of the same frames (this short-trained model barely uses its context).

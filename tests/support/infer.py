@@ -105,7 +105,7 @@ def ycc_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 # -- a package with a real model, made by the real pipeline ------------------------------------------------
-def build_model_package(root, *, frames: int = 4, size=(64, 96), steps: int = 6):
+def build_model_package(root, *, frames: int = 4, size=(64, 96), steps: int = 6, mode: str = "chroma"):
     """A package with a faded 16mm scan, a DVD reference, a dataset, a short training run and its ONNX export.
 
     Everything goes through archivist's own library calls (``dataset.build``, ``training.train``,
@@ -121,8 +121,9 @@ def build_model_package(root, *, frames: int = 4, size=(64, 96), steps: int = 6)
                                    reference_size=(size[0] // 2, size[1] // 2))
     pkg = Package.create(root, title="Test film", organization="Test Archive", recovery="chroma")
     add_pair_elements(pkg, src, ref)
-    dataset.build(pkg, source="print16", reference="dvd", frames=[1001, 1001 + frames - 1])
-    training.train(pkg, training.TrainSettings(mode="chroma", size="small", steps=steps, patch=32, batch=2,
+    dataset.build(pkg, source="print16", reference="dvd", frames=[1001, 1001 + frames - 1],
+                  **({"median_size": 0} if mode == "spatial" else {}))  # spatial learns the detail a median removes
+    training.train(pkg, training.TrainSettings(mode=mode, size="small", steps=steps, patch=32, batch=2,
                                                checkpoint_every=steps, contact_every=0, threads=1, device="cpu"))
     export.export(pkg)
     return pkg
