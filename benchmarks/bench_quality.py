@@ -32,7 +32,7 @@ Usage::
 
     python benchmarks/bench_quality.py                        # every case, the quick training settings
     python benchmarks/bench_quality.py --cases coffee-uniform --steps 1000
-    python benchmarks/bench_quality.py --quick                # two cases, 1000 steps
+    python benchmarks/bench_quality.py --quick                # two cases
     python benchmarks/bench_quality.py --json out.json --keep --dir /scratch/q
 """
 
@@ -101,13 +101,15 @@ def run_package(folder: Path, dirs: dict[str, Path], settings: dict) -> tuple[ob
                   median_size=settings["median"])
     times["package+dataset"] = time.perf_counter() - t
     t = time.perf_counter()
-    training.train(pkg, training.TrainSettings(
+    rec = training.train(pkg, training.TrainSettings(
         mode="chroma", tone=settings["tone"], size=settings["size"], steps=settings["steps"],
-        batch=settings["batch"], patch=settings["patch"], lr=settings["lr"], checkpoint_every=settings["steps"],
-        contact_every=0, threads=1, device="cpu"))
+        batch=settings["batch"], patch=settings["patch"], lr=settings["lr"],
+        checkpoint_every=settings["checkpoint_every"], contact_every=0, threads=1, device="cpu"))
     times["train"] = time.perf_counter() - t
     t = time.perf_counter()
-    export.export(pkg)
+    card = export.export(pkg)  # the run's selection: the checkpoint with the lowest held-out loss
+    times["chosen_step"] = card["checkpoint"]["step"]
+    times["judging_frames"] = (rec.get("selection") or {}).get("frames", [])
     times["export"] = time.perf_counter() - t
     t = time.perf_counter()
     runner.infer(pkg.root, runner.InferOptions(device="cpu", threads=1, seal=False))
@@ -115,8 +117,11 @@ def run_package(folder: Path, dirs: dict[str, Path], settings: dict) -> tuple[ob
     return pkg, times
 
 
-def measure(pkg, original: Path) -> dict:
-    """Every candidate on every held-out frame against the true original, pooled."""
+def measure(pkg, original: Path, judging: list[int]) -> dict:
+    """Every candidate on every held-out frame against the true original, pooled.
+
+    ``unseen`` pools only the held-out frames that did not judge the training
+    run's checkpoints (``judging``): frames no choice was made on."""
     from archivist import dataset
     from archivist.qc import compare, inputs, metrics
     from archivist.training import targets
@@ -144,7 +149,10 @@ def measure(pkg, original: Path) -> dict:
         results.append(compare.measure_frame(item.number, cands, {"original": item.original}, item.source,
                                              ctx.space, ctx.kr, ctx.kb))
     pooled = compare.summarise(results)["original"]
-    out = {}
+    unseen = compare.summarise([r for r in results if r.number not in judging])["original"]
+    out = {"unseen": {name: {"mean": unseen[name]["ciede2000"]["mean"], "colour": unseen[name]["ciede2000_chroma"]["mean"],
+                             "p95": unseen[name]["ciede2000"]["p95"]} for name in ("lut", "ml")},
+           "unseen_frames": [r.number for r in results if r.number not in judging]}
     for name in CANDIDATES:
         p = pooled[name]
         out[name] = {"mean": p["ciede2000"]["mean"], "colour": p["ciede2000_chroma"]["mean"],
@@ -160,10 +168,12 @@ def run_case(case: qm.Case, base: Path, settings: dict) -> dict:
     dirs = make_case(case, folder)
     material = time.perf_counter() - t0
     pkg, times = run_package(folder, dirs, settings)
+    chosen, judging = times.pop("chosen_step"), times.pop("judging_frames")
     t = time.perf_counter()
-    scores = measure(pkg, dirs["original"])
+    scores = measure(pkg, dirs["original"], judging)
     times = {"material": material, **times, "measure": time.perf_counter() - t}
-    return {"case": case.name, "scores": scores, "seconds": {k: round(v, 1) for k, v in times.items()}}
+    return {"case": case.name, "scores": scores, "chosen_step": chosen, "judging_frames": judging,
+            "seconds": {k: round(v, 1) for k, v in times.items()}}
 
 
 def _row(label: str, s: dict) -> str:
@@ -177,6 +187,11 @@ def print_case(res: dict) -> None:
     for name in CANDIDATES:
         print(_row(name, s[name]))
     print(_row("ML/LUT", ratios(s)))
+    if "unseen" in s:
+        u = s["unseen"]
+        print(f"  exported step {res['chosen_step']} (chosen on frames {', '.join(map(str, res['judging_frames']))});"
+              f" ML/LUT on the {len(s['unseen_frames'])} other held-out frames: "
+              + ", ".join(f"{m} {u['ml'][m] / u['lut'][m]:.3f}" for m in ("mean", "colour", "p95")))
 
 
 def ratios(s: dict) -> dict:
@@ -193,12 +208,13 @@ def goal(s: dict) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", nargs="*", help="case names, e.g. coffee-uniform rocket-nonuniform (default: all)")
-    ap.add_argument("--quick", action="store_true", help="coffee and rocket non-uniform only, 1000 steps")
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--size", default="small")
-    ap.add_argument("--batch", type=int, default=3)
-    ap.add_argument("--patch", type=int, default=256)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--quick", action="store_true", help="coffee and rocket non-uniform only")
+    ap.add_argument("--steps", type=int, help="default: the quick preset's (as for --size ... --checkpoint-every)")
+    ap.add_argument("--size")
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--patch", type=int)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--checkpoint-every", type=int, help="steps between the checkpoints the held-out loss chooses from")
     ap.add_argument("--tone", action=argparse.BooleanOptionalAction, default=None,
                     help="train with the tone correction (default: the training default)")
     ap.add_argument("--median", type=int, default=5, help="the dataset's reference median filter")
@@ -207,13 +223,16 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    from archivist.training import presets
     from archivist.training import run as training
 
     names = args.cases or (["coffee-nonuniform", "rocket-nonuniform"] if args.quick else None)
     chosen = qm.cases(names)
     tone = training.TrainSettings().tone if args.tone is None else args.tone
-    settings = {"steps": 1000 if args.quick and args.steps == 3000 else args.steps, "size": args.size,
-                "batch": args.batch, "patch": args.patch, "lr": args.lr, "tone": tone, "median": args.median}
+    quick = presets.get("quick")
+    settings = {k: getattr(quick, k) if getattr(args, k) is None else getattr(args, k)
+                for k in ("steps", "size", "batch", "patch", "lr", "checkpoint_every")}
+    settings.update({"tone": tone, "median": args.median})
     base = args.dir or Path(tempfile.mkdtemp(prefix="archivist-bench-quality-"))
     base.mkdir(parents=True, exist_ok=True)
     print(f"bench_quality: {len(chosen)} case(s), settings {settings}, {os.cpu_count()} CPUs, "
@@ -234,6 +253,9 @@ def main() -> int:
         print(f"  goal {'met' if res['goal']['met'] else 'NOT met'}: "
               + ", ".join(f"{k} {'ok' if v else 'no'}" for k, v in res["goal"]["checks"].items()))
     total = {n: {m: float(np.mean([r["scores"][n][m] for r in results])) for m in MEASURES} for n in CANDIDATES}
+    unseen = [r["scores"]["unseen"] for r in results]
+    print("\nML/LUT on the held-out frames that did not judge the checkpoints, mean over cases: "
+          + ", ".join(f"{m} {np.mean([u['ml'][m] / u['lut'][m] for u in unseen]):.3f}" for m in ("mean", "colour", "p95")))
     print_case({"case": "mean over cases", "scores": total, "seconds": {"wall": time.perf_counter() - t0}})
     met = sum(r["goal"]["met"] for r in results)
     print(f"\ngoal met on {met} of {len(results)} case(s)")

@@ -33,7 +33,7 @@ def exported(tmp_path_factory):
     """A trained chroma run, exported once through the real command line."""
     pkg = make_package(tmp_path_factory.mktemp("export"))
     rec = training.train(pkg, training.TrainSettings(steps=20, **FAST), run_id="run")
-    proc = run_cli("export", pkg.root, "--json", check=True)
+    proc = run_cli("export", pkg.root, "--checkpoint", "20", "--json", check=True)  # the last; not the selection
     card = json.loads(proc.stdout)["model"]
     return pkg, rec, card
 

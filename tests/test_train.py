@@ -68,11 +68,11 @@ def test_training_learns_and_writes_everything_into_the_package(chroma):
     assert rec["status"] == "complete" and rec["step"] == 2 * STEPS
     stored = pkg.read_record(Layout.record("training", "full"), training.LABEL)
     assert stored["status"] == "complete" and stored["checkpoints"] == rec["checkpoints"]
-    assert [c["step"] for c in rec["checkpoints"]] == [10, 20, 30, 40]
+    assert [c["step"] for c in rec["checkpoints"]] == [0, 10, 20, 30, 40]  # step 0: the fitted start
     manifest = pkg.manifest("sha256")
     for ref in rec["checkpoints"] + rec["contact_sheets"] + [rec["loss_log"]]:
         assert manifest[ref["path"]] == ref["sha256"]
-    assert rec["checkpoints"][0]["path"] == "data/training/full/checkpoints/step-0000010.safetensors"
+    assert rec["checkpoints"][1]["path"] == "data/training/full/checkpoints/step-0000010.safetensors"
     lines = [json.loads(x) for x in pkg.layout.path(rec["loss_log"]["path"]).read_bytes().splitlines()]
     assert [x["step"] for x in lines] == list(range(1, 2 * STEPS + 1))
     # Learned: the held-out frame is much closer to its ground truth than the faded source it started from.
@@ -96,6 +96,39 @@ def test_training_learns_and_writes_everything_into_the_package(chroma):
     events = [e for e in pkg.events() if e["command"] == "train"]
     assert len(events) == 1 + 4 and "complete" in events[-1]["detail"]
     assert_valid(pkg)
+
+
+def test_every_checkpoint_is_judged_on_held_out_frames_and_export_takes_the_best(chroma):
+    pkg, rec = chroma
+    record, _ = dataset.load(pkg)
+    frames = [h["source"]["number"] for h in record["holdout"]]
+    chosen = rec["selection"]
+    assert chosen["by"] == "holdout-loss" and chosen["frames"] == frames[:3]
+    losses = {c["step"]: c["holdout_loss"] for c in rec["checkpoints"]}
+    assert chosen["step"] == min(losses, key=losses.__getitem__) and chosen["holdout_loss"] == min(losses.values())
+    # The recorded losses are the stored weights' own: recomputed from the checkpoint files.
+    from archivist.training.data import load_data
+
+    data = load_data(pkg, record, "chroma", False, "cpu", False)
+    for ref in (rec["checkpoints"][0], rec["checkpoints"][-1]):
+        model = load_checkpoint_model(pkg, rec, ref)
+        assert training.guard_loss(model, data) == pytest.approx(ref["holdout_loss"], rel=1e-6)
+    # Step 0 is the model as fitted in closed form, before any step.
+    fitted = training.build_model(rec["architecture"]["config"], 0, "cpu", False)
+    from archivist.training.sampling import fit_views
+
+    xs, ts, windows = fit_views(data)
+    models.fit_lattice(fitted, xs, ts, data.kr, data.kb, windows=windows)
+    start = load_checkpoint_model(pkg, rec, rec["checkpoints"][0]).state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in fitted.state_dict().items())
+    # Without a named checkpoint, export takes the selection and says so.
+    from archivist.training import export
+
+    card = export.export(pkg, run="full")
+    assert card["checkpoint"]["step"] == chosen["step"] and card["checkpoint"]["chosen_by"] == "holdout-loss"
+    assert card["checkpoint"]["holdout_loss"] == chosen["holdout_loss"]
+    named = export.export(pkg, run="full", checkpoint=40)
+    assert named["checkpoint"]["chosen_by"] == "named" and named["checkpoint"]["step"] == 40
 
 
 def test_chroma_output_keeps_the_source_luma_bit_exactly(chroma):
@@ -168,7 +201,7 @@ def test_resume_refuses_changed_settings_and_altered_checkpoints(chroma):
         from archivist.training import export
 
         with pytest.raises(ArchivistError) as exc:
-            export.export(pkg, run="short")
+            export.export(pkg, run="short", checkpoint=10)
         assert exc.value.code == "EXPORT-CHECKPOINT-ALTERED"
         assert snapshot(pkg) == before
     finally:
@@ -355,7 +388,7 @@ def test_channels_last_is_recorded_and_changes_nothing_but_the_memory_format(chr
     rec = training.train(pkg, settings(steps=10, channels_last=True, contact_every=0), run_id="cl")
     assert rec["settings"]["channels_last"] is True and rec["settings_digest"] != full["settings_digest"]
     model = load_checkpoint_model(pkg, rec, rec["checkpoints"][-1])
-    ref = load_checkpoint_model(pkg, full, full["checkpoints"][0])  # contiguous run, same step
+    ref = load_checkpoint_model(pkg, full, full["checkpoints"][1])  # contiguous run, same step
     for (name, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-4), name  # same training up to float rounding
 

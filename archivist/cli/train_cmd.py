@@ -144,6 +144,11 @@ def _print_run(d: dict) -> None:
         click.echo(f"  preview L1  {loss['holdout_l1_last']:.5f} at step {loss['holdout_l1_step']}")
     if r["checkpoints"]:
         click.echo(f"  checkpoint  {r['checkpoints'][-1]['path']}")
+    chosen = r.get("selection")
+    if chosen and chosen["by"] == "holdout-loss":
+        frames = ", ".join(map(str, chosen["frames"]))
+        click.echo(f"  export      step {chosen['step']}: the lowest held-out loss ({chosen['holdout_loss']:.5f} on "
+                   f"frames {frames}) of {len(r['checkpoints'])} checkpoints")
     sess = r["sessions"][-1]
     click.echo(f"  time        {r['wall_seconds']:.1f} s in all; this session {sess['steps_per_second']:.2f} steps/s")
     for right in r["rights"]:
@@ -155,7 +160,8 @@ def _print_run(d: dict) -> None:
 @click.command("export")
 @pkg_arg
 @click.option("--run", help="Training run (default: the package's only run).")
-@click.option("--checkpoint", help="Checkpoint step or package path (default: the run's last).")
+@click.option("--checkpoint", help="Checkpoint step or package path (default: the one with the lowest held-out "
+              "loss, else the run's last).")
 @click.option("--id", "model_id", help="Model id (default: <run>-s<step>).")
 @json_option
 def export_cmd(pkg, run, checkpoint, model_id, as_json):
@@ -171,7 +177,10 @@ def _print_card(d: dict) -> None:
     c = d["model"]
     par = c["parity"]
     click.echo(f"exported {c['id']}: {c['model']['path']} ({c['model']['size']:,} bytes, opset {c['format']['opset']})")
-    click.echo(f"  from        run {c['run']['id']} step {c['checkpoint']['step']}")
+    ck = c["checkpoint"]
+    why = {"holdout-loss": f", the lowest held-out loss ({ck.get('holdout_loss', 0.0):.5f})",
+           "last": ", the run's last", "named": ""}.get(ck.get("chosen_by", "named"), "")
+    click.echo(f"  from        run {c['run']['id']} step {ck['step']}{why}")
     click.echo(f"  parity      max |torch - onnxruntime| {par['max_abs_error']:.2g} (bound {par['bound']:g}), "
                f"passthrough bit-exact: {'yes' if par['passthrough_bit_exact'] else 'no'}")
 

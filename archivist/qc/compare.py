@@ -188,12 +188,14 @@ def statement(v: dict, training_check: dict | None = None) -> str:
     return text
 
 
-def memorising(holdout: list[tuple[int, float]], rise: float = MEMORISING_RISE) -> dict:
+def memorising(holdout: list[tuple[int, float]], rise: float = MEMORISING_RISE, model_step: int | None = None) -> dict:
     """Whether the held-out loss rose at the end of training (the model memorising its pairs).
 
     ``holdout`` is the training run's held-out L1 per logged step. The
     run counts as memorising when the last value is more than ``rise``
-    (relative) above the best one logged before it.
+    (relative) above the best one logged before it. ``model_step``: the
+    checkpoint the judged model was exported from; one from before the
+    end is said to be so.
 
     >>> memorising([(100, 0.05), (200, 0.04), (300, 0.045)])["memorising"]
     True
@@ -214,6 +216,9 @@ def memorising(holdout: list[tuple[int, float]], rise: float = MEMORISING_RISE) 
         out["statement"] = (f"Warning: the held-out loss rose at the end of training, from {best:.5f} at step "
                             f"{step_best} to {last:.5f} at step {step_last} ({100.0 * up:.0f}% higher): the model "
                             "is memorising its training pairs; train fewer steps or on more pairs.")
+        if model_step is not None and model_step < step_last:
+            out["statement"] += (f" The model judged here is the checkpoint of step {model_step}, from before the "
+                                 "end of training.")
     else:
         out["statement"] = (f"The held-out loss did not rise at the end of training ({last:.5f} at step {step_last}, "
                             f"best {best:.5f} at step {step_best}).")

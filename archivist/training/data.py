@@ -2,7 +2,9 @@
 
 Inputs are Y'CbCr (what the model sees), ground truth R'G'B' (what the loss
 compares), both (3, H, W); one centred window of a held-out frame is kept
-for the contact sheets and the held-out loss.
+for the contact sheets and the held-out loss, and up to ``GUARD_FRAMES``
+whole held-out frames, spread over the dataset's held-out list, for the
+held-out loss that chooses the checkpoint a run exports.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from archivist.package import Package
 from archivist.training import targets
 
 PREVIEW_MAX = 512  # contact sheets show a centred window of the preview frame at 1:1
+# Held-out frames that judge each checkpoint. Few, so that a benchmark or QC can keep the
+# other held-out frames unseen by the choice.
+GUARD_FRAMES = 3
 
 
 def _chw(a: np.ndarray) -> torch.Tensor:
@@ -41,6 +46,10 @@ class TrainingData:
     # Where the crop lies in the source frame: (top, left, frame height, frame width); the frame field
     # needs each patch's place in the whole frame, not in the crop.
     frame: tuple[int, int, int, int] | None = None
+    # Whole held-out frames that judge each checkpoint (``guard_indices``): inputs and targets as above.
+    guard_inputs: list[torch.Tensor] = field(default_factory=list)
+    guard_targets: list[torch.Tensor] = field(default_factory=list)
+    guard_frames: list[int] = field(default_factory=list)
 
     def window(self, top: int, left: int) -> tuple[int, int, int, int]:
         """The frame window of a patch whose corner is at (top, left) in the crop."""
@@ -95,8 +104,27 @@ def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, ch
     scan = pkg.element(record["source_element"])["scan"]
     crop = record["crop"]
     frame = (int(crop["y"]), int(crop["x"]), int(scan["height"]), int(scan["width"]))
-    return TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb,
+    data = TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb,
                         regions, frame)
+    for i in guard_indices(len(holdout)):
+        src, ref = ds.pair_arrays(pkg, record, holdout[i])
+        data.guard_inputs.append(_chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt))
+        data.guard_targets.append(_chw(targets.target(mode, tone, src, ref, kr, kb))[None].to(device))
+        data.guard_frames.append(_frame_number(holdout[i]))
+    return data
+
+
+def guard_indices(n: int, most: int = GUARD_FRAMES) -> list[int]:
+    """Which of ``n`` held-out frames judge the checkpoints: all of them, or ``most`` spread from first to last.
+
+    A fade that drifts along the shot is judged at its start, middle and end.
+
+    >>> guard_indices(2), guard_indices(8), guard_indices(0)
+    ([0, 1], [0, 4, 7], [])
+    """
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
 
 
 def _region(pkg: Package, record: dict, entry: dict, shape: tuple[int, int]) -> np.ndarray | None:

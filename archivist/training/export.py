@@ -132,16 +132,21 @@ def _pick_run(pkg: Package, run: str | None) -> tuple[dict, bytes]:
     return records.loads(data, training.LABEL, where=rel), data
 
 
-def _pick_checkpoint(rec: dict, checkpoint: str | int | None) -> dict:
+def _pick_checkpoint(rec: dict, checkpoint: str | int | None) -> tuple[dict, str]:
+    """The checkpoint to export and how it was chosen: ``named``, by the run's ``selection``, or ``last``."""
     ckpts = rec["checkpoints"]
     if not ckpts:
         raise InputError("EXPORT-NO-CHECKPOINT", f"run {rec['id']} has no checkpoint yet")
     if checkpoint is None:
-        return ckpts[-1]
+        chosen = rec.get("selection")
+        for c in ckpts:
+            if chosen and c["step"] == chosen["step"]:
+                return c, chosen["by"]
+        return ckpts[-1], "last"
     text = str(checkpoint)
     for c in ckpts:
         if (text.isdigit() and c["step"] == int(text)) or c["path"] == text:
-            return c
+            return c, "named"
     steps = ", ".join(str(c["step"]) for c in ckpts)
     raise InputError("EXPORT-NO-CHECKPOINT", f"run {rec['id']} has no checkpoint {text!r} (steps: {steps})")
 
@@ -224,7 +229,7 @@ def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None
            model_id: str | None = None, progress=None) -> dict:
     """Export one checkpoint; returns the model card."""
     rec, rec_bytes = _pick_run(pkg, run)
-    ckpt = _pick_checkpoint(rec, checkpoint)
+    ckpt, chosen = _pick_checkpoint(rec, checkpoint)
     model_id = model_id or _next_model_id(pkg, rec, ckpt["step"])
     card_rel, onnx_rel = Layout.record("models", model_id), Layout.onnx_model(model_id)
     if (pkg.root / card_rel).exists() or (pkg.root / onnx_rel).exists():
@@ -234,13 +239,13 @@ def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None
                            hint=f"run 'archivist recover {pkg.root}' first")
     bar = start(progress, total=4, desc=f"exporting {model_id}", unit="stage")
     try:
-        return _export(pkg, rec, rec_bytes, ckpt, model_id, card_rel, onnx_rel, bar)
+        return _export(pkg, rec, rec_bytes, ckpt, chosen, model_id, card_rel, onnx_rel, bar)
     finally:
         bar.close()
 
 
-def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, model_id: str, card_rel: str, onnx_rel: str,
-            bar) -> dict:
+def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, chosen: str, model_id: str, card_rel: str,
+            onnx_rel: str, bar) -> dict:
     data = pkg.verified_bytes(ckpt, "EXPORT-CHECKPOINT-ALTERED", "checkpoint")
     meta, tensors = checkpoints.unpack(data)
     if meta.get("settings_digest") != rec["settings_digest"] or int(meta["step"]) != ckpt["step"]:
@@ -314,7 +319,8 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, model_id: str
             "run": {"id": rec["id"], "status": rec["status"], "step": rec["step"],
                     "record": {"path": snap_rel, "sha256": sfx.sha256, "size": sfx.size},
                     "live_record": Layout.record("training", rec["id"])},
-            "checkpoint": {"step": ckpt["step"], "path": ckpt["path"], "sha256": ckpt["sha256"]},
+            "checkpoint": {"step": ckpt["step"], "path": ckpt["path"], "sha256": ckpt["sha256"], "chosen_by": chosen,
+                           **({"holdout_loss": ckpt["holdout_loss"]} if "holdout_loss" in ckpt else {})},
             "dataset": {"id": rec["dataset"]["id"], "sha256": rec["dataset"]["sha256"]},
             "mode": rec["mode"], "tone": rec["tone"],
             "architecture": {"name": rec["architecture"]["name"], "size": rec["architecture"]["size"],

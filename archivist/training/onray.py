@@ -63,7 +63,7 @@ class StagedRun(training._Run):
         if checkpoint:
             data = checkpoints.pack(self.model, self.optimizer, self.sampler.generator, step=step,
                                     architecture=rec["architecture"]["config"], digest=rec["settings_digest"])
-            rec["checkpoints"].append({"step": step, **self._put(Layout.checkpoint(rid, step), data)})
+            self.checkpoint_entry(step, self._put(Layout.checkpoint(rid, step), data))
         for cstep, pixels in self.pending_contacts:
             rel = Layout.contact_sheet(rid, cstep)
             (self.scratch / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "quick": Preset(size="small", steps=300, batch=3, patch=256, lr=5e-5, checkpoint_every=300, contact_every=100),
+    "quick": Preset(size="small", steps=300, batch=3, patch=256, lr=5e-5, checkpoint_every=100, contact_every=100),
     "standard": Preset(size="medium", steps=10000, batch=3, patch=384, lr=1e-3, checkpoint_every=2500,
                        contact_every=1000),
     "full": Preset(size="medium", steps=40000, batch=3, patch=512, lr=1e-3, checkpoint_every=10000,

@@ -10,6 +10,14 @@ pre-loaded pairs, and writes back into the package, in short transactions:
   record, each hashed into the manifests, with an event;
 - at the end, the last checkpoint and ``status: complete``.
 
+The first checkpoint is step 0: the model as fitted in closed form (for
+chroma, where the LUT ends). Every checkpoint is judged by its loss on
+whole held-out frames against their ground truth (``data.GUARD_FRAMES`` of
+the dataset's held-out list), and the record's ``selection`` names the
+checkpoint with the lowest: what ``export`` takes by default. On four
+pairs, steps can fit the pairs' own frames at the cost of the others; the
+choice keeps the steps only where they generalise.
+
 A run killed at any moment leaves a valid package whose record names its
 last checkpoint; ``resume`` continues from there and, on the same device
 and thread count, produces byte-identical checkpoints to a run that was
@@ -174,6 +182,33 @@ def _weight_settings(rec: dict) -> dict:
             "channels_last": s["channels_last"]}
 
 
+def guard_loss(model: torch.nn.Module, data: TrainingData) -> float | None:
+    """The training loss on the whole held-out frames that judge checkpoints, their mean; None without any."""
+    if not data.guard_inputs:
+        return None
+    window = [data.window(0, 0)] if data.frame is not None else None
+    with torch.no_grad():
+        values = [loss_fn(model, x, y, data.kr, data.kb, window) for x, y in zip(data.guard_inputs, data.guard_targets)]
+        return float(torch.stack(values).mean())
+
+
+def select_checkpoint(rec: dict, frames: list[int]) -> dict:
+    """The checkpoint ``export`` takes by default: the lowest held-out loss (the earliest of equals), else the last.
+
+    >>> rec = {"checkpoints": [{"step": 0, "holdout_loss": 0.02}, {"step": 100, "holdout_loss": 0.019},
+    ...                        {"step": 200, "holdout_loss": 0.021}]}
+    >>> select_checkpoint(rec, [1002, 1011])["step"]
+    100
+    >>> select_checkpoint({"checkpoints": [{"step": 0}, {"step": 300}]}, [])
+    {'by': 'last', 'step': 300}
+    """
+    judged = [c for c in rec["checkpoints"] if "holdout_loss" in c]
+    if not judged:
+        return {"by": "last", "step": rec["checkpoints"][-1]["step"]}
+    best = min(judged, key=lambda c: c["holdout_loss"])
+    return {"by": "holdout-loss", "frames": frames, "step": best["step"], "holdout_loss": best["holdout_loss"]}
+
+
 def advance_record(rec: dict, step: int, final: bool, loss_values, holdout) -> None:
     """Bring a training record to ``step``: its time, its status when ``final``, and its loss summary."""
     now = utcnow()
@@ -244,6 +279,16 @@ class _Run:
             self.loss_lines.append((json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n").encode())
         self.pending_losses.clear()
 
+    def checkpoint_entry(self, step: int, file: dict) -> dict:
+        """Record a checkpoint just written (``file``: path, sha256, size), judged on the held-out frames."""
+        entry = {"step": step, **file}
+        loss = guard_loss(self.model, self.data)
+        if loss is not None:
+            entry["holdout_loss"] = loss
+        self.rec["checkpoints"].append(entry)
+        self.rec["selection"] = select_checkpoint(self.rec, self.data.guard_frames)
+        return entry
+
     def _contact(self, step: int) -> None:
         t0 = time.monotonic()
         try:
@@ -307,7 +352,7 @@ class _Run:
                                         architecture=rec["architecture"]["config"], digest=rec["settings_digest"])
                 rel = Layout.checkpoint(rid, step)
                 fx = txn.write_bytes(rel, data)
-                rec["checkpoints"].append({"step": step, "path": rel, "sha256": fx.sha256, "size": fx.size})
+                self.checkpoint_entry(step, {"path": rel, "sha256": fx.sha256, "size": fx.size})
                 objects.append({"path": rel, "role": "created", "sha256": fx.sha256})
             for cstep, pixels in self.pending_contacts:
                 rel = Layout.contact_sheet(rid, cstep)
@@ -491,7 +536,7 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
         sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch, data.regions)
         run = (run_class or _Run)(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[],
                                   holdout=[], notify=notify)
-        run.commit(0, checkpoint=False, final=False, first=True)
+        run.commit(0, checkpoint=True, final=False, first=True)  # the fitted start, judged like the others
         run.loop(0, settings.steps, progress)
         return rec
 
