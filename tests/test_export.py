@@ -100,6 +100,11 @@ def test_onnxruntime_matches_torch_at_any_size_and_keeps_luma_bit_exact(exported
 def test_re_export_gives_identical_bytes(exported):
     pkg, rec, card = exported
     again = export.export(pkg, run="run", checkpoint="20", model_id="again")
+    # the first export traced the graph; this one took it from run-s20's file: the same bytes
+    assert card["format"]["graph"] == {"from": "trace"}
+    assert again["format"]["graph"] == {"from": "template", "model": "run-s20", "sha256": card["model"]["sha256"]}
+    event = [e for e in pkg.events() if e["command"] == "export"][-1]
+    assert {"path": card["model"]["path"], "role": "source", "sha256": card["model"]["sha256"]} in event["objects"]
     assert again["model"]["sha256"] == card["model"]["sha256"]
     assert pkg.layout.path(again["model"]["path"]).read_bytes() == pkg.layout.path(card["model"]["path"]).read_bytes()
     assert again["id"] == "again" and again["checkpoint"] == card["checkpoint"]
@@ -122,7 +127,7 @@ def test_export_refuses_a_model_that_does_not_match_torch(exported, monkeypatch)
     before = snapshot(pkg)
     monkeypatch.setattr(export, "to_onnx", _off_by(1e-3))
     with pytest.raises(ArchivistError) as exc:
-        export.export(pkg, run="run", model_id="bad")
+        export.export(pkg, run="run", model_id="bad", reuse_graph=False)
     assert exc.value.code == "EXPORT-PARITY"
     assert snapshot(pkg) == before
 
@@ -166,3 +171,56 @@ def test_the_card_keeps_the_run_record_it_came_from_when_the_run_goes_on(exporte
     kept = records.loads(pkg.layout.path(card["run"]["record"]["path"]).read_bytes(), training.LABEL)
     assert kept["step"] == 20 and kept["checkpoints"][-1]["sha256"] == card["checkpoint"]["sha256"]
     bagit.Bag(str(pkg.root)).validate()
+
+
+def _randomised(mode: str, seed: int) -> torch.nn.Module:
+    model = models.build(models.architecture(mode, "small")).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
+    return model
+
+
+def test_a_template_with_other_weights_gives_the_bytes_of_a_trace():
+    a, b = _randomised("spatial", 1), _randomised("spatial", 2)
+    props = {"archivist.graph": export.graph_key(models.architecture("spatial", "small"))}
+    traced = export.to_onnx(a, props, doc="a")
+    as_b = export.from_template(traced, b, props, doc="b")
+    assert as_b is not None and as_b != traced
+    # back to a's weights from b's file: exactly the traced bytes
+    assert export.from_template(as_b, a, props, doc="a") == traced
+    x = np.random.default_rng(0).random((2, 3, 21, 34), dtype=np.float32) - np.float32(0.5)
+    with torch.no_grad():
+        want = b(torch.from_numpy(x)).numpy()
+    got = export.ort_session(as_b).run(None, {export.INPUT_NAME: x})[0]
+    assert np.abs(got - want).max() <= export.PARITY_BOUND
+    assert np.array_equal(got[:, 1:], x[:, 1:])
+
+    # refused (None: the caller traces afresh): another architecture, a renamed or reshaped weight, a
+    # graph without the weights, bytes that are no model
+    assert export.from_template(traced, _randomised("chroma", 1), props) is None
+    for change in ("name", "dims"):
+        proto = onnx.load_from_string(traced)
+        t = next(t for t in proto.graph.initializer if t.name == "unet.head.weight")
+        if change == "name":
+            t.name = "unet.head.w"
+        else:
+            t.dims[0] += 1
+        assert export.from_template(proto.SerializeToString(), b, props) is None
+    assert export.from_template(_off_by(0.0)(b, props), b, props) is None
+    assert export.from_template(traced[:1000], b, props) is None
+
+
+def test_a_damaged_model_is_not_taken_as_a_template(exported):
+    pkg, _, card = exported
+    key = card["format"]["metadata_props"]["archivist.graph"]
+    assert "run-s20" in [c["id"] for c, _ in export._templates(pkg, key)]
+    path = pkg.layout.path(card["model"]["path"])
+    data = path.read_bytes()
+    try:
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+        assert "run-s20" not in [c["id"] for c, _ in export._templates(pkg, key)]
+    finally:
+        path.write_bytes(data)
+    assert list(export._templates(pkg, "0" * 64)) == []

@@ -163,13 +163,15 @@ def _print_run(d: dict) -> None:
 @click.option("--checkpoint", help="Checkpoint step or package path (default: the one with the lowest held-out "
               "loss, else the run's last).")
 @click.option("--id", "model_id", help="Model id (default: <run>-s<step>).")
+@click.option("--trace", is_flag=True, help="Trace the graph afresh even where a model of the same architecture and "
+              "versions in PKG could lend its graph (the same bytes either way, traced is slower).")
 @json_option
-def export_cmd(pkg, run, checkpoint, model_id, as_json):
+def export_cmd(pkg, run, checkpoint, model_id, trace, as_json):
     """Export a checkpoint of PKG to ONNX, with a model card and a parity check."""
     from archivist.training import export
 
     card = export.export(Package.open(pkg), run=run, checkpoint=checkpoint, model_id=model_id,
-                         progress=progress_for(as_json))
+                         progress=progress_for(as_json), reuse_graph=not trace)
     emit(as_json, {"ok": True, "model": card}, _print_card)
 
 
@@ -183,6 +185,9 @@ def _print_card(d: dict) -> None:
     click.echo(f"  from        run {c['run']['id']} step {ck['step']}{why}")
     click.echo(f"  parity      max |torch - onnxruntime| {par['max_abs_error']:.2g} (bound {par['bound']:g}), "
                f"passthrough bit-exact: {'yes' if par['passthrough_bit_exact'] else 'no'}")
+    graph = c["format"].get("graph") or {}
+    if graph.get("from") == "template":
+        click.echo(f"  graph       model {graph['model']}'s, with this checkpoint's weights")
 
 
 COMMANDS = [train, export_cmd]

@@ -7,6 +7,16 @@ must pass ``onnx.checker`` (full check), and carries its provenance in
 ``metadata_props``. Nothing in the file depends on the time or the model
 id, so exporting the same checkpoint twice gives the same bytes.
 
+The graph depends on the architecture and the exporter's versions, not on
+the weights, and tracing it is nearly all of an export's time. So when the
+package already holds a model exported with the same ``archivist.graph``
+key (architecture, recipe and versions; ``graph_key``), that model's file
+(hash-checked against its card and the manifest) is the template: its
+weight initializers, named after the module's ``state_dict``, are replaced
+by the checkpoint's, which gives the bytes a fresh trace gives. A template
+that does not hold every weight under its name, with its shape and type, is
+refused and the graph is traced afresh (as with ``reuse_graph=False``).
+
 Before anything is written, torch and onnxruntime (CPU) run the model on
 the preview frame (its centred window of at most 512 px a side, the one the
 training contact sheets show, so large frames cost no more): the export is refused, leaving the package untouched,
@@ -18,9 +28,12 @@ not bit-identical to the input in onnxruntime.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import warnings
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +56,9 @@ OUTPUT_NAME = "restored_ycbcr"
 # fp32 torch eager and onnxruntime differ by ~2e-7 on these graphs; 1e-4 is
 # far below a half-float step at 1.0 (~5e-4) and far above rounding noise.
 PARITY_BOUND = 1e-4
+# Bump when to_onnx's steps change the graph it makes: the graph key then changes, so older models
+# in a package are no longer taken as templates.
+GRAPH_RECIPE = 1
 ORT_SETTINGS = {"providers": ["CPUExecutionProvider"], "graph_optimization_level": "ORT_ENABLE_ALL",
                 "enable_cpu_mem_arena": False}
 
@@ -62,8 +78,7 @@ def _quiet_exporter():
 
 
 def to_onnx(model: torch.nn.Module, props: dict[str, str], doc: str = "") -> bytes:
-    """Export ``model`` (Y'CbCr in, Y'CbCr out) to ONNX bytes with dynamic batch/height/width."""
-    import onnx
+    """Export ``model`` (Y'CbCr in, Y'CbCr out) to ONNX bytes with dynamic batch/height/width (a full trace)."""
     import onnxscript
 
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
@@ -76,10 +91,30 @@ def to_onnx(model: torch.nn.Module, props: dict[str, str], doc: str = "") -> byt
         program = torch.onnx.export(model, (example,), dynamo=True, external_data=False, optimize=False,
                                     input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                     dynamic_shapes=({0: dyn, 2: dyn, 3: dyn},), verbose=False)
+        graph = program.model.graph
+        # The weights are hidden from the optimiser (graph inputs without a value), so that nothing it
+        # does depends on them: the optimised graph is the same for every checkpoint of an architecture
+        # and keeps each weight as an initializer named after the state_dict (see from_template).
+        state = model.state_dict()
+        hidden = []
+        for name in [n for n in graph.initializers if n in state]:
+            value = graph.initializers.pop(name)
+            hidden.append((value, value.const_value))
+            value.const_value = None
+            graph.inputs.append(value)
         onnxscript.optimizer.optimize_ir(program.model, num_iterations=1, onnx_shape_inference=False)
-        shape = program.model.graph.inputs[0].shape
+        for value, tensor in hidden:
+            graph.inputs.remove(value)
+            value.const_value = tensor
+            graph.register_initializer(value)
+        shape = graph.inputs[0].shape
         program.rename_axes({shape[0]: "batch", shape[2]: "height", shape[3]: "width"})
-    proto = program.model_proto
+    return _finish(program.model_proto, props, doc)
+
+
+def _finish(proto: Any, props: dict[str, str], doc: str) -> bytes:
+    import onnx
+
     onnx.helper.set_model_props(proto, props)
     proto.doc_string = doc
     try:
@@ -87,6 +122,77 @@ def to_onnx(model: torch.nn.Module, props: dict[str, str], doc: str = "") -> byt
     except onnx.checker.ValidationError as exc:
         raise PackageError("EXPORT-CHECK", f"the exported model fails onnx.checker: {exc}") from None
     return proto.SerializeToString()
+
+
+def graph_key(arch: dict) -> str:
+    """What the exported graph depends on, hashed: the architecture, the export recipe and the versions."""
+    import onnx
+    import onnx_ir
+    import onnxscript
+
+    what = {"recipe": GRAPH_RECIPE, "archivist": __version__, "architecture": arch, "torch": torch.__version__,
+            "onnx": onnx.__version__, "onnxscript": onnxscript.__version__, "onnx_ir": onnx_ir.__version__,
+            "input": INPUT_NAME, "output": OUTPUT_NAME}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def from_template(template: bytes, model: torch.nn.Module, props: dict[str, str], doc: str = "") -> bytes | None:
+    """``template`` (an export of the same architecture) with ``model``'s weights; None where it cannot be.
+
+    Every ``state_dict`` entry must be an initializer of that name, once,
+    with the same shape and element type, stored as raw little-endian
+    data; anything else (a template from another architecture, a graph
+    that folded a weight into a constant) returns None, and the caller
+    traces afresh.
+    """
+    import onnx
+
+    if not np.little_endian:  # raw_data is little-endian
+        return None
+    try:
+        proto = onnx.load_from_string(template)
+    except Exception:  # protobuf's DecodeError, or anything a damaged file raises
+        return None
+    if [i.name for i in proto.graph.input] != [INPUT_NAME] or [o.name for o in proto.graph.output] != [OUTPUT_NAME]:
+        return None
+    inits: dict[str, onnx.TensorProto] = {}
+    for t in proto.graph.initializer:
+        if t.name in inits:
+            return None
+        inits[t.name] = t
+    for name, tensor in model.state_dict().items():
+        arr = tensor.detach().cpu().contiguous().numpy()
+        t = inits.get(name)
+        if (t is None or list(t.dims) != list(arr.shape) or not t.HasField("raw_data")
+                or t.data_type != onnx.helper.np_dtype_to_tensor_dtype(arr.dtype) or len(t.raw_data) != arr.nbytes):
+            return None
+        t.raw_data = arr.tobytes()
+    return _finish(proto, props, doc)
+
+
+def _templates(pkg: Package, key: str) -> Iterator[tuple[dict, bytes]]:
+    """(card, ONNX bytes) of the package's models made with this graph key, each checked against the manifest."""
+    from archivist.errors import ArchivistError
+
+    for ident in pkg.record_ids(kinds.MODEL_CARD):
+        try:
+            card = pkg.read_record(Layout.record("models", ident), CARD_LABEL)
+            if card["format"]["metadata_props"].get("archivist.graph") != key:
+                continue
+            yield card, pkg.verified_bytes(card["model"], "EXPORT-CHECK", "model")
+        except ArchivistError:
+            continue  # a damaged model is verify's to report; it just cannot be a template
+
+
+def _onnx_for(pkg: Package, model: torch.nn.Module, props: dict[str, str], doc: str,
+              reuse_graph: bool) -> tuple[bytes, dict | None]:
+    """The model's ONNX bytes, from a template in the package where one fits, else from a trace; and the template."""
+    if reuse_graph:
+        for card, data in _templates(pkg, props["archivist.graph"]):
+            out = from_template(data, model, props, doc)
+            if out is not None:
+                return out, card
+    return to_onnx(model, props, doc=doc), None
 
 
 def ort_session(onnx_bytes: bytes):
@@ -188,6 +294,7 @@ def metadata_props(pkg: Package, rec: dict, ckpt: dict) -> dict[str, str]:
                                   "in [0, 1]; Y' in [0, 1], Cb and Cr in [-0.5, 0.5]",
         "archivist.colour.output": f"{OUTPUT_NAME}: Y'CbCr in the same space; " + _passthrough_text(rec),
         "archivist.version": __version__,
+        "archivist.graph": graph_key(arch),
     }
 
 
@@ -226,8 +333,12 @@ def _current_rights(pkg: Package, rec: dict) -> list[dict]:
 
 
 def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None = None,
-           model_id: str | None = None, progress=None) -> dict:
-    """Export one checkpoint; returns the model card."""
+           model_id: str | None = None, progress=None, reuse_graph: bool = True) -> dict:
+    """Export one checkpoint; returns the model card.
+
+    ``reuse_graph``: take the graph from a model of the same graph key in the package where there is one
+    (same bytes, much faster); False traces it afresh.
+    """
     rec, rec_bytes = _pick_run(pkg, run)
     ckpt, chosen = _pick_checkpoint(rec, checkpoint)
     model_id = model_id or _next_model_id(pkg, rec, ckpt["step"])
@@ -239,13 +350,13 @@ def export(pkg: Package, *, run: str | None = None, checkpoint: str | int | None
                            hint=f"run 'archivist recover {pkg.root}' first")
     bar = start(progress, total=4, desc=f"exporting {model_id}", unit="stage")
     try:
-        return _export(pkg, rec, rec_bytes, ckpt, chosen, model_id, card_rel, onnx_rel, bar)
+        return _export(pkg, rec, rec_bytes, ckpt, chosen, model_id, card_rel, onnx_rel, bar, reuse_graph)
     finally:
         bar.close()
 
 
 def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, chosen: str, model_id: str, card_rel: str,
-            onnx_rel: str, bar) -> dict:
+            onnx_rel: str, bar, reuse_graph: bool = True) -> dict:
     data = pkg.verified_bytes(ckpt, "EXPORT-CHECKPOINT-ALTERED", "checkpoint")
     meta, tensors = checkpoints.unpack(data)
     if meta.get("settings_digest") != rec["settings_digest"] or int(meta["step"]) != ckpt["step"]:
@@ -272,7 +383,7 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, chosen: str, 
     title = pkg.record()["title"]
     use, limits = _intended_use(rec, title)
     props = metadata_props(pkg, rec, ckpt)
-    onnx_bytes = to_onnx(model, props, doc=use)
+    onnx_bytes, template = _onnx_for(pkg, model, props, use, reuse_graph)
     bar.update(1)
 
     check = parity(model, onnx_bytes, x, _passthrough(rec))
@@ -315,7 +426,9 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, chosen: str, 
             "format": {"name": "ONNX", "opset": int(proto.opset_import[0].version), "ir_version": int(proto.ir_version),
                        "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
                        "exporter": "torch.onnx.export(dynamo=True)", "external_data": False,
-                       "metadata_props": props},
+                       "metadata_props": props,
+                       "graph": ({"from": "template", "model": template["id"], "sha256": template["model"]["sha256"]}
+                                 if template else {"from": "trace"})},
             "run": {"id": rec["id"], "status": rec["status"], "step": rec["step"],
                     "record": {"path": snap_rel, "sha256": sfx.sha256, "size": sfx.size},
                     "live_record": Layout.record("training", rec["id"])},
@@ -347,9 +460,12 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, chosen: str, 
             [{"path": onnx_rel, "role": "created", "sha256": fx.sha256},
              {"path": snap_rel, "role": "created", "sha256": sfx.sha256},
              {"path": card_rel, "role": "created", "sha256": cfx.sha256},
-             {"path": ckpt["path"], "role": "source", "sha256": ckpt["sha256"]}],
+             {"path": ckpt["path"], "role": "source", "sha256": ckpt["sha256"]},
+             *([{"path": template["model"]["path"], "role": "source", "sha256": template["model"]["sha256"]}]
+               if template else [])],
             detail=f"model {model_id}: ONNX export of run {rec['id']} step {ckpt['step']}, parity max "
-                   f"{check['max_abs_error']:.2g}"))
+                   f"{check['max_abs_error']:.2g}"
+                   + (f"; graph of model {template['id']}, weights replaced" if template else "")))
         txn.commit()
     bar.update(1)
     return card
