@@ -126,12 +126,10 @@ def _finish(proto: Any, props: dict[str, str], doc: str) -> bytes:
 
 def graph_key(arch: dict) -> str:
     """What the exported graph depends on, hashed: the architecture, the export recipe and the versions."""
-    import onnx
-    import onnx_ir
-    import onnxscript
+    from importlib.metadata import version  # importing onnxscript just for its version would cost a second
 
     what = {"recipe": GRAPH_RECIPE, "archivist": __version__, "architecture": arch, "torch": torch.__version__,
-            "onnx": onnx.__version__, "onnxscript": onnxscript.__version__, "onnx_ir": onnx_ir.__version__,
+            "onnx": version("onnx"), "onnxscript": version("onnxscript"), "onnx_ir": version("onnx-ir"),
             "input": INPUT_NAME, "output": OUTPUT_NAME}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
@@ -444,7 +442,9 @@ def _export(pkg: Package, rec: dict, rec_bytes: bytes, ckpt: dict, chosen: str, 
                 "outputs": [{"name": OUTPUT_NAME, **tensor, "passthrough": _passthrough_text(rec)}],
                 "min_size": models.CHROMA_SCALE if rec["mode"] == "chroma" else 1,
                 "alignment": models.alignment(arch),
-                "receptive_radius": models.receptive_radius(arch),
+                # The probe costs seconds in a fresh process; a template has the same architecture and code.
+                "receptive_radius": (template["interface"]["receptive_radius"] if template
+                                     else models.receptive_radius(arch)),
                 **({"whole_frames": True} if models.whole_frames(arch) else {}),
             },
             "colour_pipeline": colour_pipeline,
