@@ -485,6 +485,7 @@ def growth(results: list[dict], commands: tuple[str, ...]) -> dict:
                    "peak_mib": round(cur[name]["peak_mib"], 1)}
             if "workers_seen" in cur[name]:
                 row.update(workers=cur[name]["workers_seen"], worker_peak_mib=round(cur[name]["worker_peak_mib"], 1),
+                           workers_peak_sum_mib=round(cur[name]["workers_peak_sum_mib"], 1),
                            workers_cpu_ms_per_frame=round(cur[name]["workers_cpu"] / cur["frames"] * 1000, 3),
                            same_bytes=cur[name].get("same_bytes"))
                 if "infer" in cur:
@@ -534,7 +535,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown command(s) {', '.join(sorted(unknown))}; choose from {', '.join(COMMANDS)}")
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    ray = LocalRay(args.ray_cpus) if any(c in RAY_COMMANDS for c in commands) else None
+    ray = LocalRay(args.ray_cpus) if sizes and any(c in RAY_COMMANDS for c in commands) else None
 
     def terminated(signum, frame):  # a kill stops the cluster too, as Ctrl-C does (the finally below)
         raise SystemExit(128 + signum)
@@ -572,14 +573,16 @@ def main(argv=None) -> int:
                 print(f"{name:<9} {', '.join(map(str, stopped))} frames: stopped over the {args.memory_cap_gb} GB cap")
         same = True
         if any(c in RAY_COMMANDS for c in commands):
-            print("\nOn Ray (s, ms/frame, CPU and peak above are the driver's; the workers' are sampled from /proc)")
+            print("\nOn Ray (s, ms/frame, CPU and peak above are the driver's; the workers' are sampled from /proc:"
+                  " wk peak is the largest worker's, wk KiB/frame what it added per added frame)")
             print(f"{'command':<10} {'frames':>7} {'workers':>7} {'x local':>7} {'wk CPU ms/fr':>12} "
-                  f"{'wk peak MiB':>11} {'wk KiB/frame':>12} {'same bytes':>10}")
+                  f"{'wk peak MiB':>11} {'sum of wk':>9} {'wk KiB/frame':>12} {'same bytes':>10}")
             for name in (c for c in RAY_COMMANDS if c in commands):
                 for g in table[name]:
                     same = same and g["same_bytes"] is not False
                     print(f"{name:<10} {g['frames']:>7} {g['workers']:>7} {g.get('x_local') or 0:>7.2f} "
                           f"{g['workers_cpu_ms_per_frame']:>12.3f} {g['worker_peak_mib']:>11.1f} "
+                          f"{g['workers_peak_sum_mib']:>9.1f} "
                           f"{g['worker_extra_kib_per_frame'] if 'worker_extra_kib_per_frame' in g else '':>12} "
                           f"{ {True: 'yes', False: 'NO', None: '-'}[g['same_bytes']]:>10}")
         if args.json:
