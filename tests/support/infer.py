@@ -125,7 +125,7 @@ def build_model_package(root, *, frames: int = 4, size=(64, 96), steps: int = 6,
                   **({"median_size": 0} if mode == "spatial" else {}))  # spatial learns the detail a median removes
     training.train(pkg, training.TrainSettings(mode=mode, size="small", steps=steps, patch=32, batch=2,
                                                checkpoint_every=steps, contact_every=0, threads=1, device="cpu"))
-    export.export(pkg)
+    export.export(pkg, checkpoint=steps)  # the trained weights, whatever the held-out frames chose
     return pkg
 
 
