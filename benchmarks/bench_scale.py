@@ -580,7 +580,8 @@ def main(argv=None) -> int:
             for name in (c for c in RAY_COMMANDS if c in commands):
                 for g in table[name]:
                     same = same and g["same_bytes"] is not False
-                    print(f"{name:<10} {g['frames']:>7} {g['workers']:>7} {g.get('x_local') or 0:>7.2f} "
+                    x_local = f"{g['x_local']:.2f}" if "x_local" in g else "-"  # no local infer at this size
+                    print(f"{name:<10} {g['frames']:>7} {g['workers']:>7} {x_local:>7} "
                           f"{g['workers_cpu_ms_per_frame']:>12.3f} {g['worker_peak_mib']:>11.1f} "
                           f"{g['workers_peak_sum_mib']:>9.1f} "
                           f"{g['worker_extra_kib_per_frame'] if 'worker_extra_kib_per_frame' in g else '':>12} "
