@@ -349,3 +349,17 @@ def test_archived_chroma_architectures_still_build():
     assert models.build(v3).frame_field is None and models.build(v3).denoise is not None
     assert models.whole_frames(models.architecture("chroma", "small")) and not models.whole_frames(v3)
     assert models.build(models.architecture("chroma", "small", True)).denoise is not None
+
+
+@pytest.mark.parametrize("h,w", [(37, 53), (6, 5)])
+def test_what_torch_export_traces_of_the_grain_filter_is_forward_bit_for_bit(h, w):
+    # What torch.export traces (stacked channels) must be forward's arithmetic bit for bit, signed zeros too.
+    filt = models.ChromaDenoise()
+    with torch.no_grad():
+        filt.noise.copy_(torch.tensor([1e-3, 1e-4, -2e-4, 2e-3, 1e-4, 3e-3]))
+    x = torch.cat([ycc_input(h, w, seed=3), torch.zeros(1, 3, h, w), torch.full((1, 3, h, w), -0.0)])
+    x[:, 1:] *= 0.3
+    with torch.no_grad():
+        want, got = filt(x), filt._stacked(x)
+    assert torch.equal(got.view(torch.int32), want.view(torch.int32))
+    assert not torch.equal(want, x[:, 1:])  # the filter did something
