@@ -244,6 +244,8 @@ def test_a_template_that_fails_the_parity_check_gives_way_to_a_trace(exported, m
     # the key matches, but the graph is another model's (as after a code change under the same version)
     monkeypatch.setattr(export, "from_template", lambda t, m, props, doc="": _off_by(1e-3)(m, props, doc))
     monkeypatch.setattr(export, "to_onnx", to_onnx)
+    # a traced export runs the receptive-field probe (seconds); the first export's card holds its result
+    monkeypatch.setattr(models, "receptive_radius", lambda arch: card["interface"]["receptive_radius"])
     again = export.export(pkg, run="run", checkpoint="20", model_id="fallback")
     assert traced == [True] and again["format"]["graph"] == {"from": "trace"}
     assert again["model"]["sha256"] == card["model"]["sha256"]
