@@ -4,9 +4,11 @@
   on two CPU cores. The default on CPU, and what ``archivist demo`` trains.
   The chroma model starts from stages fitted to the pairs in closed form
   (the lattice, the frame field, the grain filter), which carry this
-  preset; its steps only fine-tune. At lr 5e-4 they moved the held-out
-  colour the wrong way in 7 of the quality benchmark's 8 cases, and 3,000
-  steps at lr 2e-3 drifted towards the reference's own errors (docs/qc.md).
+  preset; its steps only fine-tune, with a checkpoint every 100 steps for
+  the held-out loss to choose from (step 0, the fitted start, included).
+  At lr 5e-4 the quality benchmark's goal was met on 6 of 8 cases with that
+  choice (5e-5: 7), and 3,000 steps at lr 2e-3 drifted towards the
+  reference's own errors (docs/qc.md).
 - ``standard``: a medium model, 10,000 steps of 384 px patches; about an
   hour or two on a small CPU, minutes on a GPU.
 - ``full``: the chroma recovery guide's settings (a medium model, batch 3,
