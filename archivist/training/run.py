@@ -16,7 +16,8 @@ whole held-out frames against their ground truth (``data.GUARD_FRAMES`` of
 the dataset's held-out list), and the record's ``selection`` names the
 checkpoint with the lowest: what ``export`` takes by default. On four
 pairs, steps can fit the pairs' own frames at the cost of the others; the
-choice keeps the steps only where they generalise.
+choice keeps the steps only where the held-out frames say they carry over
+(judged against the reference, which can itself be wrong: docs/qc.md).
 
 A run killed at any moment leaves a valid package whose record names its
 last checkpoint; ``resume`` continues from there and, on the same device
