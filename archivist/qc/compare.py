@@ -203,6 +203,8 @@ def memorising(holdout: list[tuple[int, float]], rise: float = MEMORISING_RISE, 
     False
     >>> memorising([])["memorising"]
     False
+    >>> "the checkpoint of step 200" in memorising([(100, 0.05), (200, 0.04), (300, 0.045)], model_step=200)["statement"]
+    True
     """
     if len(holdout) < 2:
         return {"memorising": False, "points": len(holdout),

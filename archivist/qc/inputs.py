@@ -65,6 +65,7 @@ class Context:
     kb: float
     mode: str
     tone: bool
+    model_step: int | None = None  # the checkpoint the judged model was exported from
 
     def target(self, source: np.ndarray, reference: np.ndarray) -> np.ndarray:
         sigma = self.training["settings"]["target"].get("sigma")
@@ -91,9 +92,10 @@ def context(pkg, run: str | None = None) -> Context:
                          hint=f"run 'archivist infer {pkg.root}' again to finish it")
     card_ref = inf["model"]["card"]
     pkg.verified_path(card_ref, "QC-HASH", "model card")
+    card = pkg.read_record(card_ref["path"], kinds.MODEL_CARD.label)
     train_ref = inf["model"].get("training")
     if train_ref is None:  # older runs name the training run only through the model card
-        train_ref = pkg.read_record(card_ref["path"], kinds.MODEL_CARD.label)["run"]["record"]
+        train_ref = card["run"]["record"]
     pkg.verified_path(train_ref, "QC-HASH", "training record")
     train = pkg.read_record(train_ref["path"], training.LABEL)
     if not inf.get("dataset"):
@@ -110,7 +112,8 @@ def context(pkg, run: str | None = None) -> Context:
                          hint="judge the run with the archivist version that made it")
     colour = ds_record["colour"]
     return Context(inf, train, {"path": train_ref["path"], "sha256": train_ref["sha256"]}, ds_record, ds_sha, space,
-                   float(colour["kr"]), float(colour["kb"]), train["mode"], bool(train["tone"]))
+                   float(colour["kr"]), float(colour["kb"]), train["mode"], bool(train["tone"]),
+                   int(card["checkpoint"]["step"]))
 
 
 def training_pairs(pkg, ctx: Context) -> list[Pair]:

@@ -94,16 +94,6 @@ def frame_strip(item: inputs.HeldOut, baseline: np.ndarray, result: compare.Fram
     return figures.strip(panels)
 
 
-def _model_step(inference: dict) -> int | None:
-    """The checkpoint step of the run's model, from the record's "<training run> step <n>".
-
-    >>> _model_step({"model": {"checkpoint": "chroma-01 step 200"}})
-    200
-    """
-    _, _, step = inference["model"]["checkpoint"].rpartition(" step ")
-    return int(step) if step.isdigit() else None
-
-
 def holdout_losses(pkg, training: dict) -> list[tuple[int, float]]:
     """The held-out L1 the training logged, as (step, value), from the hash-checked loss log."""
     ref = training.get("loss_log")
@@ -224,7 +214,7 @@ def run_qc(pkg, options: QCOptions | None = None, *, progress=None) -> dict:
                                                  plain)
     if not report_rgb.converged:
         warnings.append(f"the full-RGB LUT fit stopped after {report_rgb.iterations} iterations without converging")
-    training_check = compare.memorising(holdout_losses(pkg, ctx.training), model_step=_model_step(ctx.inference))
+    training_check = compare.memorising(holdout_losses(pkg, ctx.training), model_step=ctx.model_step)
     if training_check["memorising"]:
         warnings.append(training_check["statement"])
     bar.update(1)

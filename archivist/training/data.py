@@ -95,9 +95,9 @@ def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, ch
         regions.append(_region(pkg, record, entry, src.shape[:2]))
     holdout = record.get("holdout") or []
     entry = holdout[0] if holdout else record["pairs"][0]
-    src, ref = ds.pair_arrays(pkg, record, entry)
-    y, x, h, w = contact.centre_window(src.shape[0], src.shape[1], PREVIEW_MAX)
-    src, ref = src[y:y + h, x:x + w], ref[y:y + h, x:x + w]
+    first = ds.pair_arrays(pkg, record, entry)  # held-out frame 0 is also the first that judges checkpoints
+    y, x, h, w = contact.centre_window(first[0].shape[0], first[0].shape[1], PREVIEW_MAX)
+    src, ref = first[0][y:y + h, x:x + w], first[1][y:y + h, x:x + w]
     preview = {"held_out": bool(holdout), "frame": _frame_number(entry),
                "window": {"x": x, "y": y, "width": w, "height": h}}
     pin = _chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt)
@@ -107,7 +107,7 @@ def load_data(pkg: Package, record: dict, mode: str, tone: bool, device: str, ch
     data = TrainingData(inputs, gts, pin, src, targets.target(mode, tone, src, ref, kr, kb), preview, kr, kb,
                         regions, frame)
     for i in guard_indices(len(holdout)):
-        src, ref = ds.pair_arrays(pkg, record, holdout[i])
+        src, ref = first if i == 0 else ds.pair_arrays(pkg, record, holdout[i])
         data.guard_inputs.append(_chw(targets.to_ycbcr(src, kr, kb))[None].to(device).contiguous(memory_format=fmt))
         data.guard_targets.append(_chw(targets.target(mode, tone, src, ref, kr, kb))[None].to(device))
         data.guard_frames.append(_frame_number(holdout[i]))

@@ -313,12 +313,15 @@ class BoxFilter(SeparableFilter):
 _PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))  # the six distinct entries of a symmetric 3x3
 
 
-def _sym(v: list[torch.Tensor], i: int, j: int) -> torch.Tensor:
-    return v[_PAIRS.index((min(i, j), max(i, j)))]
-
-
 def _pair(i: int, j: int) -> int:
+    """Where entry (i, j) of a symmetric 3x3 lies in ``_PAIRS``."""
     return _PAIRS.index((min(i, j), max(i, j)))
+
+
+def _sym(v: list[torch.Tensor], i: int, j: int) -> torch.Tensor:
+    return v[_pair(i, j)]
+
+
 
 
 # Channel indices of ChromaDenoise._stacked: the pairs' factors, the adjugate's (entry = p*q - r*s, in
@@ -756,6 +759,11 @@ def build(arch: dict) -> nn.Module:
 def takes_window(model: nn.Module) -> bool:
     """Whether the model needs each input's place in its frame (it has a frame field)."""
     return getattr(model, "frame_field", None) is not None
+
+
+def run(model: nn.Module, ycc: torch.Tensor, windows: list[tuple[int, int, int, int]] | None) -> torch.Tensor:
+    """``model`` on ``ycc``, given each input's place in its frame where the model takes it."""
+    return model(ycc, windows) if takes_window(model) else model(ycc)
 
 
 def whole_frames(arch: dict) -> bool:

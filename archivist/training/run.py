@@ -142,7 +142,7 @@ def loss_fn(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor, kr: floa
     """L1 in R'G'B' between the model's output and the ground truth (after the model's loss low-pass, if any).
 
     ``windows``: each patch's place in its frame, for models with a frame field."""
-    out = colour.ycbcr_to_rgb_tensor(model(xb, windows) if models.takes_window(model) else model(xb), kr, kb)
+    out = colour.ycbcr_to_rgb_tensor(models.run(model, xb, windows), kr, kb)
     return F.l1_loss(models.loss_view(model, out), models.loss_view(model, yb))
 
 
@@ -265,6 +265,7 @@ class _Run:
         self.wall_before = rec.get("wall_seconds", 0.0)
         self.record_sha = record_sha
         self.done_contacts = {c["step"] for c in rec["contact_sheets"]}
+        self.judged: float | None = None  # the held-out loss of the checkpoint being committed
 
     # -- bookkeeping -------------------------------------------------------------
     def _flush_losses(self) -> None:
@@ -281,11 +282,10 @@ class _Run:
         self.pending_losses.clear()
 
     def checkpoint_entry(self, step: int, file: dict) -> dict:
-        """Record a checkpoint just written (``file``: path, sha256, size), judged on the held-out frames."""
+        """Record a checkpoint just written (``file``: path, sha256, size), with its held-out loss."""
         entry = {"step": step, **file}
-        loss = guard_loss(self.model, self.data)
-        if loss is not None:
-            entry["holdout_loss"] = loss
+        if self.judged is not None:
+            entry["holdout_loss"] = self.judged
         self.rec["checkpoints"].append(entry)
         self.rec["selection"] = select_checkpoint(self.rec, self.data.guard_frames)
         return entry
@@ -300,8 +300,7 @@ class _Run:
     def _draw_contact(self, step: int) -> None:
         d = self.data
         with torch.no_grad():
-            out = (self.model(d.preview_input, [d.preview_window]) if models.takes_window(self.model)
-                   else self.model(d.preview_input))
+            out = models.run(self.model, d.preview_input, [d.preview_window] if d.frame is not None else None)
             rgb = colour.ycbcr_to_rgb_tensor(out, d.kr, d.kb)[0].float().cpu().numpy().transpose(1, 2, 0)
         self.pending_holdout[step] = float(np.abs(rgb - d.preview_target).mean())
         if step not in self.done_contacts:
@@ -337,6 +336,8 @@ class _Run:
     def commit(self, step: int, *, checkpoint: bool, final: bool, first: bool = False) -> None:
         t0 = time.monotonic()
         try:
+            # Judged before the transaction: the forward passes need not hold the package's write lock.
+            self.judged = guard_loss(self.model, self.data) if checkpoint else None
             self._commit(step, checkpoint, final, first, t0)
         finally:
             self.spent["commits"] += time.monotonic() - t0
