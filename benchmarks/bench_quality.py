@@ -80,8 +80,9 @@ def make_case(case: qm.Case, folder: Path, seed: int = 0) -> dict[str, Path]:
     return dirs
 
 
-def run_package(folder: Path, dirs: dict[str, Path], settings: dict) -> tuple[object, dict]:
-    """init, add, dataset, train, export, infer; returns the package and the time of each stage."""
+def run_package(folder: Path, dirs: dict[str, Path], settings: dict) -> tuple[object, dict, dict]:
+    """init, add, dataset, train, export, infer; returns the package, the time of each stage, and which
+    checkpoint was exported (its step and the held-out frames that chose it)."""
     from archivist import dataset
     from archivist.inference import runner
     from archivist.package import Package
@@ -108,13 +109,12 @@ def run_package(folder: Path, dirs: dict[str, Path], settings: dict) -> tuple[ob
     times["train"] = time.perf_counter() - t
     t = time.perf_counter()
     card = export.export(pkg)  # the run's selection: the checkpoint with the lowest held-out loss
-    times["chosen_step"] = card["checkpoint"]["step"]
-    times["judging_frames"] = (rec.get("selection") or {}).get("frames", [])
+    chosen = {"step": card["checkpoint"]["step"], "frames": (rec.get("selection") or {}).get("frames", [])}
     times["export"] = time.perf_counter() - t
     t = time.perf_counter()
     runner.infer(pkg.root, runner.InferOptions(device="cpu", threads=1, seal=False))
     times["infer"] = time.perf_counter() - t
-    return pkg, times
+    return pkg, times, chosen
 
 
 def measure(pkg, original: Path, judging: list[int]) -> dict:
@@ -167,12 +167,12 @@ def run_case(case: qm.Case, base: Path, settings: dict) -> dict:
     t0 = time.perf_counter()
     dirs = make_case(case, folder)
     material = time.perf_counter() - t0
-    pkg, times = run_package(folder, dirs, settings)
-    chosen, judging = times.pop("chosen_step"), times.pop("judging_frames")
+    pkg, times, chosen = run_package(folder, dirs, settings)
+    judging = chosen["frames"]
     t = time.perf_counter()
     scores = measure(pkg, dirs["original"], judging)
     times = {"material": material, **times, "measure": time.perf_counter() - t}
-    return {"case": case.name, "scores": scores, "chosen_step": chosen, "judging_frames": judging,
+    return {"case": case.name, "scores": scores, "chosen_step": chosen["step"], "judging_frames": judging,
             "seconds": {k: round(v, 1) for k, v in times.items()}}
 
 
