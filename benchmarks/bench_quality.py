@@ -229,8 +229,8 @@ def main() -> int:
     names = args.cases or (["coffee-nonuniform", "rocket-nonuniform"] if args.quick else None)
     chosen = qm.cases(names)
     tone = training.TrainSettings().tone if args.tone is None else args.tone
-    quick = presets.get("quick")
-    settings = {k: getattr(quick, k) if getattr(args, k) is None else getattr(args, k)
+    quick = presets.values_of("quick", "chroma")
+    settings = {k: quick[k] if getattr(args, k) is None else getattr(args, k)
                 for k in ("steps", "size", "batch", "patch", "lr", "checkpoint_every")}
     settings.update({"tone": tone, "median": args.median})
     base = args.dir or Path(tempfile.mkdtemp(prefix="archivist-bench-quality-"))

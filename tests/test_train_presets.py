@@ -39,7 +39,9 @@ def test_the_cli_takes_the_device_default_preset_and_explicit_values_win(tmp_pat
     found = ESTIMATE.search(proc.stderr)
     assert found and _seconds(found) > 0, proc.stderr
     est = rec["sessions"][-1]["estimate"]
-    assert est["steps_per_second"] > 0 and est["seconds_left"] >= 0 and est["quick_preset_seconds"] > 0
+    assert est["steps_per_second"] > 0 and est["seconds_left"] >= 0
+    # The quick preset trains no chroma steps (its model is the closed-form fit), so it costs no step time.
+    assert est["quick_preset_seconds"] == (0 if name == "quick" else est["quick_preset_seconds"])
     assert est["measured_steps"][0] == 1 and est["at_step"] == est["measured_steps"][1] < 8
 
 
@@ -59,10 +61,12 @@ def test_a_named_preset_is_recorded_and_a_long_run_names_the_quick_one(tmp_path)
     crop = s["patch_effective"]
     long_run: list[str] = []
     est = estimate.Estimator(rec, 0, presets.PRESETS["full"].steps, long_run.append, crop=crop).report(1, rate)
-    assert 0 < est["quick_preset_seconds"] < est["seconds_left"]
-    hint = re.search(r"--preset quick takes about (\d+(?:\.\d+)?) (s|min|h)", long_run[0])
-    assert hint and _seconds(hint) > 0
+    assert est["quick_preset_seconds"] == 0 < est["seconds_left"]
+    assert "--preset quick takes no steps" in long_run[0]
     assert records.problems(rec, training.LABEL) == []
+    # A spatial run's quick preset has steps, projected at the same rate.
+    spatial = {**rec, "mode": "spatial", "tone": False}
+    assert estimate.quick_seconds(spatial, rate, crop) > 0
 
 
 def test_presets_refuse_unknown_names_and_resume_refuses_a_preset(tmp_path):
@@ -77,11 +81,36 @@ def test_presets_refuse_unknown_names_and_resume_refuses_a_preset(tmp_path):
     assert proc.returncode == 2 and "TRAIN-USAGE" in proc.stderr
 
 
+def test_the_quick_preset_is_the_fitted_chroma_model_and_trains_on_when_asked(tmp_path):
+    pkg = make_package(tmp_path)
+    settings = presets.apply(training.TrainSettings(mode="chroma", threads=1, device="cpu"), "quick",
+                             {"patch": 32, "contact_every": 0})
+    assert settings.steps == 0 and "steps" not in settings.preset_overrides
+    rec = training.train(pkg, settings, run_id="q")
+    assert rec["status"] == "complete" and [c["step"] for c in rec["checkpoints"]] == [0]
+    assert rec["loss_summary"] == {"steps": 0} and rec["selection"]["step"] == 0
+    assert records.problems(training.read_run(pkg, "q"), training.LABEL) == []
+    # The fitted start is where more training starts from.
+    rec = training.resume(pkg, "q", steps=2)
+    assert rec["status"] == "complete" and [c["step"] for c in rec["checkpoints"]] == [0, 2]
+    assert rec["checkpoints"][0] == training.read_run(pkg, "q")["checkpoints"][0]
+
+
+def test_spatial_mode_needs_steps_and_keeps_the_quick_presets_steps():
+    assert presets.apply(training.TrainSettings(mode="spatial"), "quick", {}).steps == presets.PRESETS["quick"].steps
+    with pytest.raises(ArchivistError) as exc:
+        training.TrainSettings(mode="spatial", steps=0).check()
+    assert exc.value.code == "TRAIN-SETTING" and "spatial" in exc.value.message
+    with pytest.raises(ArchivistError) as exc:
+        training.TrainSettings(mode="chroma", steps=-1).check()
+    assert exc.value.code == "TRAIN-SETTING"
+
+
 def test_the_demo_trains_with_the_quick_preset():
-    q = presets.PRESETS["quick"]
     plan = demo.full().train
     assert plan.preset == "quick"
-    assert {k: getattr(plan, k) for k in presets.FIELDS} == {k: getattr(q, k) for k in presets.FIELDS}
+    assert {k: getattr(plan, k) for k in presets.FIELDS} == presets.values_of("quick", "chroma")
+    q = presets.PRESETS["quick"]
     assert demo.quick().train.preset == "quick" and demo.quick().train.patch < q.patch
     assert presets.default_for("cpu") == "quick" and presets.default_for("cuda") == "full"
 

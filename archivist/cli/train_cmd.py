@@ -30,7 +30,8 @@ _SETTING_PARAMS = ("mode", "tone", "size", "batch", "patch", "lr", "checkpoint_e
               help="Chroma mode: correct the lightness with a grain-preserving low-frequency luma correction "
                    "(the default), or keep the scan's luma bit for bit (--keep-luma).")
 @click.option("--preset", type=click.Choice(presets.NAMES),
-              help="Named settings: quick (minutes on a CPU), standard, full (the guide's; for a GPU). "
+              help="Named settings: quick (chroma: the closed-form fit alone, seconds on a CPU; spatial: "
+                   "300 steps, minutes), standard, full (the guide's; for a GPU). "
                    "Default: quick on CPU, full on CUDA. The options below override its values.")
 @click.option("--size", type=click.Choice(models.SIZES), help="Model size (default: the preset's).")
 @click.option("--steps", type=int, help="Total steps (default: the preset's; on resume: the new total).")

@@ -54,10 +54,10 @@ class TrainPlan:
     preset: str = "quick"  # the named preset these values start from (archivist.training.presets)
 
 
-def _plan(preset: str = "quick", **changes) -> TrainPlan:
-    """The preset's values, with ``changes``; one thread, so the weights do not depend on the core count."""
-    p = presets.get(preset)
-    return TrainPlan(**{**{k: getattr(p, k) for k in presets.FIELDS}, "threads": 1, "preset": preset, **changes})
+def _plan(preset: str = "quick", mode: str = "chroma", **changes) -> TrainPlan:
+    """The preset's values in ``mode``, with ``changes``; one thread, so the weights do not depend on the core
+    count."""
+    return TrainPlan(**{**presets.values_of(preset, mode), "threads": 1, "preset": preset, **changes})
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,11 @@ def quick_seconds(rec: dict, steps_per_second: float, crop: int | None = None) -
     """
     s, arch = rec["settings"], rec["architecture"]
     q = presets.PRESETS["quick"]
+    steps = q.steps_for(rec["mode"])
     here = presets.step_cost(arch["size"], s["batch"], s["patch_effective"], arch["macs_per_pixel"])
     quick_macs = models.complexity(rec["mode"], q.size, rec["tone"])["macs_per_pixel"]
     there = presets.step_cost(q.size, q.batch, min(q.patch, crop or q.patch), quick_macs)
-    return q.steps / (steps_per_second * here / there)
+    return steps / (steps_per_second * here / there)
 
 
 class Estimator:
@@ -97,7 +98,9 @@ class Estimator:
                 f"({rate:.2f} steps/s)")
         name = (s.get("preset") or {}).get("name")
         if name != "quick" and left > QUICK_HINT_RATIO * est["quick_preset_seconds"]:
-            text += f"; --preset quick takes about {duration(est['quick_preset_seconds'])}"
+            quick = est["quick_preset_seconds"]
+            text += (f"; --preset quick takes about {duration(quick)}" if quick else
+                     "; --preset quick takes no steps (the model fitted in closed form, in seconds)")
         if self.notify:
             self.notify(text)
         return est

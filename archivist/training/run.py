@@ -88,9 +88,13 @@ class TrainSettings:
             raise InputError("TRAIN-SIZE", f"size must be one of {', '.join(models.SIZES)}")
         if self.tone and self.mode != "chroma":
             raise InputError("TRAIN-TONE", "--tone applies to chroma mode only")
-        for name in ("steps", "batch", "patch", "checkpoint_every"):
+        for name in ("batch", "patch", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise InputError("TRAIN-SETTING", f"{name} must be at least 1")
+        if self.steps < (0 if self.mode == "chroma" else 1):
+            # A chroma model's step 0 is its closed-form fit; a spatial model's would be its random start.
+            raise InputError("TRAIN-SETTING", "steps must be at least 1 in spatial mode (0 is chroma mode's fitted "
+                             "start alone)" if self.mode != "chroma" else "steps must be 0 or more")
         if self.contact_every < 0:
             raise InputError("TRAIN-SETTING", "contact_every must be 0 (off) or more")
         if self.threads is not None and self.threads < 1:
@@ -538,7 +542,8 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
         sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch, data.regions)
         run = (run_class or _Run)(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[],
                                   holdout=[], notify=notify)
-        run.commit(0, checkpoint=True, final=False, first=True)  # the fitted start, judged like the others
+        # The fitted start, judged like the others; with no steps to train, the whole run.
+        run.commit(0, checkpoint=True, final=settings.steps == 0, first=True)
         run.loop(0, settings.steps, progress)
         return rec
 
