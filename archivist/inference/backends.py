@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from archivist.errors import InputError
+from archivist.inference import heap
 
 BACKENDS = ("auto", "ort-cpu", "ort-cuda", "torch-cpu", "torch-cuda")
 DEVICES = ("auto", "cpu", "cuda")
@@ -128,6 +129,8 @@ def create(name: str, model_bytes: bytes, *, threads: int | None = None) -> Back
 
 def _ort(name: str, model_bytes: bytes, threads: int | None) -> Backend:
     import onnxruntime as ort
+
+    heap.fix_mmap_threshold()  # its per-run aligned tensors would otherwise grow glibc's heap (heap.py)
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_OPT_LEVEL)
