@@ -225,7 +225,8 @@ def test_refuses_a_dataset_whose_frames_changed(tmp_path):
 def test_bad_settings_are_refused_before_anything_is_written(chroma):
     pkg, _ = chroma
     before = snapshot(pkg)
-    for kw, code in [({"mode": "spatial", "tone": True}, "TRAIN-TONE"), ({"steps": 0}, "TRAIN-SETTING"),
+    for kw, code in [({"mode": "spatial", "tone": True}, "TRAIN-TONE"), ({"steps": -1}, "TRAIN-SETTING"),
+                     ({"mode": "spatial", "steps": 0}, "TRAIN-SETTING"),
                      ({"lr": float("nan")}, "TRAIN-SETTING"), ({"dataset": "nope"}, "DATASET-MISSING")]:
         with pytest.raises(ArchivistError) as exc:
             training.train(pkg, settings(**kw))

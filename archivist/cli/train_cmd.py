@@ -133,9 +133,11 @@ def _notify(message: str) -> None:
 def _print_run(d: dict) -> None:
     r = d["run"]
     s, loss = r["settings"], r["loss_summary"]
+    steps = (f"{r['step']} of {s['steps']} steps" if s["steps"] else
+             "fitted in closed form, no gradient steps")
     click.echo(f"run {r['id']} {r['status']}: {r['mode']}{' + tone' if r['tone'] else ''}, "
                f"{r['architecture']['size']} ({r['architecture']['parameters']:,} parameters), "
-               f"{r['step']} of {s['steps']} steps on {s['device']} ({s['threads']} thread{'' if s['threads'] == 1 else 's'})")
+               f"{steps} on {s['device']} ({s['threads']} thread{'' if s['threads'] == 1 else 's'})")
     if s.get("preset"):
         changed = s["preset"]["overrides"]
         click.echo(f"  preset      {s['preset']['name']}" + (f" (given otherwise: {', '.join(changed)})" if changed else ""))
@@ -146,12 +148,13 @@ def _print_run(d: dict) -> None:
     if r["checkpoints"]:
         click.echo(f"  checkpoint  {r['checkpoints'][-1]['path']}")
     chosen = r.get("selection")
-    if chosen and chosen["by"] == "holdout-loss":
+    if chosen and chosen["by"] == "holdout-loss" and len(r["checkpoints"]) > 1:
         frames = ", ".join(map(str, chosen["frames"]))
         click.echo(f"  export      step {chosen['step']}: the lowest held-out loss ({chosen['holdout_loss']:.5f} on "
                    f"frames {frames}) of {len(r['checkpoints'])} checkpoints")
     sess = r["sessions"][-1]
-    click.echo(f"  time        {r['wall_seconds']:.1f} s in all; this session {sess['steps_per_second']:.2f} steps/s")
+    rate = f"; this session {sess['steps_per_second']:.2f} steps/s" if sess["to_step"] > sess["from_step"] else ""
+    click.echo(f"  time        {r['wall_seconds']:.1f} s in all{rate}")
     for right in r["rights"]:
         said = training_rights.warning(right["role"], right["element"], right["training_use"])
         if said:

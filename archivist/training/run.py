@@ -253,7 +253,7 @@ class _Run:
 
     def __init__(self, pkg: Package, rec: dict, data: TrainingData, model, optimizer, sampler, *,
                  loss_lines: list[bytes], loss_values: list[tuple[int, float]], holdout: list[tuple[int, float]],
-                 record_sha: str | None = None, notify=None):
+                 record_sha: str | None = None, notify=None, setup_seconds: float = 0.0):
         self.pkg, self.rec, self.data = pkg, rec, data
         self.notify = notify
         self.model, self.optimizer, self.sampler = model, optimizer, sampler
@@ -264,8 +264,9 @@ class _Run:
         s = rec["settings"]
         self.fmt = torch.channels_last if s["channels_last"] else torch.contiguous_format
         self.device = s["device"]
-        self.session_start = time.monotonic()
-        self.spent = {"commits": 0.0, "contact_sheets": 0.0}  # seconds, for "where the time went"
+        # setup_seconds: reading the frames and the closed-form fit, before this object existed
+        self.session_start = time.monotonic() - setup_seconds
+        self.spent = {"commits": 0.0, "contact_sheets": 0.0, "fitting": setup_seconds}  # "where the time went"
         self.wall_before = rec.get("wall_seconds", 0.0)
         self.record_sha = record_sha
         self.done_contacts = {c["step"] for c in rec["contact_sheets"]}
@@ -315,12 +316,14 @@ class _Run:
         sess["to_step"] = step
         sess["wall_seconds"] = round(time.monotonic() - self.session_start, 3)
         done = step - sess["from_step"]
-        sess["steps_per_second"] = round(done / sess["wall_seconds"], 4) if sess["wall_seconds"] > 0 and done else 0.0
+        stepping = sess["wall_seconds"] - self.spent["fitting"]
+        sess["steps_per_second"] = round(done / stepping, 4) if stepping > 0 and done else 0.0
         commits = self.spent["commits"] + in_commit  # this commit so far counts too
-        other = commits + self.spent["contact_sheets"]
+        other = commits + self.spent["contact_sheets"] + self.spent["fitting"]
         sess["seconds"] = {"training_steps": round(max(0.0, sess["wall_seconds"] - other), 3),
                            "commits": round(commits, 3),
-                           "contact_sheets": round(self.spent["contact_sheets"], 3)}
+                           "contact_sheets": round(self.spent["contact_sheets"], 3),
+                           "fitting": round(self.spent["fitting"], 3)}
         self.rec["wall_seconds"] = round(self.wall_before + sess["wall_seconds"], 3)
 
     def _begin(self):
@@ -486,6 +489,7 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
         raise InputError("TRAIN-EXISTS", f"training run {run_id!r} already exists",
                          hint=f"use --resume {run_id} to continue it, or choose another --run")
     with devices.pinned(threads, device) as flags:
+        t_setup = time.monotonic()
         data = load_data(pkg, ds_record, settings.mode, settings.tone, device, settings.channels_last)
         patch = effective_patch(data, settings.patch)  # the crop's and every pair's region's limit
         if patch < MIN_PATCH:
@@ -541,7 +545,7 @@ def train(pkg: Package, settings: TrainSettings, *, run_id: str | None = None, p
         optimizer = build_optimizer(model, rec["settings"]["optimizer"])
         sampler = PatchSampler(settings.seed, data.sizes, settings.batch, patch, data.regions)
         run = (run_class or _Run)(pkg, rec, data, model, optimizer, sampler, loss_lines=[], loss_values=[],
-                                  holdout=[], notify=notify)
+                                  holdout=[], notify=notify, setup_seconds=time.monotonic() - t_setup)
         # The fitted start, judged like the others; with no steps to train, the whole run.
         run.commit(0, checkpoint=True, final=settings.steps == 0, first=True)
         run.loop(0, settings.steps, progress)
@@ -604,6 +608,7 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
     if rec.get("loss_log"):
         loss_bytes = pkg.verified_bytes(rec["loss_log"], "TRAIN-LOSS-ALTERED", "loss log")
     with devices.pinned(s["threads"], device) as flags:
+        t_setup = time.monotonic()
         data = load_data(pkg, ds_record, rec["mode"], rec["tone"], device, s["channels_last"])
         model = build_model(rec["architecture"]["config"], s["seed"], device, s["channels_last"])
         xs, ts, windows = fit_views(data)
@@ -633,7 +638,7 @@ def resume(pkg: Package, run_id: str, *, steps: int | None = None, given: dict |
                                 "wall_seconds": 0.0, "steps_per_second": 0.0, "device": device, "threads": s["threads"],
                                 "environment": devices.environment(device)})
         run = _Run(pkg, rec, data, model, optimizer, sampler, loss_lines=lines, loss_values=values, holdout=holdout,
-                   record_sha=record_sha, notify=notify)
+                   record_sha=record_sha, notify=notify, setup_seconds=time.monotonic() - t_setup)
         run.commit(done, checkpoint=False, final=False, first=True)
         run.loop(done, target_steps, progress)
         return rec
