@@ -150,3 +150,25 @@ def test_a_pad_of_the_width_alone_runs_as_onnxruntime_runs_it(mode):
     got = backends.create("torch-cpu", data)(x)
     assert got.shape == want.shape == (1, 3, 10, 18)
     assert np.array_equal(got, want)
+
+
+def test_onnxruntime_memory_settings_change_no_bit_and_are_left_out_of_the_fingerprint(unet):
+    import onnxruntime as ort
+
+    inputs = [ycc_image(64, 96, seed=1)[None], ycc_image(48, 80, seed=2)[None]]
+    outputs = {}
+    for arena in (False, True):
+        for pattern in (False, True):
+            opts = ort.SessionOptions()
+            opts.enable_cpu_mem_arena, opts.enable_mem_pattern, opts.intra_op_num_threads = arena, pattern, 1
+            session = ort.InferenceSession(unet, sess_options=opts, providers=["CPUExecutionProvider"])
+            name = session.get_inputs()[0].name
+            outputs[arena, pattern] = [session.run(None, {name: x})[0].view(np.uint32) for x in inputs * 2]
+    first = outputs[False, True]
+    assert all(all(np.array_equal(a, b) for a, b in zip(out, first)) for out in outputs.values())
+    # So a run recorded with the arena off promises the same bits as one with it on.
+    info = backends.create("ort-cpu", unet, threads=1).info
+    assert info["settings"]["enable_cpu_mem_arena"] and not info["settings"]["enable_mem_pattern"]
+    older = {**info, "settings": {k: v for k, v in info["settings"].items() if k != "enable_mem_pattern"}}
+    older["settings"]["enable_cpu_mem_arena"] = False
+    assert backends.fingerprint(older) == backends.fingerprint(info)

@@ -130,12 +130,16 @@ def create(name: str, model_bytes: bytes, *, threads: int | None = None) -> Back
 def _ort(name: str, model_bytes: bytes, threads: int | None) -> Backend:
     import onnxruntime as ort
 
-    heap.fix_mmap_threshold()  # its per-run aligned tensors would otherwise grow glibc's heap (heap.py)
+    heap.fix_mmap_threshold()  # aligned blocks freed into glibc's heap can pile up there (heap.py)
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_OPT_LEVEL)
-    # The arena tripled peak memory on a 2K frame; the allocator's speed does not matter here.
-    opts.enable_cpu_mem_arena = False
+    # The arena without memory patterns reuses its blocks from frame to frame. Measured on a 2K frame
+    # (small chroma model, one thread): 880 MiB peak and about 0.01 s of system time a run, against
+    # 1,250 MiB and 0.65 s (every tensor's pages faulted in afresh) with the arena off, and 1,630 MiB
+    # with patterns on. Outputs are bit-identical in all four combinations (tested).
+    opts.enable_cpu_mem_arena = True
+    opts.enable_mem_pattern = False
     opts.log_severity_level = 3
     # Idle pool threads would otherwise spin and take CPU from the reading and writing threads.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -162,7 +166,7 @@ def _ort(name: str, model_bytes: bytes, threads: int | None) -> Backend:
             "engine": {"name": "onnxruntime", "version": ort.__version__},
             "providers": session.get_providers(),
             "settings": {"graph_optimization_level": ORT_OPT_LEVEL, "intra_op_num_threads": int(threads or 0),
-                         "enable_cpu_mem_arena": False, "intra_op_allow_spinning": False,
+                         "enable_cpu_mem_arena": True, "enable_mem_pattern": False, "intra_op_allow_spinning": False,
                          "use_deterministic_compute": name == "ort-cuda"},
             "platform": _platform()}
     return Backend(name, info["device"], run, info)
@@ -199,15 +203,20 @@ def _platform() -> dict:
     return {"machine": platform.machine(), "system": platform.system(), "python": platform.python_version()}
 
 
+ORT_MEMORY_SETTINGS = ("enable_cpu_mem_arena", "enable_mem_pattern")  # where tensors live, not what they hold
+
+
 def fingerprint(info: dict) -> dict:
     """What must match for two runs to promise bit-identical outputs.
 
-    onnxruntime's results do not depend on its thread count (measured), so that is left out for it;
+    onnxruntime's results do not depend on its thread count (measured) nor on how it allocates memory
+    (tested), so those are left out for it: runs recorded with the arena off still compare exactly.
     PyTorch's CPU kernels may split work differently with other thread counts, so it stays in.
     """
     settings = dict(info.get("settings", {}))
     if info["engine"]["name"] == "onnxruntime":
-        settings.pop("intra_op_num_threads", None)
+        for key in ("intra_op_num_threads", *ORT_MEMORY_SETTINGS):
+            settings.pop(key, None)
     return {"name": info["name"], "engine": info["engine"], "settings": settings,
             "machine": info.get("platform", {}).get("machine")}
 

@@ -1,18 +1,20 @@
 """Large native blocks out of glibc's heap, so that a long inference run's memory stays flat.
 
-With its arena off (archivist turns it off: the arena tripled the peak on a
-2K frame), onnxruntime allocates each intermediate tensor of every run
-64-byte aligned (``memalign``). glibc 2.36 and older do not give a freed
-aligned block to the next aligned request of the same size, and a small
-live block placed after each one keeps the free ones from merging: the heap
-grows by the tensors of every few frames. Such tensors come from the heap
-only once glibc's dynamic mmap threshold has risen above their size, which
-it does whenever a larger mmapped block is freed, so whether a process
-grows depends on what it did before: measured in one Ray worker in about
-eight, 433 free blocks of 243 KB each behind a live 80-byte one, 108 MiB of
-a 243 MiB heap, growing about 230 KB a frame. A fixed threshold keeps every
+Found in Ray workers while onnxruntime ran with its arena off: every run
+allocated its intermediate tensors afresh, 64-byte aligned (``memalign``).
+glibc 2.36 and older do not give a freed aligned block to the next aligned
+request of the same size, and a small live block placed after each one
+keeps the free ones from merging, so the heap grew by the tensors of every
+few frames. Such blocks come from the heap only once glibc's dynamic mmap
+threshold has risen above their size, which it does whenever a larger
+mapped block is freed, so whether a process grows depends on what it did
+before: measured in one Ray worker in about eight, 433 free blocks of
+243 KB each behind a live 80-byte one, 108 MiB of a 243 MiB heap, growing
+about 230 KB a frame. onnxruntime now keeps its tensors in its arena
+(``backends``), but aligned blocks of that size still come from other
+libraries and from the arena's own growth. A fixed threshold keeps every
 block of 128 KiB or more in its own mapping, returned to the system when
-freed, at the cost of the kernel zeroing those pages again on each use.
+freed, at the cost of the kernel zeroing those pages on each use.
 """
 
 from __future__ import annotations
