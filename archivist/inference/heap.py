@@ -55,4 +55,3 @@ def fix_mmap_threshold() -> bool:
         return False
     libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(libc.mallopt(M_MMAP_THRESHOLD, THRESHOLD))
-
