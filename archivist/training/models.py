@@ -322,8 +322,6 @@ def _sym(v: list[torch.Tensor], i: int, j: int) -> torch.Tensor:
     return v[_pair(i, j)]
 
 
-
-
 # Channel indices of ChromaDenoise._stacked: the pairs' factors, the adjugate's (entry = p*q - r*s, in
 # _PAIRS order), and for G's six entries (rows Cb, Cr; columns Y', Cb, Cr) term k's C and A^-1 entries.
 _STACKED = {
