@@ -63,6 +63,84 @@ def test_infer_writes_every_frame_and_the_package_verifies(inferred):
     assert "started" in events[0]["detail"] and events[-1]["detail"].endswith("run complete")
 
 
+def test_each_commit_validates_the_new_frames_and_all_the_rest(inferred):
+    pkg, result = inferred
+    rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
+    assert records.dumps_grown(rec, runner.LABEL, "frames", rec["frames"][-1:]) == records.dumps(rec, runner.LABEL)
+    bad = json.loads(json.dumps(rec))
+    bad["frames"][-1]["number"] = "1004"
+    with pytest.raises(records.RecordError, match="frames/3/number"):  # the new entry, checked
+        records.dumps_grown(bad, runner.LABEL, "frames", bad["frames"][-1:])
+    bad = json.loads(json.dumps(rec))
+    bad["status"] = "finished"
+    with pytest.raises(records.RecordError, match="status"):  # the rest of the record, checked
+        records.dumps_grown(bad, runner.LABEL, "frames", [])
+    bad = json.loads(json.dumps(rec))
+    bad["planned_frames"] = []
+    with pytest.raises(records.RecordError, match="planned_frames"):  # minItems: an array judged as a whole
+        records.dumps_grown(bad, runner.LABEL, "planned_frames", [])
+
+
+def _damaged(record: dict, rng) -> list[dict]:
+    """Copies of ``record`` each with one value made wrong: a type changed, a key removed or added."""
+    paths = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            paths.append(path)
+            for k, v in node.items():
+                walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node[:3]):
+                walk(v, (*path, i))
+        else:
+            paths.append(path)
+
+    walk(record, ())
+    out = []
+    for path in rng.sample(paths, min(len(paths), 40)):
+        copy = json.loads(json.dumps(record))
+        parent = copy
+        for p in path[:-1]:
+            parent = parent[p]
+        if not path:
+            copy["unexpected"] = 1
+        elif isinstance(parent[path[-1]], dict):
+            parent[path[-1]]["unexpected"] = 1
+        elif isinstance(parent, dict) and rng.random() < 0.3:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = [] if isinstance(parent[path[-1]], str) else "x"
+        out.append(copy)
+    return out
+
+
+def test_inlined_schemas_judge_every_record_as_the_schemas_do(inferred):
+    import random
+
+    from jsonschema import Draft202012Validator
+
+    pkg, _ = inferred
+    rng = random.Random(5)
+    files = sorted((pkg.root / "data").rglob("*.json"))
+    labels = set()
+    for path in files:
+        record = json.loads(path.read_bytes())
+        label = record.get("schema") if isinstance(record, dict) else None
+        if not isinstance(label, str) or not label.startswith("archivist/"):
+            continue
+        labels.add(label)
+        name = records.schema_file(label)
+        plain = Draft202012Validator(records._schema_texts()[name], registry=records._registry())
+        inlined = records.validator(label)
+        assert '"$ref"' not in json.dumps(inlined.schema)
+        for case in [record, *_damaged(record, rng)]:
+            said = [sorted(("/".join(map(str, e.absolute_path)), e.message) for e in v.iter_errors(case))
+                    for v in (inlined, plain)]
+            assert said[0] == said[1], (path.name, case)
+    assert len(labels) >= 6, labels  # element, dataset, training run, model card, inference run, sidecar, ...
+
+
 def test_exr_headers_carry_the_provenance_keys(inferred):
     pkg, result = inferred
     rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)

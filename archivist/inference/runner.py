@@ -354,10 +354,9 @@ class Committer:
         """Whether to commit now: ``every`` frames or ``seconds`` since the last commit, but never a batch
         smaller than 1/RECORD_GROWTH of the frames already committed.
 
-        Each commit rewrites (and validates) the run record with every frame so far, about 1 ms of CPU a
-        frame; fixed batches made that quadratic in the run's length (days for a feature's 130,000
-        frames). Batches that grow with the record keep the total within RECORD_GROWTH + 1 writes of the
-        final record. Nothing is lost by committing less often: frames finished in the scratch
+        Each commit rewrites the run record with every frame so far (each frame's entry is validated once,
+        when it is new); fixed batches made that quadratic in the run's length. Batches that grow with
+        the record keep the total within RECORD_GROWTH + 1 writes of the final record. Nothing is lost by committing less often: frames finished in the scratch
         directory are taken in without being recomputed when a killed run is resumed.
         """
         floor = len(self.rec["frames"]) // RECORD_GROWTH
@@ -397,7 +396,8 @@ class Committer:
                 rec["status"] = "complete"
                 rec["completed"] = now
             existed = txn.exists(run_rel)
-            fx = txn.write_bytes(run_rel, records.dumps(rec, LABEL), replace=existed)
+            fx = txn.write_bytes(run_rel, records.dumps_grown(rec, LABEL, "frames", entries),
+                                replace=existed)
             objects = [{"path": run_rel, "role": "modified" if existed else "created", "sha256": fx.sha256},
                        *(objects or [])]
             if entries:
