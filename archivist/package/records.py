@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any, NoReturn
 
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resolver, Resource
+from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from archivist.errors import ArchivistError
@@ -127,7 +127,7 @@ def inline_refs(schema: dict, registry: Registry) -> dict:
     ...             Registry())["items"]
     {'type': 'integer'}
     """
-    def walk(node: Any, resolver: Resolver, seen: tuple) -> Any:
+    def walk(node: Any, resolver: Any, seen: tuple) -> Any:  # a referencing Resolver
         if isinstance(node, list):
             return [walk(x, resolver, seen) for x in node]
         if not isinstance(node, dict):
