@@ -246,6 +246,13 @@ def test_a_known_colour_reaches_aces_2065_1():
     assert np.allclose(white, 1.0, atol=1e-4)
 
 
+@pytest.mark.parametrize("size", [(32, 32), (300, 260)])  # one call, and row bands on threads
+def test_aces_conversion_gives_the_same_bits_in_bands_as_in_one_call(size):
+    rgb = np.random.default_rng(3).random((*size, 3), dtype=np.float32)
+    conv = aces.to_aces("Rec.709")
+    assert conv.apply_inplace(rgb.copy(), workers=2).tobytes() == conv.apply_inplace(rgb.copy(), workers=1).tobytes()
+
+
 def test_same_inputs_give_byte_identical_outputs(tmp_path_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     roots = [model_package_copy(tmp_path_factory, tmp_path / f"copy{i}") for i in range(2)]

@@ -26,6 +26,7 @@ from archivist.imaging import colourspaces
 from archivist.imaging.colourspaces import CONFIG, config  # noqa: F401 - re-exported for the run records
 
 DESTINATION = "ACES2065-1"
+BAND_VALUES = 3 * 256 * 256  # smaller frames are converted in one call: threads would cost more than they save
 
 # ACES AP0 primaries and white point (SMPTE ST 2065-1): Rx Ry Gx Gy Bx By Wx Wy.
 AP0_CHROMATICITIES = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.0770, 0.32168, 0.33767)
@@ -75,7 +76,7 @@ class AcesConversion:
             return rgb
         proc = _processor(self.source)
         bands = [b for b in np.array_split(rgb, max(1, workers) * 4, axis=0) if b.size]
-        if workers <= 1 or len(bands) == 1:
+        if workers <= 1 or len(bands) == 1 or rgb.size < BAND_VALUES:
             proc.applyRGB(rgb)
             return rgb
         with ThreadPoolExecutor(max_workers=workers) as pool:
