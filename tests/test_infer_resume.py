@@ -82,6 +82,29 @@ def test_a_frame_whose_file_changed_after_its_marker_is_not_done(tmp_path_factor
     assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == []
 
 
+def test_half_written_files_are_swept_once_and_finished_frames_kept(tmp_path_factory, tmp_path):
+    root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
+    rec = runner.infer(root, runner.InferOptions(frames="1001"))
+    pkg = Package.open(root)
+    run = pkg.read_record(Layout.record("inference", rec["run"]), runner.LABEL)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    spec = runner.spec_from_record(root, run, scratch)
+    job = runner.frame_jobs(pkg.element("print16"), [1002])[0]
+    engine = backends.create("ort-cpu", (root / run["model"]["onnx"]["path"]).read_bytes())
+    task.run_frame(spec, job, engine)
+    finished = sorted(p.name for p in scratch.iterdir())
+    left = [".print16_ML.1003.tmp-4242.exr", ".print16_ML.1003.json.tmp-4242", ".print16_ML.1004.c2pa.tmp-7"]
+    for name in left:
+        (scratch / name).write_bytes(b"half")
+    (scratch / "lock").write_bytes(b"")
+    task.discard(spec, 1003, temporaries=False)  # a frame's own names only: no scan
+    assert (scratch / left[0]).exists()
+    assert task.sweep(spec) == 3
+    assert sorted(p.name for p in scratch.iterdir()) == sorted([*finished, "lock"])
+    assert task.completed(spec, job) is not None
+
+
 def test_committed_outputs_that_changed_stop_a_resume(tmp_path_factory, tmp_path):
     root = model_package_copy(tmp_path_factory, tmp_path / "pkg")
     p = run_cli("infer", root, "--commit-every", "1", "--queue-depth", "1",

@@ -411,7 +411,7 @@ class Committer:
             events.append(txn, events.new_event("infer", "creation", now, objects, detail=detail))
             txn.commit()
         for res in self.pending:
-            task.discard(spec, res.number)
+            task.discard(spec, res.number, temporaries=False)
         self.pending = []
         self.last = time.monotonic()
         self.commits += 1
@@ -626,12 +626,13 @@ def _infer(pkg, options, model, source, reference, numbers, given_space, ocio_sp
             raise
 
         reused, compute = [], []
+        task.sweep(spec)  # what a killed run was writing
         for job in todo_jobs:
             found = task.completed(spec, job)
             if found is not None:
                 reused.append(found)
             else:
-                task.discard(spec, job.number)
+                task.discard(spec, job.number, temporaries=False)
                 compute.append(job)
 
         timings = pipeline.Timings()

@@ -249,7 +249,7 @@ def store(spec: RunSpec, job: FrameJob, ycc: np.ndarray | AcesFrame, signer=None
     timings: dict[str, float] = {"colour": time.perf_counter() - t_colour}
     out_dir = Path(spec.scratch)
     files = names(spec, job.number)
-    discard(spec, job.number)
+    discard(spec, job.number, temporaries=False)  # a dead process's were swept at the run's start
     prov = spec.provenance
     keys = provenance.header_keys(prov, job.number, job.source_path, job.source_sha256)
 
@@ -359,8 +359,13 @@ def completed(spec: RunSpec, job: FrameJob) -> FrameResult | None:
     return FrameResult(job.number, files, {}, reused=True)
 
 
-def discard(spec: RunSpec, number: int) -> None:
-    """Remove whatever a frame left in the scratch directory (marker first)."""
+def discard(spec: RunSpec, number: int, *, temporaries: bool = True) -> None:
+    """Remove whatever a frame left in the scratch directory (marker first).
+
+    ``temporaries`` also removes the half-written files of a process that died writing the frame
+    (``.<name>.tmp-<pid>``): that scans the directory, which holds up to a batch of frames (an eighth
+    of a run's), so a run does it once at its start (``sweep``) and not for every frame.
+    """
     out_dir = Path(spec.scratch)
     stem = names_stem(spec, number)
     try:
@@ -373,8 +378,20 @@ def discard(spec: RunSpec, number: int) -> None:
                 p.unlink()
             except FileNotFoundError:
                 pass
-    for p in out_dir.glob(f".{stem}.*tmp-*"):
-        p.unlink(missing_ok=True)
+    if temporaries:
+        for p in out_dir.glob(f".{stem}.*tmp-*"):
+            p.unlink(missing_ok=True)
+
+
+def sweep(spec: RunSpec) -> int:
+    """Remove every half-written file in the scratch directory, in one scan; returns how many."""
+    removed = 0
+    with os.scandir(spec.scratch) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") and ".tmp-" in entry.name and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _spec_for_doctest() -> RunSpec:
