@@ -356,8 +356,9 @@ class Committer:
 
         Each commit rewrites the run record with every frame so far (each frame's entry is validated once,
         when it is new); fixed batches made that quadratic in the run's length. Batches that grow with
-        the record keep the total within RECORD_GROWTH + 1 writes of the final record. Nothing is lost by committing less often: frames finished in the scratch
-        directory are taken in without being recomputed when a killed run is resumed.
+        the record keep the total within RECORD_GROWTH + 1 writes of the final record. Nothing is lost
+        by committing less often: frames finished in the scratch directory are taken in without being
+        recomputed when a killed run is resumed.
         """
         floor = len(self.rec["frames"]) // RECORD_GROWTH
         n = len(self.pending)
