@@ -66,19 +66,30 @@ def test_infer_writes_every_frame_and_the_package_verifies(inferred):
 def test_each_commit_validates_the_new_frames_and_all_the_rest(inferred):
     pkg, result = inferred
     rec = pkg.read_record(Layout.record("inference", result["run"]), runner.LABEL)
-    assert records.dumps_grown(rec, runner.LABEL, "frames", rec["frames"][-1:]) == records.dumps(rec, runner.LABEL)
+    assert records.check_grown(rec, runner.LABEL, "frames", rec["frames"][-1:]) is rec
+    written = (pkg.root / Layout.record("inference", result["run"])).read_bytes()
+    assert b"".join(records.iter_bytes(rec)) == records.dumps(rec, runner.LABEL) == written
     bad = json.loads(json.dumps(rec))
     bad["frames"][-1]["number"] = "1004"
     with pytest.raises(records.RecordError, match="frames/3/number"):  # the new entry, checked
-        records.dumps_grown(bad, runner.LABEL, "frames", bad["frames"][-1:])
+        records.check_grown(bad, runner.LABEL, "frames", bad["frames"][-1:])
     bad = json.loads(json.dumps(rec))
     bad["status"] = "finished"
     with pytest.raises(records.RecordError, match="status"):  # the rest of the record, checked
-        records.dumps_grown(bad, runner.LABEL, "frames", [])
+        records.check_grown(bad, runner.LABEL, "frames", [])
     bad = json.loads(json.dumps(rec))
     bad["planned_frames"] = []
     with pytest.raises(records.RecordError, match="planned_frames"):  # minItems: an array judged as a whole
-        records.dumps_grown(bad, runner.LABEL, "planned_frames", [])
+        records.check_grown(bad, runner.LABEL, "planned_frames", [])
+
+
+def test_a_record_is_written_in_pieces_with_the_bytes_of_one_piece(monkeypatch):
+    record = {"schema": "x", "frames": [{"number": n, "name": f"é{n}"} for n in range(300)]}
+    whole = b"".join(records.iter_bytes(record))
+    monkeypatch.setattr(records, "PIECE", 64)
+    pieces = list(records.iter_bytes(record))
+    assert len(pieces) > 100 and b"".join(pieces) == whole == (json.dumps(record, indent=2, sort_keys=True,
+                                                                          ensure_ascii=False) + "\n").encode()
 
 
 def _damaged(record: dict, rng) -> list[dict]:

@@ -18,22 +18,19 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from lxml import etree
 
 from archivist import __version__
 from archivist.archive import crate
-from archivist.archive.stream import HashingWriter, XmlStream
+from archivist.archive.stream import XmlStream
 from archivist.errors import InputError, InterruptedTransactionError
 from archivist.package import events, kinds, records
 from archivist.package.layout import Layout
 from archivist.package.model import Package
-from archivist.package.transaction import Transaction, utcnow
+from archivist.package.transaction import utcnow
 
 LABEL = kinds.METADATA.label
 RECORD = Layout.METADATA_RECORD
@@ -617,18 +614,6 @@ def metsrw_file_id(src: Sources, rel: str) -> str:
 
 # -- the command -------------------------------------------------------------------------------------
 
-@contextmanager
-def _staged(txn: Transaction, rel: str) -> Iterator[HashingWriter]:
-    """A metadata file written straight into the transaction's staging, hashed as it is written."""
-    path = txn.staging_path(rel, replace=txn.exists(rel))
-    with open(path, "xb", buffering=1 << 20) as f:
-        out = HashingWriter(f)
-        yield out
-        f.flush()
-        os.fsync(f.fileno())
-    txn.adopt(rel, out.fixity())
-
-
 def counts_of(src: Sources, objects: list[str], meta_rows: list[dict], rights_rows: list[dict]) -> dict[str, int]:
     return {"metadata_rows": len(meta_rows), "rights_rows": len(rights_rows), "objects": len(objects),
             "events": len(src.events), "agents": len(_agents(src))}
@@ -667,9 +652,9 @@ def describe(pkg: Package) -> dict:
         counts = counts_of(src, objects, meta_rows, rights_rows)
         txn.write_bytes(METADATA_CSV, _csv(METADATA_COLUMNS, meta_rows), replace=txn.exists(METADATA_CSV))
         txn.write_bytes(RIGHTS_CSV, _csv(RIGHTS_COLUMNS, rights_rows), replace=txn.exists(RIGHTS_CSV))
-        with _staged(txn, PREMIS_XML) as out:
+        with txn.writing(PREMIS_XML, replace=txn.exists(PREMIS_XML)) as out:
             write_premis(out, src, objects)
-        with _staged(txn, METS_XML) as out:
+        with txn.writing(METS_XML, replace=txn.exists(METS_XML)) as out:
             write_mets(out, src, objects)
         now = utcnow()
         event = events.new_event("describe", "creation", now, [], detail=(
@@ -677,7 +662,7 @@ def describe(pkg: Package) -> dict:
         written = {rel: (txn.staged[rel].fixity.sha256, txn.staged[rel].fixity.size)
                    for rel in (METADATA_CSV, RIGHTS_CSV, PREMIS_XML, METS_XML)}
         event["objects"] = [{"path": rel, "role": "created", "sha256": sha} for rel, (sha, _) in written.items()]
-        with _staged(txn, CRATE_JSON) as out:
+        with txn.writing(CRATE_JSON, replace=txn.exists(CRATE_JSON)) as out:
             crate.write_crate(out, src, objects, event, written)
         refs = [{"path": rel, "sha256": txn.staged[rel].fixity.sha256, "size": txn.staged[rel].fixity.size,
                  "format": FILES[rel]} for rel in (*written, CRATE_JSON)]

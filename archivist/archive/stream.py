@@ -11,14 +11,10 @@ document.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from lxml import etree
-
-from archivist.package.hashing import Fixity
-from archivist.package.layout import ALGORITHMS
 
 XML_DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 _MARKER = "archivist-stream-marker"
@@ -27,25 +23,6 @@ _MARKER_TAG = f"<{_MARKER}/>".encode()
 
 class Writable(Protocol):
     def write(self, data: bytes, /) -> int: ...
-
-
-class HashingWriter:
-    """A binary file that keeps the package's digests of what is written, so the file need not be read back."""
-
-    def __init__(self, f: BinaryIO):
-        self.f = f
-        self.size = 0
-        self._hashers = [hashlib.new(a) for a in ALGORITHMS]
-
-    def write(self, data: bytes) -> int:
-        self.f.write(data)
-        for h in self._hashers:
-            h.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def fixity(self) -> Fixity:
-        return Fixity(self.size, {a: h.hexdigest() for a, h in zip(ALGORITHMS, self._hashers)})
 
 
 class XmlStream:

@@ -397,8 +397,11 @@ class Committer:
                 rec["status"] = "complete"
                 rec["completed"] = now
             existed = txn.exists(run_rel)
-            fx = txn.write_bytes(run_rel, records.dumps_grown(rec, LABEL, "frames", entries),
-                                replace=existed)
+            records.check_grown(rec, LABEL, "frames", entries)
+            with txn.writing(run_rel, replace=existed) as out:  # in pieces: the record is not held twice
+                for piece in records.iter_bytes(rec):
+                    out.write(piece)
+            fx = out.fixity()
             objects = [{"path": run_rel, "role": "modified" if existed else "created", "sha256": fx.sha256},
                        *(objects or [])]
             if entries:

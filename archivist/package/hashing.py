@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from archivist.errors import UnsafePathError
 from archivist.package.layout import ALGORITHMS
@@ -43,6 +43,25 @@ def _new(algorithms: Iterable[str] = ALGORITHMS) -> list:
 
 def _finish(hashers: list, size: int, algorithms: Iterable[str] = ALGORITHMS) -> Fixity:
     return Fixity(size, {a: h.hexdigest() for a, h in zip(algorithms, hashers)})
+
+
+class HashingWriter:
+    """A binary file that keeps the package's digests of what is written, so the file need not be read back."""
+
+    def __init__(self, f: BinaryIO):
+        self.f = f
+        self.size = 0
+        self._hashers = _new()
+
+    def write(self, data: bytes) -> int:
+        self.f.write(data)
+        for h in self._hashers:
+            h.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def fixity(self) -> Fixity:
+        return _finish(self._hashers, self.size)
 
 
 def hash_bytes(data: bytes, *, algorithms: Iterable[str] = ALGORITHMS) -> Fixity:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from typing import Any, NoReturn
@@ -227,36 +228,62 @@ def check(record: dict, expected: str | None = None, *, where: str = "record") -
     return record
 
 
+_ENCODER = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)  # the canonical form
+
+
 def dumps(record: dict, expected: str | None = None) -> bytes:
     """Validate and serialise a record canonically."""
     check(record, expected)
-    return (json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return (_ENCODER.encode(record) + "\n").encode("utf-8")
 
 
 _PER_ITEM = {"type", "items", "description", "$comment"}  # an array schema of these judges each item alone
+PIECE = 1 << 20  # characters per piece of ``iter_bytes``
 
 
-def dumps_grown(record: dict, expected: str, key: str, new: list) -> bytes:
-    """Validate and serialise a record whose array ``record[key]`` was valid when last validated and
-    has gained (or had replaced) only the items ``new`` since.
+def check_grown(record: dict, expected: str, key: str, new: list) -> dict:
+    """Validate a record whose array ``record[key]`` was valid when last validated and has gained (or had
+    replaced) only the items ``new`` since.
 
     The rest of the record is validated in full, the array only in its new items: a record that
     grows by batches (an inference run's frames) then costs each item's validation once, not once
     per write. That equals validating the whole record only where the array's schema judges each
-    item alone (``type`` and ``items``); any other array schema is validated in full.
+    item alone (``type`` and ``items``); any other array schema is validated in full, as is the
+    whole record when a problem is found (so that its path names the item's real index).
 
     Args:
         record: the whole record, as it will be written.
         expected: its schema label.
         key: a top-level array property of the record.
         new: the items of ``record[key]`` not validated before.
+
+    Raises:
+        RecordError: ``RECORD-SCHEMA``, as ``check`` does.
     """
     prop = validator(expected).schema.get("properties", {}).get(key)
     if (isinstance(record.get(key), list) and isinstance(prop, dict) and prop.get("type") == "array"
-            and set(prop) <= _PER_ITEM):
-        if not problems({**record, key: list(new)}, expected):
-            return (json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-    return dumps(record, expected)  # in full: also where a problem's path must name the item's real index
+            and set(prop) <= _PER_ITEM and not problems({**record, key: list(new)}, expected)):
+        return record
+    return check(record, expected)
+
+
+def iter_bytes(record: dict) -> Iterator[bytes]:
+    r"""The canonical bytes of ``record`` (those ``dumps`` writes, here unvalidated) in pieces of about
+    ``PIECE`` characters: a record of 50,000 frame entries is some 60 MB, several times that as one string.
+
+    >>> b"".join(iter_bytes({"b": [1], "a": "é"})).decode()
+    '{\n  "a": "é",\n  "b": [\n    1\n  ]\n}\n'
+    """
+    piece: list[str] = []
+    size = 0
+    for chunk in _ENCODER.iterencode(record):
+        piece.append(chunk)
+        size += len(chunk)
+        if size >= PIECE:
+            yield "".join(piece).encode("utf-8")
+            piece, size = [], 0
+    piece.append("\n")
+    yield "".join(piece).encode("utf-8")
 
 
 def dumps_line(record: dict, expected: str | None = None) -> bytes:

@@ -24,8 +24,9 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +37,15 @@ from archivist.errors import InterruptedTransactionError, PackageError, UnsafePa
 from archivist.package.bagfiles import BAGIT_TXT_CONTENT, format_bag_info, format_manifest, parse_bag_info, parse_manifest
 from archivist.package.faults import FAULT_ENV  # noqa: F401  (tests and older callers import it from here)
 from archivist.package.faults import fault as _fault
-from archivist.package.hashing import Fixity, copy_and_hash, default_workers, hash_bytes, hash_file
+from archivist.package.hashing import (
+    CHUNK,
+    Fixity,
+    HashingWriter,
+    copy_and_hash,
+    default_workers,
+    hash_bytes,
+    hash_file,
+)
 from archivist.package.layout import (
     ALGORITHMS,
     BAG_INFO_TXT,
@@ -214,6 +223,17 @@ class Transaction:
         """Stage a file the caller wrote at ``staging_path(rel)``: hashed here, or with the ``fixity`` the
         caller computed of the bytes as it wrote them (so a large file is not read back)."""
         return self._stage(rel, fixity if fixity is not None else hash_file(self.staged_path(rel)))
+
+    @contextmanager
+    def writing(self, rel: str, *, replace: bool = False) -> Iterator[HashingWriter]:
+        """A payload file written straight into the staging a piece at a time, hashed as it is written
+        (a large record or document need not be held whole, nor read back)."""
+        with open(self._prepare(rel, replace=replace), "xb", buffering=CHUNK) as f:
+            out = HashingWriter(f)
+            yield out
+            f.flush()
+            os.fsync(f.fileno())
+        self._stage(rel, out.fixity())
 
     def staged_path(self, rel: str) -> Path:
         return self.root / Layout.STAGING / rel
