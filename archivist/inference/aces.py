@@ -75,10 +75,10 @@ class AcesConversion:
         if self.source == DESTINATION:
             return rgb
         proc = _processor(self.source)
-        bands = [b for b in np.array_split(rgb, max(1, workers) * 4, axis=0) if b.size]
-        if workers <= 1 or len(bands) == 1 or rgb.size < BAND_VALUES:
+        if workers <= 1 or rgb.size < BAND_VALUES:
             proc.applyRGB(rgb)
             return rgb
+        bands = [b for b in np.array_split(rgb, workers * 4, axis=0) if b.size]
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(proc.applyRGB, bands))
         return rgb

@@ -228,17 +228,15 @@ def check(record: dict, expected: str | None = None, *, where: str = "record") -
     return record
 
 
-_ENCODER = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)  # the canonical form
-
-
 def dumps(record: dict, expected: str | None = None) -> bytes:
     """Validate and serialise a record canonically."""
     check(record, expected)
-    return (_ENCODER.encode(record) + "\n").encode("utf-8")
+    return b"".join(iter_bytes(record))
 
 
 _PER_ITEM = {"type", "items", "description", "$comment"}  # an array schema of these judges each item alone
 PIECE = 1 << 20  # characters per piece of ``iter_bytes``
+_ENCODER = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)  # the canonical form
 
 
 def check_grown(record: dict, expected: str, key: str, new: list) -> dict:
@@ -268,7 +266,7 @@ def check_grown(record: dict, expected: str, key: str, new: list) -> dict:
 
 
 def iter_bytes(record: dict) -> Iterator[bytes]:
-    r"""The canonical bytes of ``record`` (those ``dumps`` writes, here unvalidated) in pieces of about
+    r"""The canonical bytes of ``record`` (those ``dumps`` returns, here unvalidated) in pieces of about
     ``PIECE`` characters: a record of 50,000 frame entries is some 60 MB, several times that as one string.
 
     >>> b"".join(iter_bytes({"b": [1], "a": "é"})).decode()

@@ -208,12 +208,9 @@ class Transaction:
         return fixities
 
     def write_bytes(self, rel: str, data: bytes, *, replace: bool = False) -> Fixity:
-        dest = self._prepare(rel, replace=replace)
-        with open(dest, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        return self._stage(rel, hash_bytes(data))
+        with self.writing(rel, replace=replace) as out:
+            out.write(data)
+        return out.fixity()
 
     def staging_path(self, rel: str, *, replace: bool = False) -> Path:
         """A path to write a payload file to directly (large outputs); call ``adopt`` after."""
